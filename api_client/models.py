@@ -38,7 +38,12 @@ def _lower(value: str) -> str:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 is a valid ISO 8601 time with no UTC equivalent in
+        # Python's datetime range; a ValueError makes it a field error, not a crash.
+        raise ValueError("is out of the representable range once converted to UTC") from None
 
 
 def format_utc(value: datetime) -> str:
