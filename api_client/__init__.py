@@ -1,0 +1,71 @@
+"""A typed, Slack-agnostic client for the Rally Activities API.
+
+    from api_client import RallyClient, CreateActivityRequest
+
+    with RallyClient("https://acme.rallycrm.io", api_key) as rally:
+        call = rally.create_activity(
+            CreateActivityRequest.model_validate(
+                {"activityType": "call", "subject": "Discovery call", "callDurationSeconds": 1800}
+            )
+        )
+        rally.update_activity(call.id, ActivityChanges(status="completed"))
+
+Errors are described in :mod:`api_client.errors`; wire models in :mod:`api_client.models`.
+"""
+
+from api_client._base import USER_AGENT, __version__
+from api_client.changes import ActivityChanges
+from api_client.client import MAX_BULK_ITEMS, MAX_PAGE_SIZE, RallyClient
+from api_client.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    RallyConnectionError,
+    RallyError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+)
+from api_client.models import (
+    ActivityResponse,
+    ActivityType,
+    BulkActivityItem,
+    BulkCreateResponse,
+    BulkItemError,
+    CallDirection,
+    CreateActivityRequest,
+    PartialActivityResponse,
+    Priority,
+    ProblemDetails,
+    Status,
+    UpdateActivityRequest,
+)
+
+__all__ = [
+    "MAX_BULK_ITEMS",
+    "MAX_PAGE_SIZE",
+    "USER_AGENT",
+    "ActivityChanges",
+    "ActivityResponse",
+    "ActivityType",
+    "AuthenticationError",
+    "BulkActivityItem",
+    "BulkCreateResponse",
+    "BulkItemError",
+    "CallDirection",
+    "ConflictError",
+    "CreateActivityRequest",
+    "NotFoundError",
+    "PartialActivityResponse",
+    "Priority",
+    "ProblemDetails",
+    "RallyClient",
+    "RallyConnectionError",
+    "RallyError",
+    "RateLimitError",
+    "ServerError",
+    "Status",
+    "UpdateActivityRequest",
+    "ValidationError",
+    "__version__",
+]

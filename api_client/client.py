@@ -1,0 +1,413 @@
+"""``RallyClient``: the Activities API endpoints, each a thin method over :class:`BaseClient`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final, overload
+from urllib.parse import quote
+
+from api_client._base import API_PREFIX, BaseClient, logger
+from api_client.changes import ActivityChanges
+from api_client.errors import RallyError
+from api_client.models import (
+    ACTIVITY_FIELD_NAMES,
+    GUID_RE,
+    ActivityResponse,
+    BulkCreateResponse,
+    BulkItemError,
+    CreateActivityRequest,
+    PartialActivityResponse,
+    UpdateActivityRequest,
+    _ActivityFields,
+    format_utc,
+)
+
+MAX_PAGE_SIZE: Final = 100
+MAX_BULK_ITEMS: Final = 100
+# The API refuses bodies over 1 MiB; stay clear of it with room for the brackets and commas.
+MAX_BULK_BODY_BYTES: Final = 1_000_000
+
+_WRITABLE_FIELDS: Final = frozenset(UpdateActivityRequest.model_fields)
+_WIRE_FIELD_BY_NAME: Final = {
+    **{name: name for name in ACTIVITY_FIELD_NAMES},
+    **{name: field.alias or name for name, field in ActivityResponse.model_fields.items()},
+}
+
+ActivityId = str | uuid.UUID
+Changes = ActivityChanges | CreateActivityRequest | UpdateActivityRequest | Mapping[str, Any]
+BulkItem = CreateActivityRequest | Mapping[str, Any]
+
+
+class RallyClient(BaseClient):
+    """Typed client for the Rally Activities API.
+
+    Use it as a context manager (or call :meth:`close`) so connections are released::
+
+        with RallyClient("https://acme.rallycrm.io", api_key) as rally:
+            task = rally.create_activity(
+                CreateActivityRequest.model_validate(
+                    {"activityType": "task", "subject": "Send proposal"}
+                )
+            )
+
+    Transient failures (connection problems, timeouts, 429, 5xx) are retried up to
+    ``max_retries`` times with exponential backoff and full jitter, honouring
+    ``Retry-After``. Every POST carries an ``Idempotency-Key`` that stays the same across
+    the retries of one call. See :class:`~api_client._base.BaseClient` for the options
+    and :mod:`api_client.errors` for what is raised.
+    """
+
+    # -- single activities --------------------------------------------------------------
+
+    def create_activity(
+        self, request: CreateActivityRequest, *, idempotency_key: str | None = None
+    ) -> ActivityResponse:
+        """Create one activity.
+
+        Args:
+            request: The activity; only the fields that were set are sent.
+            idempotency_key: Pass the same key when repeating a create you are unsure
+                about (e.g. a job retried after a crash) so it cannot create twice.
+                A fresh one is used for this call (and all its retries) when omitted.
+
+        Returns:
+            The created activity.
+        """
+        response = self._request(
+            "POST", "/activities", json=_wire(request), idempotency_key=idempotency_key
+        )
+        return self._decode(response, ActivityResponse)
+
+    def get_activity(self, activity_id: ActivityId) -> ActivityResponse:
+        """Fetch one activity by id.
+
+        Raises:
+            NotFoundError: No such activity for this API key's tenant.
+        """
+        return self._decode(self._request("GET", _activity_path(activity_id)), ActivityResponse)
+
+    def update_activity(self, activity_id: ActivityId, changes: Changes) -> ActivityResponse:
+        """Change some fields of an activity and leave the rest as they are.
+
+        The API's PUT replaces every writable field, so this reads the activity, lays the
+        fields that were *set* in ``changes`` over it (an explicit ``None`` clears a field)
+        and PUTs the whole body. The result is the same whether the server replaces or
+        patches. The read and the write are separate requests: a change made by someone
+        else in between is overwritten (the API offers no version check).
+
+        Args:
+            activity_id: The activity to change.
+            changes: An :class:`ActivityChanges` (or an ``UpdateActivityRequest`` /
+                ``CreateActivityRequest``, of which only the set fields count), or a
+                mapping of field names (wire or Python) to new values.
+
+        Returns:
+            The activity as stored after the update.
+        """
+        patch = _changes_wire(changes)
+        current = self.get_activity(activity_id)
+        body = current.model_dump(by_alias=True, mode="json", include=set(_WRITABLE_FIELDS))
+        body.update(patch)
+        response = self._request("PUT", _activity_path(activity_id), json=body)
+        return self._decode(response, ActivityResponse)
+
+    def delete_activity(self, activity_id: ActivityId) -> None:
+        """Delete an activity.
+
+        A 404 after an attempt whose response was lost counts as done: that attempt
+        most likely deleted it.
+
+        Raises:
+            NotFoundError: No such activity for this API key's tenant.
+        """
+        self._request("DELETE", _activity_path(activity_id), gone_is_done=True)
+
+    # -- lists --------------------------------------------------------------------------
+
+    @overload
+    def list_activities(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        updated_since: datetime | None = None,
+        fields: None = None,
+    ) -> list[ActivityResponse]: ...
+
+    @overload
+    def list_activities(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        updated_since: datetime | None = None,
+        fields: Sequence[str],
+    ) -> list[PartialActivityResponse]: ...
+
+    def list_activities(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        updated_since: datetime | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> list[ActivityResponse] | list[PartialActivityResponse]:
+        """One page of activities, ordered by ``updatedAt`` then ``id``.
+
+        Args:
+            limit: Page size, 1..100 (the server's default is 50).
+            offset: Items to skip.
+            updated_since: Only activities updated at or after this aware datetime.
+            fields: Names (wire ``dueDate`` or Python ``due_date``) to return; ``id`` always
+                comes back. With ``fields`` the items are :class:`PartialActivityResponse`.
+
+        Raises:
+            ValueError: ``updated_since`` is naive, or ``fields`` names an unknown field.
+            ValidationError: The server refused a parameter.
+        """
+        wire_fields = None if fields is None else _wire_fields(fields)
+        params = _list_params(limit, offset, updated_since, wire_fields)
+        response = self._request("GET", "/activities", params=params)
+        if wire_fields is None:
+            return self._decode_list(response, ActivityResponse)
+        return self._decode_list(response, PartialActivityResponse)
+
+    @overload
+    def iter_activities(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        fields: None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[ActivityResponse]: ...
+
+    @overload
+    def iter_activities(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        fields: Sequence[str],
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[PartialActivityResponse]: ...
+
+    def iter_activities(
+        self,
+        *,
+        updated_since: datetime | None = None,
+        fields: Sequence[str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[ActivityResponse] | Iterator[PartialActivityResponse]:
+        """Every activity (updated at or after ``updated_since``), page by page.
+
+        Sends ``page_size`` as ``limit`` and stops after a page shorter than that.
+        Pages are fetched lazily as the iterator is consumed.
+
+        Pages are chained by the last ``updatedAt`` seen (``updatedSince`` is inclusive)
+        plus an ``offset`` past the items already seen with exactly that time, not by a
+        growing offset: an activity updated while we page moves to the end of the
+        order, and with plain offsets that shift would skip an unseen activity. Here it
+        is seen again with its new values instead. When ``fields`` is given,
+        ``updatedAt`` is requested too, since paging needs it.
+
+        Raises:
+            ValueError: As for :meth:`list_activities`, or ``page_size`` outside 1..100.
+        """
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        wire_fields = None if fields is None else _wire_fields([*fields, "updatedAt"])
+        _list_params(None, None, updated_since, wire_fields)  # reject bad input now, not lazily
+        if wire_fields is None:
+            return self._pages(ActivityResponse, updated_since, None, page_size)
+        return self._pages(PartialActivityResponse, updated_since, wire_fields, page_size)
+
+    def _pages(
+        self,
+        model: type[ActivityResponse] | type[PartialActivityResponse],
+        since: datetime | None,
+        wire_fields: list[str] | None,
+        page_size: int,
+    ) -> Iterator[Any]:
+        skip = 0
+        previous_ids: list[str] = []
+        while True:
+            params = _list_params(page_size, skip or None, since, wire_fields)
+            page = self._decode_list(self._request("GET", "/activities", params=params), model)
+            ids = [item.id for item in page]
+            if page and ids == previous_ids:
+                raise RallyError(
+                    "the server returned the same page twice; paging cannot make progress",
+                    method="GET",
+                    path=f"{API_PREFIX}/activities",
+                )
+            yield from page
+            if len(page) < page_size:
+                return
+            previous_ids = ids
+            last = page[-1].updated_at
+            if last is None:  # a server that dropped updatedAt: fall back to offsets
+                skip += len(page)
+            elif since is not None and last == since:
+                skip += len(page)  # still inside one crowded instant
+            else:
+                since = last
+                skip = sum(1 for item in page if item.updated_at == last)
+
+    # -- bulk ---------------------------------------------------------------------------
+
+    def bulk_create_activities(
+        self, requests: Iterable[BulkItem], *, idempotency_key: str | None = None
+    ) -> BulkCreateResponse:
+        """Create (or, for items carrying an existing ``id``, update) any number of activities.
+
+        Items are sent in order, in requests of at most 100 items (and under the API's
+        1 MiB body limit), and the results are merged: counts summed, ``createdIds`` in
+        request order, ``errors`` indexed into ``requests`` as given. Valid items are
+        stored even when others fail; check ``failed`` and ``errors``.
+
+        Each request carries the Idempotency-Key ``f"{idempotency_key}:{n}"`` for chunk
+        ``n`` (0-based), so calling again with the same items and the same key replays
+        the chunks that already went through instead of creating them twice.
+
+        Args:
+            requests: ``CreateActivityRequest`` models (``BulkActivityItem`` to upsert by
+                ``id``), or wire-named mappings, sent as they are so the server reports
+                any invalid one by index instead of the whole call failing here.
+            idempotency_key: The base key; a fresh one is used when omitted.
+
+        Raises:
+            RallyError: A chunk failed as a whole; chunks before it were stored (the
+                error's notes say which items).
+        """
+        items = [_bulk_item_wire(item) for item in requests]
+        base_key = idempotency_key or str(uuid.uuid4())
+        created = updated = failed = 0
+        created_ids: list[str] = []
+        errors: list[BulkItemError] = []
+        for chunk_no, (start, chunk) in enumerate(_chunks(items)):
+            try:
+                response = self._request(
+                    "POST", "/activities/bulk", json=chunk, idempotency_key=f"{base_key}:{chunk_no}"
+                )
+            except RallyError as exc:
+                exc.add_note(
+                    f"bulk chunk {chunk_no} (items {start}..{start + len(chunk) - 1} of "
+                    f"{len(items)}) failed; items before {start} were sent"
+                )
+                raise
+            result = self._decode(response, BulkCreateResponse)
+            created += result.created
+            updated += result.updated
+            failed += result.failed
+            created_ids.extend(result.created_ids)
+            errors.extend(
+                BulkItemError(index=start + error.index, errors=error.errors)
+                for error in result.errors
+            )
+            logger.info(
+                "rally_api.bulk_chunk chunk=%d start=%d items=%d created=%d updated=%d failed=%d",
+                chunk_no,
+                start,
+                len(chunk),
+                result.created,
+                result.updated,
+                result.failed,
+            )
+        return BulkCreateResponse(
+            created=created,
+            updated=updated,
+            failed=failed,
+            created_ids=created_ids,
+            errors=errors,
+        )
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _wire(model: _ActivityFields) -> dict[str, Any]:
+    return model.model_dump(by_alias=True, exclude_unset=True, mode="json")
+
+
+def _changes_wire(changes: Changes) -> dict[str, Any]:
+    if isinstance(changes, Mapping):
+        changes = ActivityChanges.model_validate(dict(changes))
+    patch = _wire(changes)
+    patch.pop("id", None)  # a BulkActivityItem's id is not a field to write
+    return patch
+
+
+def _bulk_item_wire(item: BulkItem) -> dict[str, Any]:
+    if isinstance(item, CreateActivityRequest):
+        return _wire(item)
+    return dict(item)
+
+
+def _activity_path(activity_id: ActivityId) -> str:
+    text = str(activity_id)
+    if not GUID_RE.match(text):
+        raise ValueError(f"activity_id must be a GUID (8-4-4-4-12 hex), got {text!r}")
+    return f"/activities/{quote(text.lower(), safe='')}"
+
+
+def _wire_fields(fields: Iterable[str]) -> list[str]:
+    if isinstance(fields, str):
+        raise TypeError("fields must be a sequence of names, not one string")
+    wire: list[str] = []
+    unknown: list[str] = []
+    for name in fields:
+        mapped = _WIRE_FIELD_BY_NAME.get(name)
+        if mapped is None:
+            unknown.append(name)
+        elif mapped not in wire:
+            wire.append(mapped)
+    if unknown:
+        raise ValueError(
+            f"unknown field name(s) {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(ACTIVITY_FIELD_NAMES)}"
+        )
+    if not wire:
+        raise ValueError("fields must name at least one field")
+    return wire
+
+
+def _list_params(
+    limit: int | None,
+    offset: int | None,
+    updated_since: datetime | None,
+    wire_fields: Sequence[str] | None,
+) -> dict[str, str | int]:
+    params: dict[str, str | int] = {}
+    if limit is not None:
+        params["limit"] = limit
+    if offset is not None:
+        params["offset"] = offset
+    if updated_since is not None:
+        if updated_since.tzinfo is None or updated_since.utcoffset() is None:
+            raise ValueError("updated_since must be timezone-aware (e.g. datetime.now(UTC))")
+        params["updatedSince"] = format_utc(updated_since)
+    if wire_fields is not None:
+        params["fields"] = ",".join(wire_fields)
+    return params
+
+
+def _chunks(items: list[dict[str, Any]]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """Split into runs of at most MAX_BULK_ITEMS whose JSON stays under the body limit.
+
+    Yields ``(index of the first item, items)``. An item too big on its own goes alone
+    (and the server says 413 about it).
+    """
+    start = 0
+    chunk: list[dict[str, Any]] = []
+    size = 2  # the brackets
+    for index, item in enumerate(items):
+        item_size = len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+        if chunk and (len(chunk) >= MAX_BULK_ITEMS or size + item_size > MAX_BULK_BODY_BYTES):
+            yield start, chunk
+            start, chunk, size = index, [], 2
+        chunk.append(item)
+        size += item_size
+    if chunk:
+        yield start, chunk
