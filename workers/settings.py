@@ -21,6 +21,16 @@ class Settings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     reminder_lead_minutes: int = Field(default=15, ge=0)
     port: int = 3000
+    # Seconds between RQ retries of a create whose API call failed transiently; the
+    # number of entries is the number of retries. Tests and the console use "0,0".
+    job_retry_intervals: str = "10,30,120,600"
+
+    def retry_intervals(self) -> list[int]:
+        """``JOB_RETRY_INTERVALS`` as a list of non-negative seconds (at least one)."""
+        values = [int(part) for part in self.job_retry_intervals.split(",") if part.strip()]
+        if not values or any(v < 0 for v in values):
+            raise SystemExit("JOB_RETRY_INTERVALS must be comma-separated seconds, e.g. 10,30,120")
+        return values
 
     def require(self, *names: str) -> None:
         """Fail with one clear message naming every missing required variable."""

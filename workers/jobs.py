@@ -1,0 +1,242 @@
+"""RQ jobs for logging activities: plain functions with plain JSON arguments.
+
+They know nothing of RQ (a test may call them directly) except ``on_create_failed``,
+which is RQ's failure callback. Clients are built from :class:`Settings` inside the job,
+so no secret ever sits in Redis.
+
+Failure policy of ``create_activity``:
+
+- transient (5xx, 429, connection trouble; ``RallyError.retryable``): raise, RQ retries
+  with the backoff of ``workers.queues.create_retry``; when retries run out the failure
+  callback tells the user;
+- permanent (400 and other 4xx): return normally, the user is told at once, with an
+  "Edit and retry" button that reopens the modal with what they entered.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from workers import messages, queues
+from workers.settings import Settings
+from workers.slack import deliver, web_client
+from workers.state import Origin, State, worker_redis
+
+log = logging.getLogger(__name__)
+
+
+def _settings() -> Settings:
+    # Read per job, not cached: each job runs in a fresh work horse anyway, and tests
+    # run jobs in-process under different environments.
+    return Settings()
+
+
+def _conn() -> redis.Redis:
+    return worker_redis(_settings().redis_url)
+
+
+def _rally_client(settings: Settings) -> Any:
+    from api_client import RallyClient
+
+    settings.require("rally_base_url", "rally_api_key")
+    assert settings.rally_base_url and settings.rally_api_key
+    # Few in-call retries: a longer outage is RQ's to retry, with the user kept informed.
+    return RallyClient(
+        settings.rally_base_url,
+        settings.rally_api_key.get_secret_value(),
+        timeout=10.0,
+        max_retries=1,
+    )
+
+
+def idempotency_key(submission_id: str) -> str:
+    """The Idempotency-Key of a submission's create call (the same on every retry)."""
+    return f"slack-{submission_id}"
+
+
+def _subject(request: dict[str, Any]) -> str:
+    return str(request.get("subject") or "").strip() or "(no subject)"
+
+
+def create_activity(
+    submission_id: str, request: dict[str, Any], origin: dict[str, Any]
+) -> dict[str, Any]:
+    """Create one activity in Rally and queue telling the user how it went.
+
+    Args:
+        submission_id: The Slack submission this came from (also names the Idempotency-Key).
+        request: ``CreateActivityRequest`` in wire JSON.
+        origin: ``{"team", "channel", "user"}``.
+
+    Returns:
+        ``{"status": "created", "id": ...}`` or ``{"status": "rejected", ...}``.
+
+    Raises:
+        RallyError: a transient API failure, for RQ to retry.
+    """
+    from api_client import RallyError
+    from api_client.models import CreateActivityRequest
+
+    settings = _settings()
+    conn = _conn()
+    try:
+        activity = _rally_client(settings).create_activity(
+            CreateActivityRequest.model_validate(request),
+            idempotency_key=idempotency_key(submission_id),
+        )
+    except RallyError as exc:
+        if getattr(exc, "retryable", False):
+            log.warning(
+                "event=create_transient_failure submission=%s user=%s error=%s",
+                submission_id,
+                origin.get("user"),
+                type(exc).__name__,
+            )
+            raise
+        field_errors = dict(getattr(exc, "field_errors", None) or {})
+        reason = _permanent_reason(exc)
+        log.info(
+            "event=create_rejected submission=%s user=%s status=%s fields=%s",
+            submission_id,
+            origin.get("user"),
+            getattr(exc, "status_code", None),
+            ",".join(field_errors),
+        )
+        queues.enqueue_notify(
+            conn,
+            submission_id=submission_id,
+            outcome={
+                "ok": False,
+                "reason": reason,
+                "field_errors": field_errors,
+                "retryable": True,
+                "activity_type": request.get("activityType"),
+                "subject": _subject(request),
+                "origin": origin,
+            },
+        )
+        return {"status": "rejected", "reason": reason, "field_errors": field_errors}
+
+    wire = activity.model_dump(by_alias=True, mode="json")
+    State(conn).record_origin(
+        wire["id"],
+        Origin(
+            team=origin["team"],
+            channel=origin.get("channel"),
+            user=origin["user"],
+            activity_type=wire["activityType"],
+            subject=wire["subject"],
+            logged_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        ),
+    )
+    log.info(
+        "event=activity_created submission=%s activity=%s team=%s user=%s type=%s",
+        submission_id,
+        wire["id"],
+        origin.get("team"),
+        origin.get("user"),
+        wire["activityType"],
+    )
+    queues.enqueue_notify(
+        conn, submission_id=submission_id, outcome={"ok": True, "activity": wire, "origin": origin}
+    )
+    return {"status": "created", "id": wire["id"]}
+
+
+def _permanent_reason(exc: Exception) -> str:
+    from api_client import AuthenticationError, NotFoundError
+
+    if isinstance(exc, AuthenticationError):
+        return "Rally refused this app's API key; ask whoever installed the app to check it."
+    if isinstance(exc, NotFoundError):
+        return "Rally could not find a record it refers to."
+    if getattr(exc, "field_errors", None):
+        return "Rally refused some of what you entered."
+    return "Rally refused the request."
+
+
+def on_create_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any, tb: Any) -> None:
+    """RQ failure callback of ``create_activity``: tell the user once retries are spent.
+
+    RQ 3 runs a failure callback after every failed attempt, before deciding whether to
+    retry, so an attempt that will be retried is ignored here.
+    """
+    if job.should_retry:
+        return
+    kwargs = job.kwargs
+    request = kwargs.get("request", {})
+    attempts = (job.number_of_retries or 0) + 1
+    log.warning(
+        "event=create_gave_up submission=%s attempts=%s error=%s",
+        kwargs.get("submission_id"),
+        attempts,
+        getattr(exc_type, "__name__", exc_type),
+    )
+    queues.enqueue_notify(
+        connection,
+        submission_id=kwargs["submission_id"],
+        outcome={
+            "ok": False,
+            "reason": "Rally could not be reached"
+            + (f" after {attempts} tries" if attempts > 1 else "")
+            + ". Try again in a few minutes.",
+            "field_errors": {},
+            "retryable": True,
+            "activity_type": request.get("activityType"),
+            "subject": _subject(request),
+            "origin": kwargs.get("origin", {}),
+        },
+    )
+
+
+def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+    """Tell the submitter how their submission ended, where they started.
+
+    Args:
+        submission_id: The submission (its response URL and form values are in state).
+        outcome: ``{"ok": True, "activity": {...}, "origin": {...}}`` or ``{"ok": False,
+            "reason", "field_errors", "activity_type", "subject", "origin"}``.
+
+    Returns:
+        The route taken: ``{"route": "response_url" | "ephemeral" | "dm"}``.
+    """
+    settings = _settings()
+    state = State(_conn())
+    submission = state.get_submission(submission_id)
+    origin = outcome.get("origin") or {}
+    if outcome.get("ok"):
+        message = messages.confirmation(outcome["activity"], app_url=settings.rally_app_url)
+    else:
+        message = messages.failure(
+            activity_type=str(outcome.get("activity_type") or "activity"),
+            subject=str(outcome.get("subject") or ""),
+            reason=str(outcome.get("reason") or "unknown error"),
+            field_errors=outcome.get("field_errors") or {},
+            submission_id=submission_id if submission is not None else None,
+            retryable=bool(outcome.get("retryable")),
+        )
+    delivered = deliver(
+        web_client(settings),
+        user=origin["user"],
+        channel=origin.get("channel"),
+        message=message,
+        response_url=submission.response_url if submission else None,
+    )
+    if outcome.get("ok"):
+        activity_id = outcome["activity"]["id"]
+        if delivered.channel and delivered.ts:
+            state.set_confirmation(activity_id, delivered.channel, delivered.ts)
+        # Logged: nothing left to edit and retry.
+        state.delete_submissions([submission_id])
+    log.info(
+        "event=outcome_delivered submission=%s ok=%s route=%s user=%s",
+        submission_id,
+        bool(outcome.get("ok")),
+        delivered.route,
+        origin.get("user"),
+    )
+    return {"route": delivered.route}

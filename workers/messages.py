@@ -1,0 +1,165 @@
+"""Block Kit for what the workers tell people: confirmations and failures.
+
+The bot's own views live in ``bot/blocks``; these are here because the workers post them
+and imports flow ``bot → workers``. Everything a user typed goes through :func:`escape`
+so it can neither ping ``@channel`` nor forge a link.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+EDIT_AND_RETRY_ACTION = "edit_and_retry"
+"""action_id of the "Edit and retry" button; ``value`` is the submission id."""
+
+FIELD_LABELS: dict[str, str] = {
+    "activityType": "Type",
+    "subject": "Subject",
+    "body": "Details",
+    "contactId": "Contact",
+    "companyId": "Company",
+    "dealId": "Deal",
+    "scheduledAt": "Start",
+    "dueDate": "Due",
+    "priority": "Priority",
+    "status": "Status",
+    "callDirection": "Direction",
+    "callOutcome": "Outcome",
+    "callDurationSeconds": "Duration",
+    "durationMinutes": "Duration",
+    "location": "Location",
+    "meetingUrl": "Meeting link",
+    "ownerId": "Owner (your `/rally me` id)",
+}
+
+TYPE_NOUNS = {"note": "note", "task": "task", "call": "call", "meeting": "meeting"}
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack treats as control sequences in message text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_date(value: str, fmt: str = "{date_short_pretty} at {time}") -> str:
+    """A ``<!date^…>`` token that Slack renders in the reader's own time zone."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{fmt}|{fallback}>"
+
+
+def _minutes(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    if rest and not minutes:
+        return f"{rest}s"
+    return f"{minutes} min" + (f" {rest}s" if rest else "")
+
+
+def activity_details(activity: dict[str, Any]) -> list[str]:
+    """The type-specific facts worth repeating back, as short mrkdwn phrases."""
+    kind = activity.get("activityType")
+    parts: list[str] = []
+    if kind == "call":
+        if activity.get("callDirection"):
+            parts.append(str(activity["callDirection"]))
+        if activity.get("callOutcome"):
+            parts.append(escape(str(activity["callOutcome"]).replace("_", " ")))
+        if activity.get("callDurationSeconds") is not None:
+            parts.append(_minutes(int(activity["callDurationSeconds"])))
+    elif kind == "task":
+        if activity.get("dueDate"):
+            parts.append("due " + slack_date(activity["dueDate"]))
+        if activity.get("priority"):
+            parts.append(f"priority {activity['priority']}")
+    elif kind == "meeting":
+        if activity.get("scheduledAt"):
+            parts.append(slack_date(activity["scheduledAt"]))
+        if activity.get("durationMinutes") is not None:
+            parts.append(f"{activity['durationMinutes']} min")
+        if activity.get("location"):
+            parts.append(escape(str(activity["location"])))
+        if activity.get("meetingUrl"):
+            parts.append(f"<{escape(str(activity['meetingUrl']))}|meeting link>")
+    if activity.get("status") == "completed" and kind != "call":
+        parts.append("done")
+    return parts
+
+
+def activity_url(app_url: str | None, activity_id: str) -> str | None:
+    if not app_url:
+        return None
+    return f"{app_url.rstrip('/')}/activities/{activity_id}"
+
+
+def confirmation(activity: dict[str, Any], *, app_url: str | None) -> dict[str, Any]:
+    """The message confirming a logged activity (``text`` + ``blocks``)."""
+    kind = TYPE_NOUNS.get(str(activity.get("activityType")), "activity")
+    subject = escape(str(activity.get("subject", "")))
+    url = activity_url(app_url, str(activity["id"]))
+    name = f"<{url}|{subject}>" if url else f"*{subject}*"
+    details = activity_details(activity)
+    line = f":white_check_mark: Logged {kind} {name}"
+    if details:
+        line += " — " + " · ".join(details)
+    associated = [
+        f"{label} `{activity[key]}`"
+        for key, label in (("dealId", "deal"), ("companyId", "company"), ("contactId", "contact"))
+        if activity.get(key)
+    ]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]
+    if associated:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "On " + ", ".join(associated)}],
+            }
+        )
+    return {"text": f"Logged {kind}: {subject}", "blocks": blocks}
+
+
+def describe_field_errors(field_errors: dict[str, list[str]]) -> list[str]:
+    """Field errors from the API, in words a person reads: ``Deal: no such record``."""
+    lines = []
+    for name, messages in field_errors.items():
+        label = FIELD_LABELS.get(name, name)
+        lines.append(f"{label}: {escape('; '.join(messages))}")
+    return lines
+
+
+def failure(
+    *,
+    activity_type: str,
+    subject: str,
+    reason: str,
+    field_errors: dict[str, list[str]] | None,
+    submission_id: str | None,
+    retryable: bool,
+) -> dict[str, Any]:
+    """The message saying a submission did not reach Rally, with "Edit and retry"."""
+    kind = TYPE_NOUNS.get(activity_type, "activity")
+    head = f":warning: Your {kind} *{escape(subject)}* was not logged in Rally: {escape(reason)}"
+    detail_lines = describe_field_errors(field_errors or {})
+    text = head + ("\n" + "\n".join(f"• {line}" for line in detail_lines) if detail_lines else "")
+    if retryable:
+        text += "\nNothing you entered is lost."
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    if submission_id:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "rally_failure_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": EDIT_AND_RETRY_ACTION,
+                        "text": {"type": "plain_text", "text": "Edit and retry"},
+                        "style": "primary",
+                        "value": submission_id,
+                    }
+                ],
+            }
+        )
+    return {
+        "text": f"Your {kind} {escape(subject)} was not logged: {escape(reason)}",
+        "blocks": blocks,
+    }

@@ -1,0 +1,164 @@
+"""``rally-slack worker [--burst] [--queue NAME]...``: RQ workers on the project's queues.
+
+Layout, following RQ's delivery guarantees:
+
+- one worker process per queue. A worker listening to exactly one queue moves each job
+  into that queue's intermediate list atomically (Redis ≥ 6.2), so a crash between
+  dequeue and start cannot drop it; a job whose worker died is re-queued by the
+  maintenance pass once the worker's heartbeat has expired.
+- each worker runs RQ's scheduler for its own queue (``with_scheduler=True``), which
+  moves retries scheduled with a backoff interval back onto the queue when due.
+- the parent only supervises: it restarts a child that died and forwards SIGTERM/SIGINT
+  (a warm shutdown: the current job finishes).
+
+``--burst`` drains everything and exits 0: it repeatedly enqueues the scheduled jobs that
+are already due (RQ's scheduler would only do that while running) and runs a burst worker
+on each non-empty queue, one queue at a time, until nothing is queued and nothing is due.
+Retries scheduled for later are left for a running worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import redis
+from rq import Worker
+from rq.registry import ScheduledJobRegistry
+from rq.scheduler import RQScheduler
+from rq.serializers import JSONSerializer
+
+from workers import queues
+from workers.settings import Settings
+from workers.state import worker_redis
+
+log = logging.getLogger(__name__)
+
+MAX_BURST_ROUNDS = 1000
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rally-slack worker", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--burst", action="store_true", help="drain the queues (and due retries), then exit 0"
+    )
+    parser.add_argument(
+        "--queue",
+        action="append",
+        choices=queues.ALL_QUEUES,
+        help="serve only this queue (repeatable; default: all)",
+    )
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def enqueue_due_scheduled(conn: redis.Redis, names: Sequence[str]) -> int:
+    """Move scheduled jobs whose time has come onto their queues; returns how many were due.
+
+    Takes RQ's per-queue scheduler lock, so it never races a running worker's scheduler
+    (a queue whose lock is held elsewhere is left to that scheduler).
+    """
+    scheduler = RQScheduler(list(names), connection=conn, serializer=JSONSerializer)
+    acquired = scheduler.acquire_locks()  # type: ignore[no-untyped-call]
+    try:
+        due = 0
+        now = int(datetime.now(UTC).timestamp())
+        for name in names:
+            registry = ScheduledJobRegistry(name, connection=conn, serializer=JSONSerializer)  # type: ignore[no-untyped-call]
+            due += len(registry.get_jobs_to_schedule(now))
+        if acquired:
+            scheduler.prepare_registries(acquired)
+            scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+        return due
+    finally:
+        scheduler.release_locks()  # type: ignore[no-untyped-call]
+
+
+def run_burst(conn: redis.Redis, names: Sequence[str], *, log_level: str = "INFO") -> int:
+    """Drain ``names`` (and their due retries) with one single-queue burst worker at a time.
+
+    Returns:
+        The number of worker passes that processed at least one job.
+    """
+    passes = 0
+    for _ in range(MAX_BURST_ROUNDS):
+        due = enqueue_due_scheduled(conn, names)
+        worked = False
+        for name in names:
+            q = queues.queue(name, conn)
+            if q.count == 0:
+                continue
+            worker = Worker([q], connection=conn, serializer=JSONSerializer)
+            if worker.work(burst=True, logging_level=log_level):
+                passes += 1
+                worked = True
+        if not worked and not due:
+            return passes
+    return passes
+
+
+def _serve_one(url: str, name: str, log_level: str) -> None:
+    # A fresh connection in the child: sockets must not be shared across fork.
+    conn = worker_redis(url)
+    worker = Worker([queues.queue(name, conn)], connection=conn, serializer=JSONSerializer)
+    worker.work(with_scheduler=True, logging_level=log_level)
+
+
+def run_forever(url: str, names: Sequence[str], *, log_level: str = "INFO") -> int:
+    """Run one worker process per queue until SIGTERM/SIGINT; restart any that dies."""
+    ctx = multiprocessing.get_context("fork")
+    children: dict[str, multiprocessing.process.BaseProcess] = {}
+    stopping = False
+
+    def start(name: str) -> None:
+        proc = ctx.Process(target=_serve_one, args=(url, name, log_level), name=f"rq:{name}")
+        proc.start()
+        children[name] = proc
+        log.info("event=worker_started queue=%s pid=%s", name, proc.pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for proc in children.values():
+            if proc.pid and proc.is_alive():
+                os.kill(proc.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for name in names:
+        start(name)
+    while not stopping:
+        for name, proc in list(children.items()):
+            if not proc.is_alive() and not stopping:
+                log.warning("event=worker_died queue=%s exitcode=%s", name, proc.exitcode)
+                start(name)
+        time.sleep(1.0)
+    for proc in children.values():
+        proc.join(timeout=60)
+    return 0
+
+
+def worker_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``rally-slack worker``."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
+    settings = Settings()
+    names = tuple(args.queue or queues.ALL_QUEUES)
+    conn = worker_redis(settings.redis_url)
+    if args.burst:
+        passes = run_burst(conn, names, log_level=args.log_level.upper())
+        log.info("event=burst_done queues=%s passes=%s", ",".join(names), passes)
+        return 0
+    return run_forever(settings.redis_url, names, log_level=args.log_level.upper())
+
+
+main = worker_main

@@ -1,0 +1,218 @@
+"""Everything the app remembers between requests, kept in Redis under ``rally:``.
+
+One module owns the key layout so the bot, the workers and later features (reminders,
+App Home) read and write the same shapes. Values are JSON strings or Redis sets/lists
+of plain strings; nothing here holds a secret.
+
+Keys::
+
+    rally:link:{team}:{channel}            JSON {"kind", "id"}: the channel's Rally record
+    rally:linked:{kind}:{id}               SET of "{team}:{channel}" bound to that record
+    rally:owner:{team}:{user}              the user's Rally owner id (``/rally me``)
+    rally:tz:{team}:{user}                 the user's IANA time zone from users.info (TTL 1 day)
+    rally:origin:{activity_id}             JSON: where an activity came from (see ``Origin``)
+    rally:recent:{team}:{user}             LIST of activity ids, newest first, capped
+    rally:submission:{submission_id}       JSON: a pending submission, for "Edit and retry" (TTL 7 days)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, cast
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+PREFIX = "rally:"
+RecordKind = Literal["deal", "company", "contact"]
+RECORD_KINDS: tuple[RecordKind, ...] = ("deal", "company", "contact")
+
+TZ_TTL_SECONDS = 24 * 3600
+SUBMISSION_TTL_SECONDS = 7 * 24 * 3600
+RECENT_LIMIT = 50
+ORIGIN_TTL_SECONDS = 180 * 24 * 3600
+
+
+def request_path_redis(url: str, *, timeout_s: float = 0.5) -> redis.Redis:
+    """A Redis client for code answering Slack: fails fast instead of retrying.
+
+    Slack gives us three seconds; a down Redis must surface as an error within a fraction
+    of that so the user can be told (and their input offered back), not hang the request.
+    """
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+
+
+def worker_redis(url: str) -> redis.Redis:
+    """A Redis client for background processes, with redis-py's default retries."""
+    return redis.Redis.from_url(url)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A channel's binding to one Rally record."""
+
+    kind: RecordKind
+    id: str
+
+
+@dataclass
+class Origin:
+    """Where an activity was logged from, so later messages can go back there.
+
+    ``confirmation_channel``/``confirmation_ts`` are set only when the confirmation was a
+    real message (a DM or a channel post), which reminders can thread under.
+    """
+
+    team: str
+    channel: str | None
+    user: str
+    activity_type: str
+    subject: str
+    logged_at: str
+    confirmation_channel: str | None = None
+    confirmation_ts: str | None = None
+
+
+@dataclass
+class Submission:
+    """One Slack submission waiting for (or having met) its fate at the API.
+
+    ``values`` are the form values as the user entered them (modal field names), so a
+    failed submission can reopen the modal with everything kept.
+    """
+
+    id: str
+    activity_type: str
+    team: str
+    user: str
+    channel: str | None
+    values: dict[str, Any]
+    response_url: str | None = None
+    source: str = "modal"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _k(*parts: str) -> str:
+    return PREFIX + ":".join(parts)
+
+
+class State:
+    """Typed access to the app's Redis state."""
+
+    def __init__(self, conn: redis.Redis) -> None:
+        self.conn = conn
+
+    # -- channel bindings -------------------------------------------------------------
+
+    def link_channel(
+        self, team: str, channel: str, kind: RecordKind, record_id: str
+    ) -> Link | None:
+        """Bind a channel to a record; returns the binding it replaced, if any."""
+        record_id = record_id.lower()
+        previous = self.get_link(team, channel)
+        pipe = self.conn.pipeline()
+        if previous is not None:
+            pipe.srem(_k("linked", previous.kind, previous.id), f"{team}:{channel}")
+        pipe.set(_k("link", team, channel), json.dumps({"kind": kind, "id": record_id}))
+        pipe.sadd(_k("linked", kind, record_id), f"{team}:{channel}")
+        pipe.execute()
+        return previous
+
+    def unlink_channel(self, team: str, channel: str) -> Link | None:
+        """Remove a channel's binding; returns the one removed, if any."""
+        previous = self.get_link(team, channel)
+        if previous is None:
+            return None
+        pipe = self.conn.pipeline()
+        pipe.delete(_k("link", team, channel))
+        pipe.srem(_k("linked", previous.kind, previous.id), f"{team}:{channel}")
+        pipe.execute()
+        return previous
+
+    def get_link(self, team: str, channel: str) -> Link | None:
+        raw = self.conn.get(_k("link", team, channel))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return Link(kind=data["kind"], id=data["id"])
+
+    def channels_linked_to(self, kind: RecordKind, record_id: str) -> list[tuple[str, str]]:
+        """Every (team, channel) bound to a record, sorted for stable output."""
+        members = cast(set[bytes], self.conn.smembers(_k("linked", kind, record_id.lower())))
+        pairs = [m.decode().split(":", 1) for m in members]
+        return sorted((team, channel) for team, channel in pairs)
+
+    # -- users ------------------------------------------------------------------------
+
+    def set_owner(self, team: str, user: str, owner_id: str) -> None:
+        self.conn.set(_k("owner", team, user), owner_id)
+
+    def get_owner(self, team: str, user: str) -> str | None:
+        raw = self.conn.get(_k("owner", team, user))
+        return _text(raw) if raw is not None else None
+
+    def set_user_tz(self, team: str, user: str, tz: str) -> None:
+        self.conn.set(_k("tz", team, user), tz, ex=TZ_TTL_SECONDS)
+
+    def get_user_tz(self, team: str, user: str) -> str | None:
+        raw = self.conn.get(_k("tz", team, user))
+        return _text(raw) if raw is not None else None
+
+    # -- activities -------------------------------------------------------------------
+
+    def record_origin(self, activity_id: str, origin: Origin) -> None:
+        """Remember where an activity came from and add it to the user's recent list."""
+        pipe = self.conn.pipeline()
+        pipe.set(_k("origin", activity_id), json.dumps(asdict(origin)), ex=ORIGIN_TTL_SECONDS)
+        recent = _k("recent", origin.team, origin.user)
+        pipe.lrem(recent, 0, activity_id)
+        pipe.lpush(recent, activity_id)
+        pipe.ltrim(recent, 0, RECENT_LIMIT - 1)
+        pipe.execute()
+
+    def set_confirmation(self, activity_id: str, channel: str, ts: str) -> None:
+        """Note the real message that confirmed an activity (reminders thread under it)."""
+        origin = self.get_origin(activity_id)
+        if origin is None:
+            return
+        origin.confirmation_channel, origin.confirmation_ts = channel, ts
+        self.conn.set(_k("origin", activity_id), json.dumps(asdict(origin)), ex=ORIGIN_TTL_SECONDS)
+
+    def get_origin(self, activity_id: str) -> Origin | None:
+        raw = self.conn.get(_k("origin", activity_id))
+        return Origin(**json.loads(raw)) if raw is not None else None
+
+    def recent_activity_ids(self, team: str, user: str, limit: int = RECENT_LIMIT) -> list[str]:
+        raw = cast(list[bytes], self.conn.lrange(_k("recent", team, user), 0, limit - 1))
+        return [item.decode() for item in raw]
+
+    # -- submissions ------------------------------------------------------------------
+
+    def save_submission(self, submission: Submission) -> None:
+        self.conn.set(
+            _k("submission", submission.id),
+            json.dumps(asdict(submission)),
+            ex=SUBMISSION_TTL_SECONDS,
+        )
+
+    def get_submission(self, submission_id: str) -> Submission | None:
+        raw = self.conn.get(_k("submission", submission_id))
+        return Submission(**json.loads(raw)) if raw is not None else None
+
+    def delete_submissions(self, submission_ids: Iterable[str]) -> None:
+        keys = [_k("submission", sid) for sid in submission_ids]
+        if keys:
+            self.conn.delete(*keys)
