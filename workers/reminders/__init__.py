@@ -1,0 +1,52 @@
+"""Due-task reminders: the incremental sync, the Redis index of pending tasks, the tick.
+
+Public API (the Slack side plugs in a poster)::
+
+    ns = namespace_for(settings.rally_base_url, api_key)
+    sync_tasks(client, redis, namespace=ns)                           -> SyncReport
+    tick(client, redis, poster, namespace=ns, lead_minutes=15)        -> TickReport
+
+See :mod:`workers.reminders.index` for the Redis layout and the claim protocol.
+"""
+
+from workers.reminders.counting import CountingTransport, request_kind
+from workers.reminders.index import (
+    REMINDER_FIELDS,
+    DueTask,
+    Keys,
+    claim,
+    due_epoch,
+    due_for_reminder,
+    indexed_ids,
+    indexed_task,
+    mark_sent,
+    namespace_for,
+    release,
+    was_sent,
+)
+from workers.reminders.sync import Cursor, SyncReport, load_cursor, sync_tasks
+from workers.reminders.tick import Poster, TickReport, tick
+
+__all__ = [
+    "REMINDER_FIELDS",
+    "CountingTransport",
+    "Cursor",
+    "DueTask",
+    "Keys",
+    "Poster",
+    "SyncReport",
+    "TickReport",
+    "claim",
+    "due_epoch",
+    "due_for_reminder",
+    "indexed_ids",
+    "indexed_task",
+    "load_cursor",
+    "mark_sent",
+    "namespace_for",
+    "release",
+    "request_kind",
+    "sync_tasks",
+    "tick",
+    "was_sent",
+]

@@ -1,0 +1,405 @@
+"""The Redis index of pending tasks, and the claim protocol that makes reminders exactly-once.
+
+Everything lives under ``rally:rem:<namespace>:`` (see :func:`namespace_for`)::
+
+    due                  ZSET  task id -> due epoch (s): every pending task with a due date
+    unsent               ZSET  task id -> due epoch (s): the subset not yet reminded for that due
+    task:<id>            HASH  the reminder fields of one task (wire names, strings) plus
+                               ``due`` (epoch s), ``updatedUs`` (epoch µs) and ``reminded``
+                               (the due epoch it was last reminded for, if any)
+    sent:<id>:<due>      STR   durable "reminded for this due date" marker (expires 30 days
+                               after the due date, so it outlives any tick that could see it)
+    lease:<id>:<due>     STR   in-flight claim (SET NX PX, holds a random token)
+    cursor               HASH  the sync cursor: ``since`` (ISO time), ``lastId``, ``atSince``
+    sync-lock            STR   one sync at a time per namespace (token, renewed per page)
+
+The writes that must agree with each other (index a task / mark it reminded / claim it)
+are Lua scripts, so a sync that re-indexes a task while a tick marks it sent can never put
+a reminded task back into ``unsent``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import redis
+from redis.commands.core import Script
+
+from api_client.models import (
+    ActivityResponse,
+    ActivityType,
+    PartialActivityResponse,
+    Status,
+    format_utc,
+)
+
+PREFIX: Final = "rally:rem:"
+SENT_KEEP_SECONDS: Final = 30 * 24 * 3600
+DEFAULT_LEASE_SECONDS: Final = 300
+
+# The fields a reminder needs, by wire name; what the sync asks the list for (``fields=``).
+REMINDER_FIELDS: Final[tuple[str, ...]] = (
+    "id",
+    "activityType",
+    "status",
+    "dueDate",
+    "subject",
+    "priority",
+    "ownerId",
+    "dealId",
+    "companyId",
+    "contactId",
+    "updatedAt",
+)
+
+Activity = ActivityResponse | PartialActivityResponse
+
+
+def namespace_for(base_url: str, api_key: str) -> str:
+    """The index namespace of one tenant: derived from its API URL and a hash of its key.
+
+    The key itself never reaches Redis; two tenants on one API, or one key on two APIs,
+    get separate indexes.
+
+    Args:
+        base_url: The tenant's Rally base URL (``RALLY_BASE_URL``).
+        api_key: The tenant's API key (``RALLY_API_KEY``).
+
+    Returns:
+        16 hex characters.
+    """
+    key_hash = hashlib.sha256(api_key.encode()).hexdigest()
+    material = f"{base_url.strip().rstrip('/').lower()}\n{key_hash}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names of one namespace."""
+
+    namespace: str
+
+    @property
+    def base(self) -> str:
+        return f"{PREFIX}{self.namespace}:"
+
+    @property
+    def due(self) -> str:
+        return f"{self.base}due"
+
+    @property
+    def unsent(self) -> str:
+        return f"{self.base}unsent"
+
+    @property
+    def cursor(self) -> str:
+        return f"{self.base}cursor"
+
+    @property
+    def sync_lock(self) -> str:
+        return f"{self.base}sync-lock"
+
+    def task(self, task_id: str) -> str:
+        return f"{self.base}task:{task_id}"
+
+    def sent(self, task_id: str, due_epoch: int) -> str:
+        return f"{self.base}sent:{task_id}:{due_epoch}"
+
+    def lease(self, task_id: str, due_epoch: int) -> str:
+        return f"{self.base}lease:{task_id}:{due_epoch}"
+
+
+def due_epoch(when: datetime) -> int:
+    """Whole seconds since the epoch: the due date's identity for "once per due date"."""
+    return int(when.timestamp())
+
+
+def _micros(when: datetime) -> int:
+    delta = when.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def is_remindable(activity: Activity) -> bool:
+    """A pending task with a due date: what the index holds."""
+    return (
+        activity.activity_type == ActivityType.TASK
+        and activity.status == Status.PENDING
+        and activity.due_date is not None
+    )
+
+
+# KEYS: due, unsent, task, sent(id, due)   ARGV: id, due, updatedUs, field, value, ...
+# An older version (smaller updatedUs) than the one indexed is ignored, so a slow reader
+# can never roll the index back.
+_UPSERT = """
+local cur = redis.call('HGET', KEYS[3], 'updatedUs')
+if cur and tonumber(cur) > tonumber(ARGV[3]) then return 0 end
+local reminded = redis.call('HGET', KEYS[3], 'reminded')
+redis.call('DEL', KEYS[3])
+redis.call('HSET', KEYS[3], unpack(ARGV, 4))
+if reminded then redis.call('HSET', KEYS[3], 'reminded', reminded) end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if reminded == ARGV[2] or redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+end
+return 1
+"""
+
+# KEYS: due, unsent, task   ARGV: id, updatedUs ('' = unconditionally)
+_REMOVE = """
+if ARGV[2] ~= '' then
+  local cur = redis.call('HGET', KEYS[3], 'updatedUs')
+  if cur and tonumber(cur) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[3])
+"""
+
+# KEYS: sent, lease   ARGV: token, lease ms.  -1 already sent, 0 someone else holds it, 1 ours.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
+# KEYS: sent, unsent, task, lease   ARGV: id, due, token, expire-at (epoch s)
+_MARK_SENT = """
+redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[4])
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if redis.call('HGET', KEYS[3], 'due') == ARGV[2] then
+  redis.call('HSET', KEYS[3], 'reminded', ARGV[2])
+end
+if redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
+return 1
+"""
+
+# KEYS: lease   ARGV: token
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# Bytes, so no client is needed to hash them; every call names its client (or pipeline,
+# which loads the scripts it queued before it runs).
+_SCRIPTS: Final[dict[str, Script]] = {
+    name: Script(None, text.encode())  # type: ignore[arg-type]
+    for name, text in {
+        "upsert": _UPSERT,
+        "remove": _REMOVE,
+        "claim": _CLAIM,
+        "mark_sent": _MARK_SENT,
+        "release": _RELEASE,
+    }.items()
+}
+
+
+def _script(name: str) -> Script:
+    return _SCRIPTS[name]
+
+
+def _hash_fields(activity: Activity) -> list[str]:
+    assert activity.due_date is not None
+    values: dict[str, str | None] = {
+        "id": activity.id,
+        "subject": activity.subject,
+        "dueDate": format_utc(activity.due_date),
+        "due": str(due_epoch(activity.due_date)),
+        "priority": activity.priority.value if activity.priority else None,
+        "ownerId": activity.owner_id,
+        "dealId": activity.deal_id,
+        "companyId": activity.company_id,
+        "contactId": activity.contact_id,
+        "updatedAt": format_utc(activity.updated_at) if activity.updated_at else None,
+        "updatedUs": str(_micros(activity.updated_at)) if activity.updated_at else "0",
+    }
+    flat: list[str] = []
+    for name, value in values.items():
+        if value is not None:
+            flat += [name, value]
+    return flat
+
+
+def apply_activity(
+    conn: redis.Redis | redis.client.Pipeline, keys: Keys, activity: Activity
+) -> str:
+    """Index, refresh or drop one activity as read from the API (idempotent).
+
+    Args:
+        conn: A Redis connection or pipeline (the scripts are queued on a pipeline).
+        keys: The namespace's keys.
+        activity: The activity as listed (with at least :data:`REMINDER_FIELDS`) or read.
+
+    Returns:
+        ``"indexed"`` for a pending task with a due date, ``"removed"`` for a task that is
+        not (completed, or its due date cleared), ``"ignored"`` for other types, which can
+        never become tasks.
+    """
+    if activity.activity_type is not None and activity.activity_type != ActivityType.TASK:
+        return "ignored"
+    updated = str(_micros(activity.updated_at)) if activity.updated_at else ""
+    if not is_remindable(activity):
+        _script("remove")(
+            keys=[keys.due, keys.unsent, keys.task(activity.id)],
+            args=[activity.id, updated],
+            client=conn,
+        )
+        return "removed"
+    assert activity.due_date is not None
+    due = due_epoch(activity.due_date)
+    _script("upsert")(
+        keys=[keys.due, keys.unsent, keys.task(activity.id), keys.sent(activity.id, due)],
+        args=[activity.id, due, updated or "0", *_hash_fields(activity)],
+        client=conn,
+    )
+    return "indexed"
+
+
+def remove_task(conn: redis.Redis, keys: Keys, task_id: str) -> None:
+    """Drop a task from the index unconditionally (it was deleted in Rally)."""
+    _script("remove")(
+        keys=[keys.due, keys.unsent, keys.task(task_id)], args=[task_id, ""], client=conn
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DueTask:
+    """A task the index says is due for a reminder.
+
+    Attributes:
+        task_id: The activity id.
+        due_epoch: Its due date in epoch seconds (the claim is per task and this value).
+        fields: The indexed reminder fields by wire name (``subject``, ``dueDate``,
+            ``priority``, ``ownerId``, ``dealId``, ``companyId``, ``contactId``, ...).
+    """
+
+    task_id: str
+    due_epoch: int
+    fields: Mapping[str, str]
+
+
+def due_for_reminder(
+    conn: redis.Redis,
+    *,
+    namespace: str,
+    now: datetime,
+    lead_minutes: int,
+    limit: int | None = None,
+) -> list[DueTask]:
+    """The tasks due within ``lead_minutes`` of ``now`` (overdue ones too) not yet reminded.
+
+    Reads Redis only. Soonest due first.
+
+    Args:
+        conn: Redis.
+        namespace: From :func:`namespace_for`.
+        now: The tick's time (aware).
+        lead_minutes: ``REMINDER_LEAD_MINUTES``.
+        limit: At most this many (the rest wait for the next tick).
+
+    Returns:
+        The due tasks with their indexed fields.
+    """
+    keys = Keys(namespace)
+    horizon = due_epoch(now) + lead_minutes * 60
+    if limit is None:
+        pairs = conn.zrangebyscore(keys.unsent, "-inf", horizon, withscores=True)
+    else:
+        pairs = conn.zrangebyscore(
+            keys.unsent, "-inf", horizon, start=0, num=limit, withscores=True
+        )
+    scored: list[tuple[str, int]] = [(_text(member), int(score)) for member, score in pairs]  # type: ignore[str-unpack]
+    pipe = conn.pipeline(transaction=False)
+    for task_id, _ in scored:
+        pipe.hgetall(keys.task(task_id))
+    hashes = pipe.execute() if scored else []
+    return [
+        DueTask(task_id=task_id, due_epoch=score, fields=_texts(raw))
+        for (task_id, score), raw in zip(scored, hashes, strict=True)
+    ]
+
+
+def claim(
+    conn: redis.Redis,
+    task_id: str,
+    due_epoch: int,
+    *,
+    namespace: str,
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+) -> str | None:
+    """Take the in-flight lease on reminding ``task_id`` for ``due_epoch``.
+
+    At most one holder at a time, and never once the reminder is marked sent. Whoever gets
+    a token must end with :func:`mark_sent` (posted) or :func:`release` (not posted); a
+    holder that dies loses the lease after ``lease_seconds`` and a later tick retries.
+
+    Returns:
+        A token to pass to :func:`mark_sent` / :func:`release`, or ``None`` when the
+        reminder was already sent or someone else is sending it.
+    """
+    keys = Keys(namespace)
+    token = secrets.token_hex(16)
+    got = _script("claim")(
+        keys=[keys.sent(task_id, due_epoch), keys.lease(task_id, due_epoch)],
+        args=[token, lease_seconds * 1000],
+        client=conn,
+    )
+    return token if int(got) == 1 else None
+
+
+def mark_sent(
+    conn: redis.Redis, task_id: str, due_epoch: int, token: str, *, namespace: str
+) -> None:
+    """Record, durably, that ``task_id`` was reminded for ``due_epoch``; free the lease."""
+    keys = Keys(namespace)
+    expire_at = max(due_epoch, int(datetime.now(UTC).timestamp())) + SENT_KEEP_SECONDS
+    _script("mark_sent")(
+        keys=[
+            keys.sent(task_id, due_epoch),
+            keys.unsent,
+            keys.task(task_id),
+            keys.lease(task_id, due_epoch),
+        ],
+        args=[task_id, due_epoch, token, expire_at],
+        client=conn,
+    )
+
+
+def release(conn: redis.Redis, task_id: str, due_epoch: int, token: str, *, namespace: str) -> None:
+    """Give the lease back without marking sent, so the next tick tries again."""
+    keys = Keys(namespace)
+    _script("release")(keys=[keys.lease(task_id, due_epoch)], args=[token], client=conn)
+
+
+def was_sent(conn: redis.Redis, task_id: str, due_epoch: int, *, namespace: str) -> bool:
+    """Whether the reminder for this task and due date was posted."""
+    return bool(conn.exists(Keys(namespace).sent(task_id, due_epoch)))
+
+
+def indexed_task(conn: redis.Redis, task_id: str, *, namespace: str) -> dict[str, str] | None:
+    """The indexed fields of one task, or ``None`` when it is not in the index."""
+    raw = conn.hgetall(Keys(namespace).task(task_id))
+    if not raw:
+        return None
+    return _texts(raw)
+
+
+def indexed_ids(conn: redis.Redis, *, namespace: str) -> set[str]:
+    """Every task id in the index (pending, with a due date)."""
+    return {_text(member) for member in conn.zrange(Keys(namespace).due, 0, -1)}
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _texts(raw: Mapping[Any, Any]) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in raw.items()}
