@@ -1,0 +1,266 @@
+"""The fake Slack answers slack_sdk's real WebClient as Slack does."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.console.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
+from tests.fixtures.slack import BOT_TOKEN
+
+MODAL = {
+    "type": "modal",
+    "callback_id": "log_call",
+    "title": {"type": "plain_text", "text": "Log a call"},
+    "submit": {"type": "plain_text", "text": "Log"},
+    "blocks": [
+        {
+            "type": "input",
+            "label": {"type": "plain_text", "text": "Subject"},
+            "element": {"type": "plain_text_input"},
+        }
+    ],
+}
+
+
+@pytest.fixture
+def client(fake_slack: FakeSlack) -> WebClient:
+    return WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+
+
+def test_auth_test_names_the_bot_and_team(client: WebClient) -> None:
+    resp = client.auth_test()
+    assert resp["ok"] is True
+    assert resp["user_id"] == BOT_USER_ID
+    assert resp["team_id"] == TEAM_ID
+    assert resp["bot_id"].startswith("B")
+
+
+def test_wrong_token_is_invalid_auth(fake_slack: FakeSlack) -> None:
+    bad = WebClient(token="xoxb-test-wrong", base_url=fake_slack.api_url)
+    with pytest.raises(SlackApiError) as err:
+        bad.chat_postMessage(channel="C0SALES", text="hi")
+    assert err.value.response["error"] == "invalid_auth"
+    assert fake_slack.messages("C0SALES") == []
+
+
+def test_post_message_returns_ts_and_records_the_message(
+    client: WebClient, fake_slack: FakeSlack
+) -> None:
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Logged* a call"}}]
+    resp = client.chat_postMessage(channel="C0SALES", text="Logged a call", blocks=blocks)
+    assert resp["channel"] == "C0SALES"
+    assert resp["message"]["text"] == "Logged a call"
+    ts = resp["ts"]
+    reply = client.chat_postMessage(channel="C0SALES", text="in thread", thread_ts=ts)
+    assert reply["message"]["thread_ts"] == ts
+
+    msgs = fake_slack.messages("C0SALES")
+    assert [m["text"] for m in msgs] == ["Logged a call", "in thread"]
+    assert msgs[0]["reply_count"] == 1
+    assert msgs[0]["blocks"][0]["block_id"]  # Slack fills block ids in
+    assert [m["text"] for m in fake_slack.thread("C0SALES", ts)] == ["in thread"]
+    call = fake_slack.calls("chat.postMessage")[0]
+    assert call.params["blocks"][0]["text"]["text"] == "*Logged* a call"
+    assert call.token == BOT_TOKEN
+
+
+def test_form_encoded_calls_are_parsed_like_json_ones(fake_slack: FakeSlack) -> None:
+    resp = httpx.post(
+        fake_slack.api_url + "chat.postMessage",
+        data={"channel": "C0ACME", "text": "hi", "blocks": '[{"type": "divider"}]'},
+        headers={"Authorization": f"Bearer {BOT_TOKEN}"},
+    )
+    assert resp.json()["ok"] is True
+    assert fake_slack.calls("chat.postMessage")[0].params["blocks"] == [{"type": "divider"}]
+
+
+def test_bot_not_in_channel_cannot_post_there(client: WebClient, fake_slack: FakeSlack) -> None:
+    fake_slack.remove_bot_from("C0ACME")
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postMessage(channel="C0ACME", text="hello")
+    assert err.value.response["error"] == "not_in_channel"
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postEphemeral(channel="C0ACME", user="U0ALICE", text="hello")
+    assert err.value.response["error"] == "not_in_channel"
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postMessage(channel="C0NOPE", text="hello")
+    assert err.value.response["error"] == "channel_not_found"
+
+
+def test_ephemeral_is_seen_only_by_its_user(client: WebClient, fake_slack: FakeSlack) -> None:
+    resp = client.chat_postEphemeral(channel="C0SALES", user="U0BOB", text="just you")
+    assert resp["message_ts"]
+    assert fake_slack.messages("C0SALES") == []
+    assert [m["text"] for m in fake_slack.ephemerals("C0SALES", "U0BOB")] == ["just you"]
+    assert fake_slack.ephemerals("C0SALES", "U0ALICE") == []
+
+
+def test_update_delete_and_permalink(client: WebClient, fake_slack: FakeSlack) -> None:
+    ts = client.chat_postMessage(channel="C0SALES", text="reminder")["ts"]
+    updated = client.chat_update(channel="C0SALES", ts=ts, text="done")
+    assert updated["ts"] == ts and updated["text"] == "done"
+    assert fake_slack.messages("C0SALES")[0]["text"] == "done"
+    link = client.chat_getPermalink(channel="C0SALES", message_ts=ts)["permalink"]
+    assert link.endswith("/archives/C0SALES/p" + ts.replace(".", ""))
+    client.chat_delete(channel="C0SALES", ts=ts)
+    assert fake_slack.messages("C0SALES") == []
+    with pytest.raises(SlackApiError) as err:
+        client.chat_update(channel="C0SALES", ts=ts, text="again")
+    assert err.value.response["error"] == "message_not_found"
+
+
+def test_users_info_has_time_zones(client: WebClient) -> None:
+    bob = client.users_info(user="U0BOB")["user"]
+    assert bob["tz"] == "Asia/Tokyo"
+    assert bob["tz_offset"] == 9 * 3600
+    assert bob["tz_label"] == "Japan Standard Time"
+    alice = client.users_info(user="U0ALICE")["user"]
+    assert alice["tz"] == "America/Los_Angeles" and alice["tz_offset"] in (-8 * 3600, -7 * 3600)
+    with pytest.raises(SlackApiError) as err:
+        client.users_info(user="U0NOBODY")
+    assert err.value.response["error"] == "user_not_found"
+
+
+def test_conversations_open_and_info(client: WebClient, fake_slack: FakeSlack) -> None:
+    dm = client.conversations_open(users="U0CAROL")["channel"]["id"]
+    assert dm.startswith("D")
+    client.chat_postMessage(channel=dm, text="a DM")
+    assert fake_slack.messages(dm)[0]["text"] == "a DM"
+    info = client.conversations_info(channel="C0ACME")["channel"]
+    assert info["name"] == "deal-acme" and info["is_member"] is True
+    fake_slack.remove_bot_from("C0ACME")
+    assert client.conversations_info(channel="C0ACME")["channel"]["is_member"] is False
+
+
+def test_views_open_push_update_and_publish(client: WebClient, fake_slack: FakeSlack) -> None:
+    trigger = fake_slack.new_trigger_id("U0ALICE")
+    view = client.views_open(trigger_id=trigger, view=MODAL)["view"]
+    assert view["id"].startswith("V") and view["callback_id"] == "log_call"
+    input_block = view["blocks"][0]
+    assert input_block["block_id"] and input_block["element"]["action_id"]
+    assert fake_slack.view_stack("U0ALICE")[0]["id"] == view["id"]
+    with pytest.raises(SlackApiError) as err:
+        client.views_open(trigger_id=trigger, view=MODAL)
+    assert err.value.response["error"] == "exchanged_trigger_id"
+
+    pushed = client.views_push(trigger_id=fake_slack.new_trigger_id("U0ALICE"), view=MODAL)["view"]
+    assert pushed["previous_view_id"] == view["id"]
+    assert len(fake_slack.view_stack("U0ALICE")) == 2
+
+    new = dict(MODAL, title={"type": "plain_text", "text": "Call logged"})
+    updated = client.views_update(view_id=view["id"], hash=view["hash"], view=new)["view"]
+    assert updated["id"] == view["id"] and updated["title"]["text"] == "Call logged"
+    with pytest.raises(SlackApiError) as err:
+        client.views_update(view_id=view["id"], hash=view["hash"], view=new)
+    assert err.value.response["error"] == "hash_conflict"
+
+    home = {
+        "type": "home",
+        "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "Rally"}}],
+    }
+    client.views_publish(user_id="U0BOB", view=home)
+    assert fake_slack.home("U0BOB")["blocks"][0]["text"]["text"] == "Rally"
+    assert [v["id"] for v in fake_slack.views_opened()] == [view["id"], pushed["id"]]
+
+
+def test_invalid_view_is_rejected_as_slack_does(client: WebClient) -> None:
+    too_long = dict(MODAL, title={"type": "plain_text", "text": "A title much too long for Slack"})
+    with pytest.raises(SlackApiError) as err:
+        client.views_open(trigger_id="1.2.abc", view=too_long)
+    assert err.value.response["error"] == "invalid_arguments"
+    assert (
+        "[json-pointer:/view/title/text]" in err.value.response["response_metadata"]["messages"][0]
+    )
+    no_submit = {k: v for k, v in MODAL.items() if k != "submit"}
+    with pytest.raises(SlackApiError):
+        client.views_open(trigger_id="1.2.abc", view=no_submit)
+
+
+def test_invalid_blocks_in_a_message(client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postMessage(
+            channel="C0SALES",
+            text="x",
+            blocks=[
+                {
+                    "type": "actions",
+                    "elements": [
+                        {"type": "button", "text": {"type": "plain_text", "text": "x" * 80}}
+                    ],
+                }
+            ],
+        )
+    assert err.value.response["error"] == "invalid_blocks"
+
+
+def test_scripted_failure_then_normal_answers(client: WebClient, fake_slack: FakeSlack) -> None:
+    fake_slack.fail_next("chat.postMessage", "internal_error")
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postMessage(channel="C0SALES", text="x")
+    assert err.value.response["error"] == "internal_error"
+    assert client.chat_postMessage(channel="C0SALES", text="x")["ok"]
+
+
+def test_rate_limit_is_a_429_with_retry_after(fake_slack: FakeSlack) -> None:
+    fake_slack.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=0)
+    plain = WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+    with pytest.raises(SlackApiError) as err:
+        plain.chat_postMessage(channel="C0SALES", text="x")
+    assert err.value.response.status_code == 429
+    assert err.value.response["error"] == "ratelimited"
+    assert err.value.response.headers["Retry-After"] == "0"
+
+
+def test_rate_limit_retry_handler_retries_after_the_429(fake_slack: FakeSlack) -> None:
+    fake_slack.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=0)
+    client = WebClient(
+        token=BOT_TOKEN,
+        base_url=fake_slack.api_url,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+    resp = client.chat_postMessage(channel="C0SALES", text="eventually")
+    assert resp["ok"]
+    assert [c.status for c in fake_slack.calls("chat.postMessage")] == [429, 200]
+    assert [m["text"] for m in fake_slack.messages("C0SALES")] == ["eventually"]
+
+
+def test_response_urls_apply_like_slack(fake_slack: FakeSlack, client: WebClient) -> None:
+    url = fake_slack.new_response_url(channel="C0SALES", user="U0ALICE")
+    assert url.startswith(fake_slack.base_url + "/response/")
+    r = httpx.post(url, json={"text": "only you", "response_type": "ephemeral"})
+    assert r.status_code == 200
+    assert [m["text"] for m in fake_slack.ephemerals("C0SALES", "U0ALICE")] == ["only you"]
+    httpx.post(url, json={"text": "everyone", "response_type": "in_channel"})
+    assert [m["text"] for m in fake_slack.messages("C0SALES")] == ["everyone"]
+
+    ts = client.chat_postMessage(channel="C0SALES", text="Reminder: call Acme")["ts"]
+    button_url = fake_slack.new_response_url(channel="C0SALES", user="U0BOB", message_ts=ts)
+    httpx.post(button_url, json={"replace_original": True, "text": "Completed by Bob"})
+    assert fake_slack.messages("C0SALES")[-1]["text"] == "Completed by Bob"
+    posts = fake_slack.response_posts(button_url)
+    assert [p.body["text"] for p in posts] == ["Completed by Bob"]
+    assert httpx.post(fake_slack.base_url + "/response/nope", json={"text": "x"}).status_code == 404
+
+
+def test_wait_for_sees_a_call_made_from_another_thread(fake_slack: FakeSlack) -> None:
+    import threading
+
+    client = WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+    thread = threading.Thread(
+        target=lambda: client.chat_postMessage(channel="C0SALES", text="late")
+    )
+    started = time.monotonic()
+    thread.start()
+    call = fake_slack.wait_for(
+        "chat.postMessage", lambda c: c.params.get("text") == "late", timeout=5
+    )
+    thread.join()
+    assert call.ok and time.monotonic() - started < 5
+    with pytest.raises(TimeoutError):
+        fake_slack.wait_for("views.open", timeout=0.2)
