@@ -452,6 +452,11 @@ class _Token:
     end: int
     unterminated: bool = False
 
+    @property
+    def shown(self) -> str:
+        """The token as typed, short enough to quote back."""
+        return _clip(self.raw, 60)
+
 
 @dataclass(frozen=True, slots=True)
 class QuickCreate:
@@ -543,18 +548,18 @@ def _not_applicable(tok: _Token, activity_type: ActivityType) -> str:
     kind = activity_type.value
     article = "an" if kind[0] in "aeiou" else "a"
     if tok.name == "due":
-        return f"{tok.raw} — only tasks have a due date; use at: for when the {kind} happens"
+        return f"{tok.shown} — only tasks have a due date; use at: for when the {kind} happens"
     if tok.name == "at" and activity_type is ActivityType.TASK:
-        return f"{tok.raw} — a task has a due date, not a time; use due:{tok.raw[3:]}"
+        return f"{tok.shown} — a task has a due date, not a time; use due:{tok.shown[3:]}"
     if tok.name == "for":
-        return f"{tok.raw} — only calls and meetings have a duration, not {article} {kind}"
+        return f"{tok.shown} — only calls and meetings have a duration, not {article} {kind}"
     if tok.name == "priority":
-        return f"{tok.raw} — only tasks have a priority, not {article} {kind}"
+        return f"{tok.shown} — only tasks have a priority, not {article} {kind}"
     if tok.name == "dir":
-        return f"{tok.raw} — only calls have a direction, not {article} {kind}"
+        return f"{tok.shown} — only calls have a direction, not {article} {kind}"
     if tok.name == "outcome":
-        return f"{tok.raw} — only calls have an outcome, not {article} {kind}"
-    return f"{tok.raw} — doesn't apply to {article} {kind}"
+        return f"{tok.shown} — only calls have an outcome, not {article} {kind}"
+    return f"{tok.shown} — doesn't apply to {article} {kind}"
 
 
 def parse_quick_create(
@@ -589,22 +594,24 @@ def parse_quick_create(
 
     for tok in tokens:
         if tok.name in seen:
-            errors.append(f"{tok.raw} — {_token_label(tok)} is given twice ({seen[tok.name].raw})")
+            errors.append(
+                f"{tok.shown} — {_token_label(tok)} is given twice ({seen[tok.name].shown})"
+            )
             continue
         seen[tok.name] = tok
         if tok.name not in _APPLIES[activity_type]:
             errors.append(_not_applicable(tok, activity_type))
             continue
         if tok.unterminated:
-            errors.append(f"{_clip(tok.raw)} — the quote is never closed")
+            errors.append(f"{tok.shown} — the quote is never closed")
             continue
         if tok.name in _KEYED and not tok.value.strip():
-            errors.append(f"{tok.raw} — needs a value, e.g. {_EXAMPLE_VALUES[tok.name]}")
+            errors.append(f"{tok.shown} — needs a value, e.g. {_EXAMPLE_VALUES[tok.name]}")
             continue
         try:
             fields.update(_token_fields(tok, activity_type, tz=tz, now=now))
         except ParseError as exc:
-            errors.append(f"{tok.raw} — {exc}")
+            errors.append(f"{tok.shown} — {exc}")
 
     if not subject:
         errors.insert(0, f"add a subject, e.g. {_SUBJECT_EXAMPLES[activity_type]}")

@@ -370,7 +370,7 @@ def test_an_outcome_longer_than_the_api_allows_is_refused() -> None:
 _TOKEN_KEYS = {"due", "at", "for", "dir", "outcome"}
 _word = (
     st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",)).filter(lambda c: not c.isspace()),
+        alphabet=st.characters(exclude_categories=["Cs"]).filter(lambda c: not c.isspace()),
         min_size=1,
         max_size=12,
     )
