@@ -48,11 +48,14 @@ class CountingTransport(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
         self.counts: Counter[str] = Counter()
+        self.urls: list[httpx.URL] = []
+        """Every request URL, in order (no headers, so never the API key)."""
         self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
             self.counts[request_kind(request.method, request.url.path)] += 1
+            self.urls.append(request.url)
         return self.inner.handle_request(request)
 
     def snapshot(self) -> dict[str, int]:
@@ -65,6 +68,7 @@ class CountingTransport(httpx.BaseTransport):
         with self._lock:
             counts = dict(self.counts)
             self.counts.clear()
+            self.urls.clear()
             return counts
 
     def close(self) -> None:

@@ -333,7 +333,7 @@ def claim(
     due_epoch: int,
     *,
     namespace: str,
-    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> str | None:
     """Take the in-flight lease on reminding ``task_id`` for ``due_epoch``.
 
@@ -349,7 +349,7 @@ def claim(
     token = secrets.token_hex(16)
     got = _script("claim")(
         keys=[keys.sent(task_id, due_epoch), keys.lease(task_id, due_epoch)],
-        args=[token, lease_seconds * 1000],
+        args=[token, max(1, int(lease_seconds * 1000))],
         client=conn,
     )
     return token if int(got) == 1 else None

@@ -84,7 +84,7 @@ def tick(
     now: datetime | None = None,
     lead_minutes: int,
     limit: int = DEFAULT_TICK_LIMIT,
-    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> TickReport:
     """Post the reminders that are due, each once per task and due date.
 
@@ -152,7 +152,7 @@ def _remind(
     token: str,
     namespace: str,
     horizon: int,
-    lease_seconds: int,
+    lease_seconds: float,
     report: TickReport,
 ) -> None:
     keys = Keys(namespace)
