@@ -226,6 +226,13 @@ def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any
         message=message,
         response_url=submission.response_url if submission else None,
     )
+    if not outcome.get("ok") and submission is not None:
+        # "Edit and retry" shows why the last attempt failed, beside the kept input.
+        submission.extra["last_error"] = {
+            "reason": outcome.get("reason"),
+            "field_errors": outcome.get("field_errors") or {},
+        }
+        state.save_submission(submission)
     if outcome.get("ok"):
         activity_id = outcome["activity"]["id"]
         if delivered.channel and delivered.ts:

@@ -1,0 +1,1 @@
+"""Block Kit builders: functions from data to views and messages."""

@@ -1,0 +1,62 @@
+"""The ``/rally help`` message: every subcommand with an example, and a button per modal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import ids
+
+SUBCOMMANDS: tuple[tuple[str, str], ...] = (
+    ("/rally call · task · note · meeting", "open the form for that kind of activity"),
+    ("/rally call Intro with Sarah for:30m outcome:connected", "log a call without a form"),
+    ('/rally task Send proposal to Acme due:"tomorrow 5pm" !high', "log a task with a due date"),
+    ("/rally note Pricing feedback from Acme", "log a note"),
+    ('/rally meeting QBR at:"friday 2pm" for:1h', "log a meeting"),
+    ("/rally tasks", "your open tasks, soonest due first"),
+    (
+        "/rally link deal https://app.rallycrm.io/deals/<id>",
+        "bind this channel to a deal, company or contact",
+    ),
+    ("/rally link", "show this channel's binding"),
+    ("/rally unlink", "remove this channel's binding"),
+    ("/rally me <rally owner id>", "log activities as your Rally user"),
+)
+TOKENS = (
+    'Quick-create tokens: `due:<when>` `at:<when>` (quote natural language: `due:"friday 5pm"`, '
+    "read in your Slack time zone), `for:30m`, `!low` `!normal` `!high` `!urgent`, `dir:in|out`, "
+    "`outcome:<value>`, `done`."
+)
+
+
+def build_help(*, notice: str | None = None) -> dict[str, Any]:
+    """The ephemeral help message (``text`` + ``blocks``); ``notice`` goes on top (mrkdwn)."""
+    lines = "\n".join(f"`{example}` — {what}" for example, what in SUBCOMMANDS)
+    blocks: list[dict[str, Any]] = []
+    if notice:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notice}})
+    blocks += [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Rally for Slack*\n" + lines}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": TOKENS}]},
+        log_buttons(),
+    ]
+    return {
+        "text": "Rally for Slack: /rally call, task, note, meeting, tasks, link, unlink, me",
+        "blocks": blocks,
+    }
+
+
+def log_buttons(block_id: str = "rally_log_buttons") -> dict[str, Any]:
+    """One button per activity type, each opening its modal."""
+    return {
+        "type": "actions",
+        "block_id": block_id,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ids.open_modal_action(kind),
+                "text": {"type": "plain_text", "text": f"Log {kind}"},
+                "value": kind,
+            }
+            for kind in ids.ACTIVITY_TYPES
+        ],
+    }

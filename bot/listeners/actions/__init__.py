@@ -1,0 +1,18 @@
+"""Interactive elements (buttons)."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot import ids
+from bot.listeners.actions.modals import (
+    handle_choose_type,
+    handle_edit_and_retry,
+    handle_open_modal,
+)
+
+
+def register(app: App) -> None:
+    app.action(ids.OPEN_MODAL_ACTION_RE)(handle_open_modal)
+    app.action(ids.CHOOSE_TYPE_ACTION_RE)(handle_choose_type)
+    app.action(ids.EDIT_AND_RETRY_ACTION)(handle_edit_and_retry)

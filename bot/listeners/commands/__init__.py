@@ -1,0 +1,12 @@
+"""Slash commands."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot import ids
+from bot.listeners.commands.rally import handle_rally_command
+
+
+def register(app: App) -> None:
+    app.command(ids.RALLY_COMMAND)(handle_rally_command)

@@ -1,0 +1,292 @@
+"""``/rally``: help, modals, quick-create, link/unlink, me (SPEC §4).
+
+Each subcommand is a plain function ``(ack, command, client, services) -> None`` in
+``SUBCOMMANDS``, keyed by the parsed command's class. ``/rally tasks`` is answered by
+``TASKS_HANDLER``, which the open-tasks feature (issue 4) replaces via
+:func:`set_tasks_handler`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from slack_sdk import WebClient
+
+from bot import ids
+from bot.blocks.help import build_help
+from bot.blocks.modals import build_log_modal, default_values
+from bot.forms import FormErrors, validate_wire, values_from_request
+from bot.parsing import (
+    Command,
+    HelpCommand,
+    InvalidCommand,
+    LinkCommand,
+    MeCommand,
+    OpenModalCommand,
+    QuickCreateCommand,
+    QuickCreateError,
+    ShowLinkCommand,
+    TasksCommand,
+    UnlinkCommand,
+    parse_command,
+)
+from bot.services import QueueUnavailable, Services, services_of, submission_id_for_command
+from workers.messages import escape
+
+log = logging.getLogger(__name__)
+
+DATE_TOKEN_RE = re.compile(r"(?i)(?:^|\s)(?:due|at):")
+Handler = Callable[[Any, dict[str, Any], WebClient, Services, Any], None]
+REDIS_DOWN = (
+    ":warning: Rally couldn't take this right now (its queue is unreachable). "
+    "Nothing was logged; here is what you typed, to send again in a moment:"
+)
+
+
+def handle_rally_command(
+    ack: Any, command: dict[str, Any], client: WebClient, context: Any
+) -> None:
+    """Dispatch ``/rally <text>`` to its subcommand handler."""
+    parsed = parse_command(command.get("text") or "")
+    handler: Callable[..., None] = SUBCOMMANDS.get(type(parsed), _help)
+    handler(ack, command, client, services_of(context), parsed)
+
+
+def _help(
+    ack: Any, command: dict[str, Any], client: WebClient, services: Services, parsed: Any
+) -> None:
+    notice = None
+    if isinstance(parsed, HelpCommand) and parsed.unknown:
+        notice = f"I don't know `{escape(parsed.unknown)}`. Here is what `/rally` does:"
+    ack(**build_help(notice=notice))
+
+
+def _invalid(
+    ack: Any, command: dict[str, Any], client: WebClient, services: Services, parsed: InvalidCommand
+) -> None:
+    lines = "\n".join(f"• {escape(m)}" for m in parsed.messages)
+    ack(text=f":warning: {lines}\nUsage: `{escape(parsed.usage)}`")
+
+
+def link_prefill(services: Services, team: str | None, channel: str | None) -> dict[str, Any]:
+    """Modal values for the channel's bound record ({} when unbound or Redis is down)."""
+    if not team or not channel:
+        return {}
+    try:
+        link = services.state.get_link(team, channel)
+    except redis.RedisError:
+        return {}
+    return {link.kind: link.id} if link else {}
+
+
+def _open_modal(
+    ack: Any,
+    command: dict[str, Any],
+    client: WebClient,
+    services: Services,
+    parsed: OpenModalCommand,
+) -> None:
+    ack()
+    kind = parsed.activity_type.value
+    values = default_values(kind) | link_prefill(
+        services, command.get("team_id"), command.get("channel_id")
+    )
+    view = build_log_modal(
+        kind,
+        values=values,
+        metadata={
+            "channel": command.get("channel_id"),
+            "response_url": command.get("response_url"),
+        },
+    )
+    client.views_open(trigger_id=command["trigger_id"], view=view)
+
+
+def _quick_create(
+    ack: Any,
+    command: dict[str, Any],
+    client: WebClient,
+    services: Services,
+    parsed: QuickCreateCommand,
+) -> None:
+    team, user, channel = command["team_id"], command["user_id"], command.get("channel_id")
+    # Only dates need the user's zone: skip the users.info round trip otherwise.
+    tz, tz_known = (
+        services.user_tz(team, user) if DATE_TOKEN_RE.search(parsed.text) else ("UTC", True)
+    )
+    kind = parsed.activity_type.value
+    try:
+        quick = parsed.parse(tz=tz, now=datetime.now(UTC))
+    except QuickCreateError as exc:
+        lines = "\n".join(f"• {escape(m)}" for m in exc.messages)
+        ack(text=f":warning: I couldn't read that {kind}:\n{lines}")
+        return
+    wire = quick.request_body()
+    try:
+        link = services.state.get_link(team, channel) if channel else None
+        owner = services.state.get_owner(team, user)
+    except redis.RedisError:
+        _redis_down_reply(ack, command)
+        return
+    if link is not None:
+        wire[f"{link.kind}Id"] = link.id
+    if owner:
+        wire["ownerId"] = owner
+    try:
+        request = validate_wire(wire)
+    except FormErrors as exc:
+        ack(text=":warning: " + " ".join(escape(m) for m in exc.errors.values()))
+        return
+    submission_id = submission_id_for_command(
+        team, user, command.get("text") or "", command.get("trigger_id") or ""
+    )
+    try:
+        services.submit(
+            submission_id=submission_id,
+            activity_type=kind,
+            request=request,
+            values=values_from_request(request),
+            team=team,
+            user=user,
+            channel=channel,
+            response_url=command.get("response_url"),
+            source="command",
+        )
+    except QueueUnavailable:
+        _redis_down_reply(ack, command)
+        return
+    note = "" if tz_known else " (times read in UTC: I couldn't get your Slack time zone)"
+    ack(text=f":hourglass_flowing_sand: Logging {kind} *{escape(quick.subject)}*…{note}")
+
+
+def _redis_down_reply(ack: Any, command: dict[str, Any]) -> None:
+    typed = f"{command.get('command', ids.RALLY_COMMAND)} {command.get('text', '')}".strip()
+    ack(text=f"{REDIS_DOWN}\n```{escape(typed)}```")
+
+
+def _tasks(
+    ack: Any, command: dict[str, Any], client: WebClient, services: Services, parsed: TasksCommand
+) -> None:
+    TASKS_HANDLER(ack, command, client, services, parsed)
+
+
+def _tasks_placeholder(
+    ack: Any, command: dict[str, Any], client: WebClient, services: Services, parsed: Any
+) -> None:
+    ack(
+        text="Your open tasks will be listed here once reminders are switched on (`/rally help` for the rest)."
+    )
+
+
+TASKS_HANDLER: Handler = _tasks_placeholder
+
+
+def set_tasks_handler(handler: Handler) -> None:
+    """Install the ``/rally tasks`` implementation (issue 4)."""
+    global TASKS_HANDLER
+    TASKS_HANDLER = handler
+
+
+def _record_text(kind: str, record_id: str, services: Services) -> str:
+    base = services.settings.rally_app_url
+    plural = {"deal": "deals", "company": "companies", "contact": "contacts"}[kind]
+    if base:
+        return f"<{base.rstrip('/')}/{plural}/{record_id}|{kind} {record_id}>"
+    return f"{kind} `{record_id}`"
+
+
+def _state_call(ack: Any, command: dict[str, Any], action: Callable[[], str]) -> None:
+    try:
+        text = action()
+    except redis.RedisError:
+        _redis_down_reply(ack, command)
+        return
+    ack(text=text)
+
+
+def _link(
+    ack: Any, command: dict[str, Any], client: WebClient, services: Services, parsed: LinkCommand
+) -> None:
+    team, channel = command["team_id"], command["channel_id"]
+
+    def run() -> str:
+        previous = services.state.link_channel(team, channel, parsed.ref.kind, parsed.ref.id)
+        log.info(
+            "event=channel_linked team=%s channel=%s kind=%s id=%s",
+            team,
+            channel,
+            parsed.ref.kind,
+            parsed.ref.id,
+        )
+        text = f":link: This channel is now linked to {_record_text(parsed.ref.kind, parsed.ref.id, services)}. Activities logged here are associated with it."
+        if previous and (previous.kind, previous.id) != (parsed.ref.kind, parsed.ref.id):
+            text += f" (It was linked to {_record_text(previous.kind, previous.id, services)}.)"
+        return text
+
+    _state_call(ack, command, run)
+
+
+def _show_link(
+    ack: Any,
+    command: dict[str, Any],
+    client: WebClient,
+    services: Services,
+    parsed: ShowLinkCommand,
+) -> None:
+    def run() -> str:
+        link = services.state.get_link(command["team_id"], command["channel_id"])
+        if link is None:
+            return "This channel isn't linked to a Rally record. Link it with `/rally link deal <id or Rally URL>`."
+        return f":link: This channel is linked to {_record_text(link.kind, link.id, services)}."
+
+    _state_call(ack, command, run)
+
+
+def _unlink(
+    ack: Any, command: dict[str, Any], client: WebClient, services: Services, parsed: UnlinkCommand
+) -> None:
+    def run() -> str:
+        previous = services.state.unlink_channel(command["team_id"], command["channel_id"])
+        if previous is None:
+            return "This channel wasn't linked to anything."
+        log.info(
+            "event=channel_unlinked team=%s channel=%s", command["team_id"], command["channel_id"]
+        )
+        return f"Unlinked this channel from {_record_text(previous.kind, previous.id, services)}."
+
+    _state_call(ack, command, run)
+
+
+def _me(
+    ack: Any, command: dict[str, Any], client: WebClient, services: Services, parsed: MeCommand
+) -> None:
+    team, user = command["team_id"], command["user_id"]
+
+    def run() -> str:
+        if parsed.owner_id is None:
+            owner = services.state.get_owner(team, user)
+            if owner is None:
+                return "You aren't mapped to a Rally user yet: `/rally me <your Rally owner id>`."
+            return f"Activities you log are owned by Rally user `{owner}`."
+        services.state.set_owner(team, user, parsed.owner_id)
+        return f":bust_in_silhouette: Got it: activities you log will be owned by Rally user `{parsed.owner_id}`."
+
+    _state_call(ack, command, run)
+
+
+SUBCOMMANDS: dict[type[Command], Callable[..., None]] = {
+    HelpCommand: _help,
+    InvalidCommand: _invalid,
+    OpenModalCommand: _open_modal,
+    QuickCreateCommand: _quick_create,
+    TasksCommand: _tasks,
+    LinkCommand: _link,
+    ShowLinkCommand: _show_link,
+    UnlinkCommand: _unlink,
+    MeCommand: _me,
+}

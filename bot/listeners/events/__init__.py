@@ -1,0 +1,12 @@
+"""Events API subscriptions."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot import ids
+from bot.listeners.events.app_home import handle_app_home_opened
+
+
+def register(app: App) -> None:
+    app.event(ids.APP_HOME_OPENED)(handle_app_home_opened)

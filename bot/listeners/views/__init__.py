@@ -1,0 +1,13 @@
+"""View submissions."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot import ids
+from bot.listeners.views.log_activity import handle_log_submission
+
+
+def register(app: App) -> None:
+    for callback_id in ids.LOG_VIEWS.values():
+        app.view(callback_id)(handle_log_submission)

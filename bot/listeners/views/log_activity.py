@@ -1,0 +1,71 @@
+"""Submissions of the log modals: validate in place, enqueue, close.
+
+Order matters for Slack's 3 seconds and for the user's input: the modal only closes
+(plain ``ack()``) once the job is safely queued; any problem, including a Redis outage,
+is answered with ``response_action: errors`` so the modal stays open with everything
+the user typed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+
+from bot import ids
+from bot.blocks.modals import read_metadata, read_values
+from bot.forms import FormErrors, to_request
+from bot.services import QueueUnavailable, services_of, submission_id_for_view
+
+log = logging.getLogger(__name__)
+
+QUEUE_DOWN_ERROR = "Rally couldn't queue this right now — your input is kept, try Submit again."
+TYPE_OF_VIEW = {callback_id: kind for kind, callback_id in ids.LOG_VIEWS.items()}
+
+
+def handle_log_submission(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
+) -> None:
+    """``view_submission`` of any of the four log modals."""
+    services = services_of(context)
+    kind = TYPE_OF_VIEW[view["callback_id"]]
+    team = (body.get("team") or {}).get("id") or view.get("team_id") or ""
+    user = body["user"]["id"]
+    values = read_values(view)
+    metadata = read_metadata(view)
+    try:
+        owner = services.state.get_owner(team, user)
+    except redis.RedisError:
+        ack(response_action="errors", errors={ids.SUBJECT: QUEUE_DOWN_ERROR})
+        return
+    try:
+        request = to_request(kind, values, owner_id=owner)
+    except FormErrors as exc:
+        ack(response_action="errors", errors=exc.errors)
+        return
+    submission_id = submission_id_for_view(view)
+    try:
+        queued = services.submit(
+            submission_id=submission_id,
+            activity_type=kind,
+            request=request,
+            values=values,
+            team=team,
+            user=user,
+            channel=metadata.get("channel"),
+            response_url=metadata.get("response_url"),
+            source="modal",
+        )
+    except QueueUnavailable:
+        ack(response_action="errors", errors={ids.SUBJECT: QUEUE_DOWN_ERROR})
+        return
+    log.info(
+        "event=modal_submitted submission=%s team=%s user=%s type=%s new=%s",
+        submission_id,
+        team,
+        user,
+        kind,
+        queued,
+    )
+    ack()

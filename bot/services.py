@@ -1,0 +1,144 @@
+"""What listeners need besides the Slack request: settings, state, the queue, time zones.
+
+One ``Services`` is built per app and handed to every listener in Bolt's ``context``
+(``context["rally"]``), so a handler stays a plain function a test can call directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from slack_sdk import WebClient
+
+from workers import queues
+from workers.settings import Settings
+from workers.slack import web_client
+from workers.state import State, Submission, request_path_redis
+
+log = logging.getLogger(__name__)
+
+CONTEXT_KEY = "rally"
+# users.info inside a 3-second request: answer in time with UTC rather than late.
+TZ_LOOKUP_TIMEOUT_S = 1
+
+
+class QueueUnavailable(Exception):
+    """Redis could not take the submission; nothing was queued."""
+
+
+def submission_id_for_view(view: dict[str, Any]) -> str:
+    """Same view and same state hash → same id: a re-delivered or double-clicked submit."""
+    return _digest("view", str(view.get("id")), str(view.get("hash")))
+
+
+def submission_id_for_command(team: str, user: str, text: str, trigger_id: str) -> str:
+    """A slash command's identity: a re-delivery has the same trigger_id and text."""
+    return _digest("cmd", team, user, text, trigger_id)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass
+class Services:
+    """Settings and clients shared by the listeners of one app."""
+
+    settings: Settings
+    conn: redis.Redis
+    tz_client: WebClient
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, conn: redis.Redis | None = None) -> Services:
+        return cls(
+            settings=settings,
+            conn=conn if conn is not None else request_path_redis(settings.redis_url),
+            tz_client=web_client(settings, timeout=TZ_LOOKUP_TIMEOUT_S, retries=False),
+        )
+
+    @property
+    def state(self) -> State:
+        return State(self.conn)
+
+    def user_tz(self, team: str, user: str) -> tuple[str, bool]:
+        """The user's IANA time zone and whether it is known (else ``("UTC", False)``).
+
+        Cached in Redis for a day; on a miss, ``users.info`` is asked with a short timeout.
+        """
+        try:
+            cached = self.state.get_user_tz(team, user)
+        except redis.RedisError:
+            cached = None
+        if cached:
+            return cached, True
+        try:
+            info = self.tz_client.users_info(user=user)
+            tz = str(info["user"].get("tz") or "")
+        except Exception as exc:  # slow or failing Slack must not cost the 3 seconds
+            log.info("event=tz_lookup_failed user=%s error=%s", user, type(exc).__name__)
+            return "UTC", False
+        if not tz:
+            return "UTC", False
+        with contextlib.suppress(redis.RedisError):
+            self.state.set_user_tz(team, user, tz)
+        return tz, True
+
+    def submit(
+        self,
+        *,
+        submission_id: str,
+        activity_type: str,
+        request: dict[str, Any],
+        values: dict[str, Any],
+        team: str,
+        user: str,
+        channel: str | None,
+        response_url: str | None,
+        source: str,
+    ) -> bool:
+        """Keep the submission (for Edit and retry) and queue its create job.
+
+        Returns:
+            True if queued now; False if this exact submission was queued before.
+
+        Raises:
+            QueueUnavailable: Redis is down or slow; nothing was queued.
+        """
+        submission = Submission(
+            id=submission_id,
+            activity_type=activity_type,
+            team=team,
+            user=user,
+            channel=channel,
+            values=values,
+            response_url=response_url,
+            source=source,
+        )
+        try:
+            self.state.save_submission(submission)
+            return queues.enqueue_create_activity(
+                self.conn,
+                self.settings,
+                submission_id=submission_id,
+                request=request,
+                origin={"team": team, "channel": channel, "user": user},
+            )
+        except redis.RedisError as exc:
+            log.error(
+                "event=enqueue_failed submission=%s team=%s user=%s error=%s",
+                submission_id,
+                team,
+                user,
+                type(exc).__name__,
+            )
+            raise QueueUnavailable(str(exc)) from exc
+
+
+def services_of(context: Any) -> Services:
+    """The ``Services`` placed in a Bolt context by ``bot.app``."""
+    return context[CONTEXT_KEY]  # type: ignore[no-any-return]
