@@ -162,10 +162,13 @@ class BaseClient:
         while True:
             try:
                 response = self._http.send(request)
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, ConnectionError) as caught:
+                # httpx's own transports raise TransportError; a WSGI app run in-process
+                # (httpx.WSGITransport) that drops its connection raises ConnectionError.
+                exc = caught if isinstance(caught, httpx.TransportError) else _as_read_error(caught)
                 maybe_done = maybe_done or request_may_have_arrived(exc)
                 if not is_retryable_transport_error(exc) or attempt >= self.max_retries:
-                    raise self._connection_error(request, exc, attempt) from exc
+                    raise self._connection_error(request, exc, attempt) from caught
                 self._wait(request, attempt, reason=type(exc).__name__, response=None, key=key)
                 attempt += 1
                 continue
@@ -292,6 +295,10 @@ class BaseClient:
             method=response.request.method,
             path=response.request.url.path,
         )
+
+
+def _as_read_error(exc: ConnectionError) -> httpx.TransportError:
+    return httpx.ReadError(f"{type(exc).__name__}: {exc}")
 
 
 def _parse_problem(response: httpx.Response) -> ProblemDetails | None:

@@ -317,3 +317,39 @@ def test_the_api_key_is_sent_but_never_shown(
     shown = [repr(h.client), str(caught.value), repr(caught.value), caplog.text]
     assert all(FAKE_KEY not in text for text in shown)
     assert "rally_api.retry" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("3", 3.0),
+        (" 1.5 ", 1.5),
+        ("-4", 0.0),
+        ("0", 0.0),
+        ("nan", None),
+        ("inf", None),
+        ("soon", None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: go now
+    ],
+)
+def test_retry_after_parsing(header: str, expected: float | None) -> None:
+    from api_client._retry import parse_retry_after
+
+    assert parse_retry_after(header) == expected
+
+
+def test_retry_after_http_date_is_relative_to_now() -> None:
+    from api_client._retry import parse_retry_after
+
+    date = "Wed, 21 Oct 2015 07:28:00 GMT"
+    now = email.utils.parsedate_to_datetime(date).timestamp() - 12
+    assert parse_retry_after(date, now=lambda: now) == 12.0
+
+
+def test_unreadable_retry_after_falls_back_to_backoff(scripted: Scripted) -> None:
+    h = scripted(httpx.Response(429, headers={"Retry-After": "later"}), ok(200), rand=lambda: 1.0)
+
+    h.client.get_activity(ACTIVITY_ID)
+
+    assert h.sleeps == [0.5]
