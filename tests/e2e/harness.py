@@ -70,10 +70,12 @@ class Rally:
         channel: str = "C0SALES",
         trigger_id: str | None = None,
         response_url: str | None = None,
+        command: str = "/rally",
     ) -> Any:
         """Send ``/rally <text>``; returns the HTTP response (its JSON is the ack)."""
         body = slash_command(
             text,
+            command=command,
             user=user,
             channel=channel,
             trigger_id=trigger_id or self.fake.new_trigger_id(user),

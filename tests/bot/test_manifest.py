@@ -1,0 +1,110 @@
+"""manifest.yml: valid per Slack's schema, and in step with the listeners both ways."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from bot import ids
+from bot.app import create_app, registered_listeners
+from bot.console.payloads import app_home_opened, event_callback, global_shortcut, message_shortcut
+from tests.e2e.harness import Rally
+from workers.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
+SCHEMA = json.loads((ROOT / "tests/data/slack-manifest.schema.1.0.0.json").read_text())
+
+
+def declared(kind: str) -> set[str]:
+    features = MANIFEST["features"]
+    if kind == "command":
+        return {c["command"] for c in features.get("slash_commands", [])}
+    if kind in ("global", "message"):
+        return {s["callback_id"] for s in features.get("shortcuts", []) if s["type"] == kind}
+    if kind == "event":
+        return set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
+    raise AssertionError(kind)
+
+
+def registered(kind: str) -> set[Any]:
+    app = create_app(
+        Settings(
+            _env_file=None, slack_signing_secret="s", slack_bot_token="xoxb-test-not-a-real-token"
+        )
+    )  # type: ignore[call-arg]
+    return {constraint for k, constraint in registered_listeners(app) if k == kind}
+
+
+def test_manifest_is_valid_against_slacks_published_schema() -> None:
+    jsonschema.validate(MANIFEST, SCHEMA)
+
+
+def test_manifest_points_every_url_at_the_events_endpoint() -> None:
+    urls = [c["url"] for c in MANIFEST["features"]["slash_commands"]]
+    urls += [MANIFEST["settings"]["interactivity"]["request_url"]]
+    urls += [MANIFEST["settings"]["event_subscriptions"]["request_url"]]
+    assert set(urls) == {"https://example.com/slack/events"}
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_declared_commands_match_registered_listeners_both_ways() -> None:
+    assert declared("command") == registered("command") == set(ids.COMMANDS)
+
+
+def test_declared_shortcuts_match_registered_listeners_both_ways() -> None:
+    shortcuts = declared("global") | declared("message")
+    assert shortcuts == registered("shortcut")
+    assert declared("global") == set(ids.GLOBAL_SHORTCUTS)
+    assert declared("message") == set(ids.MESSAGE_SHORTCUTS)
+
+
+def test_declared_events_match_registered_listeners_both_ways() -> None:
+    assert declared("event") == registered("event") == set(ids.BOT_EVENTS)
+
+
+def test_every_view_callback_the_app_builds_has_a_submission_listener() -> None:
+    # The chooser has no submit button, so it needs none.
+    submittable = set(ids.LOG_VIEWS.values())
+    assert registered("view") == submittable
+
+
+@pytest.mark.parametrize("command", sorted(declared("command")))
+def test_each_declared_command_is_answered_not_404(rally: Rally, command: str) -> None:
+    response = rally.command("help", command=command)
+    assert response.status_code == 200
+    assert "Rally for Slack" in response.get_json()["text"]
+
+
+def test_an_undeclared_shortcut_gets_404_so_the_checks_above_can_fail(rally: Rally) -> None:
+    payload = global_shortcut("not_declared", trigger_id=rally.fake.new_trigger_id("U0ALICE"))
+    assert rally.interact(payload).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("kind", "callback_id"),
+    [("global", cid) for cid in sorted(declared("global"))]
+    + [("message", cid) for cid in sorted(declared("message"))],
+)
+def test_each_declared_shortcut_is_answered_not_404(
+    rally: Rally, kind: str, callback_id: str
+) -> None:
+    trigger = rally.fake.new_trigger_id("U0ALICE")
+    if kind == "global":
+        payload = global_shortcut(callback_id, trigger_id=trigger)
+    else:
+        message = rally.fake.post_as_user("C0SALES", "U0BOB", "hello")
+        payload = message_shortcut(callback_id, message, "C0SALES", trigger_id=trigger)
+    assert rally.interact(payload).status_code == 200
+
+
+@pytest.mark.parametrize("event", sorted(declared("event")))
+def test_each_declared_event_is_answered_not_404(rally: Rally, event: str) -> None:
+    assert event == "app_home_opened"
+    assert rally.post(event_callback(app_home_opened("U0ALICE"))).status_code == 200
