@@ -22,6 +22,7 @@ import argparse
 import random
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -33,17 +34,15 @@ from typing import Any
 
 import httpx
 import redis
-from _common import free_port, median, print_table, rally_process, save, wait_http
+from _common import ROOT, free_port, median, print_table, rally_process, save, wait_http
+
+# The checkout first: run as a script, this file's folder is on the path but the root is
+# not, and an editable install made before a package had its __init__ maps it as a namespace.
+sys.path.insert(0, str(ROOT))
 
 from api_client import ActivityResponse, CreateActivityRequest, RallyClient
 from sandbox.app import DEV_API_KEY
-from workers.reminders import (
-    CountingTransport,
-    Keys,
-    namespace_for,
-    sync_tasks,
-    tick,
-)
+from workers.reminders import CountingTransport, Keys, namespace_for, sync_tasks, tick
 
 LEAD_MINUTES = 15
 SEED_CHUNK = 2_000  # activities per bulk_create_activities call (20 requests of 100)
