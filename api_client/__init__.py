@@ -1,6 +1,6 @@
 """A typed, Slack-agnostic client for the Rally Activities API.
 
-    from api_client import RallyClient, CreateActivityRequest
+    from api_client import ActivityChanges, CreateActivityRequest, RallyClient
 
     with RallyClient("https://acme.rallycrm.io", api_key) as rally:
         call = rally.create_activity(
