@@ -228,3 +228,28 @@ def test_a_lease_whose_holder_died_expires(r: redis.Redis) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert token
+
+
+def test_run_once_from_settings_over_a_real_socket(
+    rally: Rally, r: redis.Redis, redis_url: str, serve_app: object
+) -> None:
+    from workers.reminders.jobs import run_once, settings_namespace
+    from workers.settings import Settings
+
+    from .conftest import API_KEY
+
+    url = serve_app(rally.app)  # type: ignore[operator]
+    task = rally.task("over the wire", 5 * MINUTE)
+    settings = Settings(
+        rally_base_url=url, rally_api_key=API_KEY, redis_url=redis_url, reminder_lead_minutes=LEAD
+    )
+    poster = RecordingPoster()
+
+    sync, first = run_once(settings, poster)
+    _, second = run_once(settings, poster)
+
+    assert (sync.indexed, first.posted, second.posted) == (1, 1, 0)
+    assert poster.ids == [task.id]
+    namespace = settings_namespace(settings)
+    assert namespace != rally.namespace  # another base URL: another index
+    assert API_KEY not in namespace and all(API_KEY not in k.decode() for k in r.keys("*"))
