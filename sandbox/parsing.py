@@ -27,7 +27,7 @@ from api_client.models import (
     UtcDateTime,
 )
 from sandbox.problems import FieldErrors, ProblemError, field_errors, validation_failed
-from sandbox.store import COLUMN_FOR_WIRE, COLUMNS, to_us
+from sandbox.store import COLUMN_FOR_WIRE, COLUMNS, TIME_COLUMNS, to_us
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -41,6 +41,20 @@ _DIGITS: Final = re.compile(r"^[0-9]+$")
 # In a query string a "+" means a space, so an unencoded "+02:00" offset arrives as " 02:00".
 _SPACE_FOR_PLUS: Final = re.compile(r" (\d{2}:\d{2})$")
 _UTC_ADAPTER: Final = pydantic.TypeAdapter(UtcDateTime)
+# RFC 3339's date-time (what the OpenAPI document promises), with the offset optional so a
+# time without one gets pydantic's clearer "needs a time zone" message. pydantic alone
+# would also take "0" or "1750000000" as Unix times.
+_DATE_TIME: Final = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+)
+_DATE_TIME_MESSAGE: Final = (
+    "must be an ISO 8601 date-time with a time zone, e.g. 2025-06-14T15:30:00Z"
+)
+_TIME_FIELDS: Final = tuple(
+    field.alias or name
+    for name, field in CreateActivityRequest.model_fields.items()
+    if name in TIME_COLUMNS
+)
 
 
 def _reject_constant(name: str) -> Any:
@@ -116,14 +130,20 @@ def require_object(payload: Any, what: str = "The request body") -> Mapping[str,
 
 def validate(model: type[M], payload: Mapping[str, Any]) -> M | FieldErrors:
     """Validate a JSON object against a shared model; the model, or field errors."""
+    misshapen = {
+        name: [_DATE_TIME_MESSAGE]
+        for name in _TIME_FIELDS
+        if isinstance(payload.get(name), str) and not _DATE_TIME.match(payload[name])
+    }
     try:
         # Strict mode only exists for JSON input in the form the schema describes (times
         # as strings), so the object goes back to JSON text; ASCII escapes keep a lone
         # surrogate ("\ud800") a JSON error instead of an encoding crash.
         text = json.dumps(payload)
-        return model.model_validate_json(text, strict=True, by_alias=True, by_name=False)
+        result = model.model_validate_json(text, strict=True, by_alias=True, by_name=False)
     except pydantic.ValidationError as exc:
-        return field_errors(exc)
+        return {**field_errors(exc), **misshapen}
+    return misshapen or result
 
 
 def parse_create(payload: Any) -> CreateActivityRequest:
@@ -225,6 +245,9 @@ def _updated_since(raw: str | None, errors: FieldErrors) -> int | None:
     if raw is None or "updatedSince" in errors:
         return None
     text = _SPACE_FOR_PLUS.sub(r"+\1", raw)
+    if not _DATE_TIME.match(text):
+        errors["updatedSince"] = [_DATE_TIME_MESSAGE]
+        return None
     try:
         moment = _UTC_ADAPTER.validate_json(json.dumps(text), strict=True)
     except pydantic.ValidationError as exc:
@@ -232,7 +255,7 @@ def _updated_since(raw: str | None, errors: FieldErrors) -> int | None:
         if reason["type"] == "timezone_aware":
             message = "must include a time zone (Z or +hh:mm), e.g. 2025-06-14T15:30:00Z"
         else:
-            message = "must be an ISO 8601 date-time with a time zone, e.g. 2025-06-14T15:30:00Z"
+            message = f"{_DATE_TIME_MESSAGE} ({reason['msg']})"
         errors["updatedSince"] = [message]
         return None
     return to_us(moment)
