@@ -165,11 +165,15 @@ def on_create_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any,
     RQ 3 runs a failure callback after every failed attempt, before deciding whether to
     retry, so an attempt that will be retried is ignored here.
     """
+    # RQ 3 counts retries of a raised exception only as ``retries_left``; count attempts
+    # here so the user hears how hard we tried.
+    attempts = int(job.meta.get("attempts", 0)) + 1
+    job.meta["attempts"] = attempts
+    job.save_meta()
     if job.should_retry:
         return
     kwargs = job.kwargs
     request = kwargs.get("request", {})
-    attempts = (job.number_of_retries or 0) + 1
     log.warning(
         "event=create_gave_up submission=%s attempts=%s error=%s",
         kwargs.get("submission_id"),
