@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from api_client.models import ProblemDetails
@@ -34,3 +35,8 @@ def assert_problem(response: Any, status: int, *fields: str) -> dict[str, Any]:
         assert field in problem.errors, (field, problem.errors)
         assert all(isinstance(m, str) and m for m in problem.errors[field])
     return problem.model_dump(by_alias=True)
+
+
+def ts(value: str) -> datetime:
+    """Parse a wire time (``...Z``); compare these, not the strings (fractions vary)."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
