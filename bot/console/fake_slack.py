@@ -538,6 +538,45 @@ class FakeSlack:
             self._store_message(ch.id, message)
             return copy.deepcopy(message)
 
+    def show_from_app(
+        self,
+        channel: str,
+        user: str | None,
+        text: str,
+        blocks: Any = None,
+        *,
+        in_channel: bool = False,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """Show what the app answered an interaction with (e.g. a slash command's ack body).
+
+        Slack shows it to ``user`` alone unless ``in_channel`` (``response_type: in_channel``).
+        """
+        with self._cond:
+            if in_channel:
+                message = self._bot_message(channel, text, blocks, thread_ts)
+                self._store_message(channel, message)
+            else:
+                message = self._store_ephemeral(channel, user, text, blocks, thread_ts)
+            self._changed()
+            return copy.deepcopy(message)
+
+    def touch(self) -> None:
+        """Wake whoever waits for a change (a page polling for news)."""
+        with self._cond:
+            self._changed()
+
+    def wait_for_change(self, since: int, timeout: float) -> int:
+        """Block until :attr:`version` passes ``since`` or ``timeout`` s pass; the version."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._version <= since:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._version
+
     # ------------------------------------------------------------------ view stacks
 
     def close_views(self, user: str | None) -> None:

@@ -1,0 +1,541 @@
+"""``rally-slack dev``: the whole product on one machine, nothing to configure.
+
+One supervised group, stopped cleanly by Ctrl-C:
+
+- **Redis**: the one at ``REDIS_URL`` if it answers; else a ``redis-server`` from PATH on a
+  free port (data in ``.data/``); else an embedded in-process stand-in (fakeredis), for
+  trying out only.
+- **sandbox**: the local Activities API (``rally-slack sandbox``), SQLite at
+  ``.data/sandbox.db``, the development key, a few seeded records and activities.
+- **web**: the bot (``POST /slack/events``, ``GET /healthz``) and, beside it, the Slack
+  console at ``/console`` with the fake Slack Web API it plays (``/console/api/``). Both
+  live in this process, so the page sees every call the bot makes.
+- **worker** and **cron**: ``rally-slack worker`` and ``rally-slack cron``.
+
+Everything is pointed at everything else (``SLACK_API_URL``, ``RALLY_BASE_URL``,
+``REDIS_URL``...). Each part's log lines carry its name; a part that dies is reported and
+restarted (a few times, then left down with a clear message).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import httpx
+import redis
+
+from bot.console.app import Console, create_console_app, shortcuts_from_manifest
+from bot.console.fake_slack import FakeSlack
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from werkzeug.serving import BaseWSGIServer
+
+log = logging.getLogger("dev")
+
+# Obviously fake credentials: the console signs with this secret, and the bot token is
+# only ever shown to the console's fake Slack.
+DEV_SIGNING_SECRET = "dev-signing-secret-not-real"
+DEV_BOT_TOKEN = "xoxb-dev-not-a-real-token"
+MAX_RESTARTS = 5
+_COLORS = {"web": 32, "worker": 33, "cron": 35, "sandbox": 36, "redis": 34, "dev": 1}
+
+
+# --------------------------------------------------------------------------- output
+
+
+class _Printer:
+    """Prefixed, optionally coloured lines from many threads, never interleaved."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.color = stream.isatty() and not os.environ.get("NO_COLOR")
+        self._lock = threading.Lock()
+
+    def line(self, part: str, text: str) -> None:
+        label = f"{part:>7} |"
+        if self.color:
+            label = f"\033[{_COLORS.get(part, 0)}m{label}\033[0m"
+        with self._lock:
+            self.stream.write(f"{label} {text.rstrip()}\n")
+            self.stream.flush()
+
+
+class _PrefixHandler(logging.Handler):
+    """Log records of this process, printed under a part's name ("web" unless "dev")."""
+
+    def __init__(self, printer: _Printer) -> None:
+        super().__init__()
+        self.printer = printer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            part = "dev" if record.name.startswith("dev") else "web"
+            self.printer.line(
+                part, f"{record.levelname.lower():<7} {record.name} {record.getMessage()}"
+            )
+        except Exception:  # a log line must never take the stack down
+            self.handleError(record)
+
+
+class _QuietPolling(logging.Filter):
+    """Drop the access-log lines of the page's own polling and assets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(
+            path in message for path in ("/console/state", "/console/static", "GET /console/ ")
+        )
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str, timeout: float = 0.5) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def _wait(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+@dataclass
+class Part:
+    """One supervised subprocess."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[str] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    given_up: bool = False
+
+
+@dataclass
+class Redis:
+    """The Redis the stack uses, and how to stop it."""
+
+    url: str
+    kind: str  # "external" | "redis-server" | "embedded"
+    stop: Callable[[], None] = lambda: None
+    part: Part | None = None
+
+
+@dataclass
+class Stack:
+    """The running group; :meth:`stop` takes it down in reverse order."""
+
+    printer: _Printer
+    parts: list[Part] = field(default_factory=list)
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
+    stopping: bool = False
+
+    def spawn(self, part: Part) -> Part:
+        """Start (or restart) ``part``, its output prefixed with its name."""
+        part.proc = subprocess.Popen(
+            part.argv,
+            env=part.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            # Own session: the terminal's Ctrl-C reaches only us, and we stop the
+            # children in order (workers finish their job before Redis goes away).
+            start_new_session=True,
+        )
+        part.started_at = time.monotonic()
+        if part not in self.parts:
+            self.parts.append(part)
+        proc = part.proc
+        threading.Thread(
+            target=self._pump, args=(part.name, proc.stdout), name=f"log-{part.name}", daemon=True
+        ).start()
+        return part
+
+    def _pump(self, name: str, stream: Iterable[str] | None) -> None:
+        for line in stream or ():
+            self.printer.line(name, line)
+
+    def check(self) -> None:
+        """Report parts that died; restart them, a few times."""
+        for part in self.parts:
+            proc = part.proc
+            if self.stopping or part.given_up or proc is None or proc.poll() is None:
+                continue
+            code = proc.returncode
+            if time.monotonic() - part.started_at > 60:
+                part.restarts = 0  # it ran fine for a while: a fresh budget
+            if part.restarts >= MAX_RESTARTS:
+                part.given_up = True
+                self.printer.line(
+                    "dev",
+                    f"!! {part.name} exited with code {code} again; left DOWN after "
+                    f"{MAX_RESTARTS} restarts (see its lines above). Ctrl-C to stop the rest.",
+                )
+                continue
+            part.restarts += 1
+            delay = min(2 ** (part.restarts - 1), 10)
+            self.printer.line(
+                "dev",
+                f"!! {part.name} exited with code {code}; restarting in {delay}s "
+                f"(restart {part.restarts}/{MAX_RESTARTS})",
+            )
+            time.sleep(delay)
+            if not self.stopping:
+                self.spawn(part)
+
+    def stop(self) -> None:
+        """Stop every part: cron and workers first (they finish their job), then the web
+        app, the sandbox, and Redis last."""
+        self.stopping = True
+        self._terminate("cron", "worker")
+        for stopper in reversed(self.stoppers):
+            with contextlib.suppress(Exception):
+                stopper()
+        self.stoppers.clear()
+        self._terminate("sandbox")
+        self._terminate("redis")
+
+    def _terminate(self, *names: str) -> None:
+        running = [p for p in self.parts if p.name in names and p.proc and p.proc.poll() is None]
+        for part in running:
+            assert part.proc is not None
+            part.proc.terminate()
+        for part in running:
+            assert part.proc is not None
+            try:
+                part.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.printer.line("dev", f"{part.name} did not stop in 20s; killing it")
+                part.proc.kill()
+                part.proc.wait(timeout=5)
+
+
+def start_redis(stack: Stack, data_dir: Path, env: dict[str, str]) -> Redis:
+    """The Redis to use: ``REDIS_URL`` if it answers, else redis-server, else embedded."""
+    url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+    if _answers(url):
+        return Redis(url, "external")
+    server = shutil.which("redis-server")
+    if server:
+        port = free_port()
+        part = Part(
+            "redis",
+            [
+                server,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(data_dir),
+                # AOF keeps queued work across a restart of the stack, as in production.
+                "--appendonly",
+                "yes",
+                "--appendfilename",
+                "dev.aof",
+                "--save",
+                "",
+            ],
+            env,
+        )
+        stack.spawn(part)
+        url = f"redis://127.0.0.1:{port}/0"
+        _wait(lambda: _answers(url), "redis-server")
+        return Redis(url, "redis-server", part=part)
+    from fakeredis import TcpFakeServer
+
+    port = free_port()
+    fake = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    thread = threading.Thread(target=fake.serve_forever, name="embedded-redis", daemon=True)
+    thread.start()
+    url = f"redis://127.0.0.1:{port}/0"
+    _wait(lambda: _answers(url), "embedded Redis")
+
+    def stop() -> None:
+        fake.shutdown()
+        fake.server_close()
+
+    return Redis(url, "embedded", stop=stop)
+
+
+# --------------------------------------------------------------------------- web
+
+
+def combine(bot_app: WSGIApplication, console_app: WSGIApplication) -> WSGIApplication:
+    """The bot at the root, the console (and its fake Slack) under ``/console``."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    dispatcher = DispatcherMiddleware(bot_app, {"/console": console_app})
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in ("", "/", "/console"):
+            start_response("302 Found", [("Location", "/console/"), ("Content-Length", "0")])
+            return [b""]
+        return dispatcher(environ, start_response)
+
+    return app
+
+
+class _Slot:
+    """A WSGI app filled in after the server is bound (the bot needs the port first)."""
+
+    def __init__(self) -> None:
+        self.app: WSGIApplication | None = None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"starting\n"]
+        return self.app(environ, start_response)
+
+
+def bind_web(host: str, port: int) -> tuple[BaseWSGIServer, _Slot]:
+    """Bind the web server now, so its URL is known before the bot is built."""
+    from werkzeug.serving import make_server
+
+    slot = _Slot()
+    server = make_server(host, port, slot, threaded=True)
+    return server, slot
+
+
+def build_web(
+    origin: str, env: dict[str, str], *, manifest: str = "manifest.yml"
+) -> tuple[WSGIApplication, Console]:
+    """The bot (configured from ``env``) beside the console, both on ``origin``."""
+    from pydantic import SecretStr
+
+    from bot.server import create_flask_app
+    from workers.settings import Settings
+
+    fake = FakeSlack(bot_token=DEV_BOT_TOKEN, base_url=f"{origin}/console")
+    fake.permalink_base = f"{origin}/console/archives"
+    console = Console(
+        fake,
+        events_url=f"{origin}/slack/events",
+        signing_secret=DEV_SIGNING_SECRET,
+        shortcuts=shortcuts_from_manifest(manifest),
+    )
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_signing_secret=SecretStr(env["SLACK_SIGNING_SECRET"]),
+        slack_bot_token=SecretStr(env["SLACK_BOT_TOKEN"]),
+        slack_api_url=env["SLACK_API_URL"],
+        rally_base_url=env["RALLY_BASE_URL"],
+        rally_api_key=SecretStr(env["RALLY_API_KEY"]),
+        rally_app_url=env.get("RALLY_APP_URL") or None,
+        redis_url=env["REDIS_URL"],
+        reminder_lead_minutes=int(env.get("REMINDER_LEAD_MINUTES", "15")),
+    )
+    bot = create_flask_app(settings)
+    return combine(bot.wsgi_app, create_console_app(console).wsgi_app), console
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rally-slack dev",
+        description="The whole product on one machine: sandbox, Redis, web + Slack console, worker, cron.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface for the web app (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "3000")),
+        help="web port (default $PORT or 3000; 0 picks a free one)",
+    )
+    parser.add_argument("--data-dir", default=".data", help="where the sandbox and Redis keep data")
+    parser.add_argument("--no-seed", action="store_true", help="start with an empty sandbox")
+    parser.add_argument("--no-cron", action="store_true", help="do not run the cron scheduler")
+    return parser
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bot.cli", *args]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``rally-slack dev``."""
+    args = _parser().parse_args(argv)
+    printer = _Printer(sys.stdout)
+    root = logging.getLogger()
+    root.handlers[:] = [_PrefixHandler(printer)]
+    root.setLevel(logging.INFO)
+    logging.getLogger("werkzeug").addFilter(_QuietPolling())
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(printer)
+    stop_event = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop_event.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RALLY_"))}
+    base_env["PYTHONUNBUFFERED"] = "1"
+    try:
+        server, slot = bind_web(args.host, args.port)
+    except OSError as exc:
+        printer.line("dev", f"cannot listen on {args.host}:{args.port} ({exc}); try --port N")
+        return 2
+    host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0", "localhost") else args.host
+    origin = f"http://{host}:{server.server_port}"
+    local = f"http://127.0.0.1:{server.server_port}"
+    try:
+        redis_ = start_redis(stack, data_dir, base_env)
+        stack.stoppers.append(redis_.stop)
+        if redis_.kind == "embedded":
+            printer.line(
+                "redis",
+                "no Redis at REDIS_URL and no redis-server on PATH: using an embedded "
+                "in-process stand-in (fakeredis). For trying out only: nothing survives a "
+                "restart. Install redis-server for real use.",
+            )
+        sandbox_port = free_port()
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        from sandbox.tenants import DEV_API_KEY
+
+        env = {
+            **base_env,
+            "SLACK_SIGNING_SECRET": DEV_SIGNING_SECRET,
+            "SLACK_BOT_TOKEN": DEV_BOT_TOKEN,
+            "SLACK_API_URL": f"{local}/console/api/",
+            "RALLY_BASE_URL": sandbox_url,
+            "RALLY_API_KEY": DEV_API_KEY,
+            "REDIS_URL": redis_.url,
+        }
+        for passthrough in ("RALLY_APP_URL", "REMINDER_LEAD_MINUTES"):
+            if os.environ.get(passthrough):
+                env[passthrough] = os.environ[passthrough]
+        stack.spawn(
+            Part(
+                "sandbox",
+                _cli(
+                    "sandbox",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(sandbox_port),
+                    "--db",
+                    str(data_dir / "sandbox.db"),
+                    "--server",
+                    "flask",
+                ),
+                env,
+            )
+        )
+        _wait(lambda: _http_ok(f"{sandbox_url}/api/v1/activities?limit=1", DEV_API_KEY), "sandbox")
+        if not args.no_seed:
+            from bot.console.seed import seed_sandbox
+
+            created = seed_sandbox(sandbox_url, DEV_API_KEY)
+            if created:
+                printer.line("dev", f"seeded the sandbox with {created} activities")
+
+        web_app, console = build_web(local, env)
+        slot.app = web_app
+        web_thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
+        web_thread.start()
+        stack.stoppers.append(server.shutdown)
+        _wait(lambda: _http_ok(f"{local}/healthz"), "web")
+
+        stack.spawn(Part("worker", _cli("worker"), env))
+        if not args.no_cron:
+            stack.spawn(Part("cron", _cli("cron"), env))
+        _link_seeded_channels(console, printer)
+        _announce(printer, origin, sandbox_url, redis_, DEV_API_KEY, cron=not args.no_cron)
+
+        while not stop_event.wait(0.5):
+            stack.check()
+    except Exception as exc:  # report, then stop whatever did start
+        printer.line("dev", f"!! the stack could not start: {exc}")
+        log.debug("dev.start_failed", exc_info=True)
+        stack.stop()
+        return 1
+    printer.line("dev", "stopping (Ctrl-C)…")
+    stack.stop()
+    printer.line("dev", "stopped")
+    return 0
+
+
+def _http_ok(url: str, api_key: str | None = None) -> bool:
+    try:
+        headers = {"X-Api-Key": api_key} if api_key else {}
+        return httpx.get(url, headers=headers, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _link_seeded_channels(console: Console, printer: _Printer) -> None:
+    """Bind the seeded deal's channel through the bot's own ``/rally link``."""
+    from bot.console.seed import LINKS
+
+    for channel, record in LINKS:
+        result = console.slash_command("U0ALICE", channel, f"link {record.kind} {record.id}")
+        if not result.get("ok"):
+            printer.line("dev", f"could not link #{channel} to {record.name}: {result}")
+
+
+def _announce(
+    printer: _Printer, origin: str, sandbox_url: str, redis_: Redis, api_key: str, *, cron: bool
+) -> None:
+    lines = [
+        "",
+        "Rally for Slack is running locally.",
+        f"  Console      {origin}/console        <- open this in a browser",
+        f"  Slack events {origin}/slack/events   (signed with the dev secret)",
+        f"  Fake Slack   {origin}/console/api/   (SLACK_API_URL of every part)",
+        f"  Health       {origin}/healthz",
+        f"  Sandbox API  {sandbox_url}/api/v1/activities   (X-Api-Key: {api_key})",
+        f"  Redis        {redis_.url}   ({redis_.kind})",
+        f'  Worker{" and cron" if cron else ""} running. Try: /rally help, /rally task Call Acme due:"in 20 minutes"',
+        "  Ctrl-C stops everything.",
+        "",
+    ]
+    for line in lines:
+        printer.line("dev", line)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
