@@ -180,14 +180,20 @@ def on_create_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any,
         attempts,
         getattr(exc_type, "__name__", exc_type),
     )
+    from api_client import RallyError
+
+    tries = f" after {attempts} tries" if attempts > 1 else ""
+    if isinstance(exc, RallyError):
+        reason = f"Rally could not be reached{tries}. Try again in a few minutes."
+    else:
+        # A fault of ours, not Rally's: say so rather than blame the API.
+        reason = f"something went wrong on our side{tries} (job {job.id}). Try again, or tell your Slack admin."
     queues.enqueue_notify(
         connection,
         submission_id=kwargs["submission_id"],
         outcome={
             "ok": False,
-            "reason": "Rally could not be reached"
-            + (f" after {attempts} tries" if attempts > 1 else "")
-            + ". Try again in a few minutes.",
+            "reason": reason,
             "field_errors": {},
             "retryable": True,
             "activity_type": request.get("activityType"),

@@ -14,7 +14,9 @@ DUE = datetime(2031, 7, 15, 17, 0, tzinfo=UTC)
 
 def test_note_modal_logs_a_note(rally: Rally) -> None:
     view = rally.open_modal("note")
-    rally.submit(view, {"subject": "Budget approved", "body": "Q3 budget signed off", "contact": CONTACT_ID})
+    rally.submit(
+        view, {"subject": "Budget approved", "body": "Q3 budget signed off", "contact": CONTACT_ID}
+    )
     rally.work()
     [note] = rally.activities()
     assert (note["activityType"], note["subject"], note["body"], note["contactId"]) == (
@@ -27,7 +29,9 @@ def test_note_modal_logs_a_note(rally: Rally) -> None:
 
 def test_task_modal_logs_a_task_with_due_and_priority(rally: Rally) -> None:
     view = rally.open_modal("task")
-    rally.submit(view, {"subject": "Send proposal", "due": DUE, "priority": "urgent", "deal": DEAL_ID})
+    rally.submit(
+        view, {"subject": "Send proposal", "due": DUE, "priority": "urgent", "deal": DEAL_ID}
+    )
     rally.work()
     [task] = rally.activities()
     assert task["dueDate"] == "2031-07-15T17:00:00Z"
@@ -66,12 +70,27 @@ def test_meeting_modal_logs_a_meeting_with_every_field(rally: Rally) -> None:
     [
         ("note", {"subject": "   "}, ids.SUBJECT, "subject"),
         ("note", {"subject": "x", "deal": "12345"}, ids.DEAL, "Rally id"),
-        ("note", {"subject": "x", "contact": f"{APP_URL}/deals/{DEAL_ID}"}, ids.CONTACT, "deal, not a contact"),
+        (
+            "note",
+            {"subject": "x", "contact": f"{APP_URL}/deals/{DEAL_ID}"},
+            ids.CONTACT,
+            "deal, not a contact",
+        ),
         ("call", {"subject": "x", "duration": "-5"}, ids.DURATION, "negative"),
         ("call", {"subject": "x", "duration": "half an hour"}, ids.DURATION, "minutes"),
         ("meeting", {"subject": "x", "duration": "abc"}, ids.DURATION, "minutes"),
-        ("meeting", {"subject": "x", "meeting_url": "meet dot example"}, ids.MEETING_URL, "https://"),
-        ("meeting", {"subject": "x", "meeting_url": "javascript:alert(1)"}, ids.MEETING_URL, "https://"),
+        (
+            "meeting",
+            {"subject": "x", "meeting_url": "meet dot example"},
+            ids.MEETING_URL,
+            "https://",
+        ),
+        (
+            "meeting",
+            {"subject": "x", "meeting_url": "javascript:alert(1)"},
+            ids.MEETING_URL,
+            "https://",
+        ),
     ],
 )
 def test_invalid_input_is_answered_in_the_modal_on_its_block_and_nothing_is_queued(
@@ -89,7 +108,9 @@ def test_invalid_input_is_answered_in_the_modal_on_its_block_and_nothing_is_queu
 
 def test_a_past_due_date_is_allowed(rally: Rally) -> None:
     view = rally.open_modal("task")
-    response = rally.submit(view, {"subject": "Overdue already", "due": datetime(2020, 1, 1, tzinfo=UTC)})
+    response = rally.submit(
+        view, {"subject": "Overdue already", "due": datetime(2020, 1, 1, tzinfo=UTC)}
+    )
     assert response.get_json() in (None, {})
     rally.work()
     assert rally.activities()[0]["dueDate"] == "2020-01-01T00:00:00Z"

@@ -23,14 +23,18 @@ def _button(elements_block: dict[str, Any], action_id: str) -> dict[str, Any]:
 
 def _last_opened(rally: Rally, before: int) -> dict[str, Any]:
     call = rally.fake.wait_until(
-        lambda: len(rally.fake.calls("views.open")) > before and rally.fake.calls("views.open")[before]
+        lambda: (
+            len(rally.fake.calls("views.open")) > before and rally.fake.calls("views.open")[before]
+        )
     )
     assert call.response["ok"], call.response
     return dict(call.response["view"])
 
 
 def test_global_shortcut_chooses_a_type_then_shows_its_modal_and_logs(rally: Rally) -> None:
-    payload = global_shortcut(ids.LOG_ACTIVITY_SHORTCUT, trigger_id=rally.fake.new_trigger_id("U0ALICE"))
+    payload = global_shortcut(
+        ids.LOG_ACTIVITY_SHORTCUT, trigger_id=rally.fake.new_trigger_id("U0ALICE")
+    )
     assert rally.interact(payload).status_code == 200
     chooser = _last_opened(rally, 0)
     assert chooser["callback_id"] == ids.CHOOSE_TYPE_VIEW
@@ -52,9 +56,13 @@ def test_global_shortcut_chooses_a_type_then_shows_its_modal_and_logs(rally: Ral
     assert dm and "Demo with Acme" in json.dumps(dm[-1])
 
 
-def test_message_shortcut_prefills_a_note_with_text_and_permalink_and_the_channels_deal(rally: Rally) -> None:
+def test_message_shortcut_prefills_a_note_with_text_and_permalink_and_the_channels_deal(
+    rally: Rally,
+) -> None:
     rally.command(f"link deal {DEAL_ID}", channel="C0ACME")
-    message = rally.fake.post_as_user("C0ACME", "U0BOB", "Acme wants SSO before signing\nand a 2-year term")
+    message = rally.fake.post_as_user(
+        "C0ACME", "U0BOB", "Acme wants SSO before signing\nand a 2-year term"
+    )
     payload = message_shortcut(
         ids.LOG_AS_NOTE_SHORTCUT,
         message,
@@ -67,7 +75,9 @@ def test_message_shortcut_prefills_a_note_with_text_and_permalink_and_the_channe
     modal = _last_opened(rally, before)
     assert modal["callback_id"] == ids.LOG_NOTE_VIEW
     initial = {
-        b["block_id"]: b["element"].get("initial_value") for b in modal["blocks"] if b["type"] == "input"
+        b["block_id"]: b["element"].get("initial_value")
+        for b in modal["blocks"]
+        if b["type"] == "input"
     }
     permalink = rally.fake.calls("chat.getPermalink")[0].response["permalink"]
     assert initial[ids.SUBJECT] == "Acme wants SSO before signing"
