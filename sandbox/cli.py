@@ -107,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def faults_from_args(args: argparse.Namespace) -> Faults:
+    """The :class:`Faults` the fault-injection flags ask for."""
+    return Faults(
+        latency_ms=args.latency_ms,
+        fail_rate=args.fail_rate,
+        rate_limit=args.rate_limit,
+        drop_rate=args.drop_rate,
+        idempotency=not args.no_idempotency,
+        seed=args.seed,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sandbox until interrupted.
 
@@ -122,14 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    faults = Faults(
-        latency_ms=args.latency_ms,
-        fail_rate=args.fail_rate,
-        rate_limit=args.rate_limit,
-        drop_rate=args.drop_rate,
-        idempotency=not args.no_idempotency,
-        seed=args.seed,
-    )
+    faults = faults_from_args(args)
     keys: list[str] = args.api_keys or [DEV_API_KEY]
     # Create the schema once, before any worker starts, so workers never race to do it.
     Store(args.db)
