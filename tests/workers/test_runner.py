@@ -1,0 +1,117 @@
+"""``rally-slack worker``: one worker per queue, burst drains due retries, clean exits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from rq import Worker
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+
+from bot.server import create_flask_app
+from tests.e2e.harness import Rally
+from workers import queues
+from workers.runner import enqueue_due_scheduled, run_burst
+
+RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
+
+
+def _wait(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        time.sleep(0.05)
+
+
+def test_burst_leaves_a_retry_that_is_not_yet_due_and_runs_it_once_due(
+    rally: Rally,
+    monkeypatch: pytest.MonkeyPatch,
+    make_sandbox_app: Callable[..., Flask],
+    serve_app: Callable[[Any], str],
+) -> None:
+    monkeypatch.setenv("JOB_RETRY_INTERVALS", "2")
+    rally.settings = rally.settings.model_copy(update={"job_retry_intervals": "2"})
+    rally.client = create_flask_app(rally.settings).test_client()
+    monkeypatch.setenv("RALLY_BASE_URL", serve_app(make_sandbox_app(fail_rate=1.0)))
+    rally.command("note Retried later")
+    [job_id] = [j.decode() for j in rally.redis.lrange("rq:queue:rally-activities", 0, -1)]
+
+    run_burst(rally.redis, queues.ALL_QUEUES, log_level="WARNING")
+    registry = ScheduledJobRegistry(
+        queues.ACTIVITIES, connection=rally.redis, serializer=JSONSerializer
+    )
+    assert registry.get_job_ids() == [job_id]  # scheduled 2 s out: not due, left alone
+    assert rally.activities() == []
+
+    monkeypatch.setenv("RALLY_BASE_URL", rally.api_url)  # Rally is back
+    _wait(lambda: registry.get_jobs_to_schedule(int(time.time())))
+    run_burst(rally.redis, queues.ALL_QUEUES, log_level="WARNING")
+    assert [a["subject"] for a in rally.activities()] == ["Retried later"]
+    job = Job.fetch(job_id, connection=rally.redis, serializer=JSONSerializer)
+    assert job.get_status() == "finished"
+
+
+def test_enqueue_due_scheduled_leaves_a_queue_whose_scheduler_lock_is_held(rally: Rally) -> None:
+    rally.redis.set(f"rq:scheduler-lock:{queues.ACTIVITIES}", "someone-else")
+    q = queues.queue(queues.ACTIVITIES, rally.redis)
+    q.enqueue_in(timedelta(seconds=0), "workers.jobs.notify_outcome", "x", {})
+    assert enqueue_due_scheduled(rally.redis, [queues.ACTIVITIES]) == 1
+    assert q.count == 0  # the lock holder's scheduler will move it
+
+
+def test_cli_burst_drains_and_exits_zero(rally: Rally) -> None:
+    rally.command("note From the CLI")
+    result = subprocess.run(
+        [RALLY_SLACK, "worker", "--burst"],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [a["subject"] for a in rally.activities()] == ["From the CLI"]
+    assert rally.queued() == {name: 0 for name in queues.ALL_QUEUES}
+
+
+def test_long_running_worker_runs_one_process_per_queue_and_stops_on_sigterm(
+    rally: Rally, tmp_path: Path
+) -> None:
+    log = (tmp_path / "worker.log").open("w")
+    proc = subprocess.Popen(
+        [RALLY_SLACK, "worker"], env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        workers = _wait(
+            lambda: (
+                len(Worker.all(connection=rally.redis)) == 3 and Worker.all(connection=rally.redis)
+            )
+        )
+        assert sorted(tuple(w.queue_names()) for w in workers) == [
+            (name,) for name in sorted(queues.ALL_QUEUES)
+        ]
+        assert len({w.pid for w in workers}) == 3
+
+        rally.command("note Served by the long-running worker")
+        _wait(lambda: rally.activities())
+        _wait(lambda: any("Served by" in t for t in rally.shown_to()))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        log.close()
+    assert code == 0, (tmp_path / "worker.log").read_text()
+    _wait(lambda: Worker.all(connection=rally.redis) == [])
