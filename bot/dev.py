@@ -304,6 +304,9 @@ def combine(bot_app: WSGIApplication, console_app: WSGIApplication) -> WSGIAppli
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path == "/favicon.ico":
+            start_response("204 No Content", [])
+            return [b""]
         if path in ("", "/", "/console"):
             start_response("302 Found", [("Location", "/console/"), ("Content-Length", "0")])
             return [b""]

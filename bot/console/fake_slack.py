@@ -536,6 +536,7 @@ class FakeSlack:
             if thread_ts:
                 message["thread_ts"] = thread_ts
             self._store_message(ch.id, message)
+            self._changed()
             return copy.deepcopy(message)
 
     def show_from_app(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -59,8 +60,18 @@ class ConsoleStack:
     def url(self) -> str:
         return f"{self.origin}/console/"
 
-    def work(self) -> int:
-        """Run burst workers until nothing is queued or due."""
+    def work(self, *, expect: bool = True, timeout: float = 10.0) -> int:
+        """Run burst workers until nothing is queued or due.
+
+        With ``expect``, first wait (polling, with a deadline) for a job to be queued:
+        the bot acknowledges Slack before it enqueues, and the page posts asynchronously.
+        """
+        if expect:
+            deadline = time.monotonic() + timeout
+            while not any(queues.queue(n, self.redis).count for n in queues.ALL_QUEUES):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"nothing was queued within {timeout}s")
+                time.sleep(0.05)
         return run_burst(self.redis, queues.ALL_QUEUES, log_level="WARNING")
 
 

@@ -132,6 +132,19 @@ function special(token) {
   return esc(unslack(label || target));
 }
 
+const EMOJI = {
+  white_check_mark: "✅", heavy_check_mark: "✔️", warning: "⚠️", x: "❌", alarm_clock: "⏰",
+  bell: "🔔", calendar: "📅", date: "📅", spiral_calendar_pad: "🗓️", telephone_receiver: "📞",
+  phone: "☎️", memo: "📝", pencil: "✏️", clipboard: "📋", handshake: "🤝", link: "🔗",
+  hourglass: "⌛", hourglass_flowing_sand: "⏳", zzz: "💤", sleeping: "😴", tada: "🎉",
+  wave: "👋", rocket: "🚀", information_source: "ℹ️", bulb: "💡", mag: "🔍", inbox_tray: "📥",
+  outbox_tray: "📤", arrow_right: "➡️", repeat: "🔁", red_circle: "🔴", large_blue_circle: "🔵",
+  white_circle: "⚪", black_circle: "⚫", exclamation: "❗", question: "❓", clock9: "🕘",
+  busts_in_silhouette: "👥", bust_in_silhouette: "👤", office: "🏢", moneybag: "💰", dart: "🎯",
+  thumbsup: "👍", "+1": "👍", eyes: "👀", fire: "🔥", star: "⭐", no_entry: "⛔", lock: "🔒",
+};
+const emoji = (s) => s.replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] || m);
+
 function mrkdwn(text) {
   const holders = [];
   const hold = (html) => `\u0000${holders.push(html) - 1}\u0000`;
@@ -140,17 +153,20 @@ function mrkdwn(text) {
   s = s.replace(/`([^`\n]+)`/g, (m, code) => hold(`<code>${esc(unslack(code))}</code>`));
   s = s.replace(/<([^<>\n]+)>/g, (m, token) => hold(special(token)));
   s = esc(unslack(s));
-  s = s.replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,!?:;])/g, "$1<b>$2</b>");
-  s = s.replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,!?:;])/g, "$1<i>$2</i>");
-  s = s.replace(/(^|[\s(])~([^~\n]+)~(?=$|[\s).,!?:;])/g, "$1<s>$2</s>");
+  // Slack's emphasis: the markers hug the text and stand apart from word characters.
+  s = s.replace(/(^|[^\w*])\*(?! )([^*\n]+?)\*(?=$|[^\w*])/g, "$1<b>$2</b>");
+  s = s.replace(/(^|[^\w_])_(?! )([^_\n]+?)_(?=$|[^\w_])/g, "$1<i>$2</i>");
+  s = s.replace(/(^|[^\w~])~(?! )([^~\n]+?)~(?=$|[^\w~])/g, "$1<s>$2</s>");
   s = s.split("\n").map((line) => line.startsWith("&gt; ") ? `<blockquote>${line.slice(5)}</blockquote>` : line).join("\n");
-  s = s.replace(/\n/g, "<br>");
+  s = emoji(s).replace(/\n/g, "<br>");
   return s.replace(/\u0000(\d+)\u0000/g, (m, i) => holders[Number(i)]);
 }
 
 function textObj(obj) {
   if (!obj) return "";
-  return obj.type === "mrkdwn" ? mrkdwn(obj.text) : esc(obj.text).replace(/\n/g, "<br>");
+  if (obj.type === "mrkdwn") return mrkdwn(obj.text);
+  const plain = esc(obj.text).replace(/\n/g, "<br>");
+  return obj.emoji === false ? plain : emoji(plain);
 }
 
 /* ------------------------------------------------------------------ blocks */

@@ -1,0 +1,184 @@
+"""The console in headless Chromium, in front of the real bot, Redis, workers and sandbox.
+
+What a newcomer does after ``rally-slack dev``: pick a person and a channel, type
+``/rally ...``, fill the modal, and see what Slack would show.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from tests.console.conftest import ConsoleStack
+from tests.fixtures.sandbox import DEV_API_KEY
+
+pytestmark = pytest.mark.browser
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+DEAL = "5a1c0de0-ac3e-4d3a-9e55-000000000001"
+
+
+def activities(stack: ConsoleStack) -> list[dict[str, Any]]:
+    response = httpx.get(
+        f"{stack.sandbox_url}/api/v1/activities",
+        headers={"X-Api-Key": DEV_API_KEY},
+        params={"limit": 100},
+    )
+    response.raise_for_status()
+    return list(response.json())
+
+
+def open_console(page: Any, stack: ConsoleStack, *, user: str, channel: str) -> None:
+    page.goto(f"{stack.url}?user={user}&channel={channel}")
+    page.get_by_test_id("title").filter(has_text="#").wait_for()
+
+
+def type_in(page: Any, text: str) -> None:
+    page.get_by_test_id("composer").fill(text)
+    page.get_by_test_id("composer").press("Enter")
+
+
+def modal_input(page: Any, block_id: str, selector: str = "input, textarea, select") -> Any:
+    return page.locator(f"[data-testid=modal] [data-block-id='{block_id}']").locator(selector)
+
+
+def submit_and_work(page: Any, stack: ConsoleStack) -> None:
+    page.get_by_test_id("modal-submit").click()
+    page.get_by_test_id("modal").wait_for(state="detached")
+    stack.work()
+
+
+def test_log_each_activity_type_and_see_the_confirmation(
+    console_stack: ConsoleStack, page: Any
+) -> None:
+    open_console(page, console_stack, user="U0ALICE", channel="C0SALES")
+    alice = ZoneInfo("America/Los_Angeles")
+
+    type_in(page, "/rally note")
+    modal_input(page, "subject").fill("Acme wants SSO before signing")
+    modal_input(page, "body").fill("Raised by Jane on the *weekly* sync")
+    submit_and_work(page, console_stack)
+
+    type_in(page, "/rally task")
+    page.get_by_test_id("modal-title").filter(has_text="task").wait_for()
+    modal_input(page, "subject").fill("Send Acme the revised proposal")
+    modal_input(page, "due").fill("2030-01-31T17:00")
+    modal_input(page, "priority").select_option("high")
+    submit_and_work(page, console_stack)
+
+    type_in(page, "/rally call")
+    page.get_by_test_id("modal-title").filter(has_text="call").wait_for()
+    modal_input(page, "subject").fill("Discovery call with Jane")
+    modal_input(page, "duration").fill("25")
+    modal_input(page, "outcome").select_option(index=1)
+    submit_and_work(page, console_stack)
+
+    type_in(page, "/rally meeting")
+    page.get_by_test_id("modal-title").filter(has_text="meeting").wait_for()
+    modal_input(page, "subject").fill("Acme technical deep-dive")
+    modal_input(page, "start").fill("2030-02-04T09:30")
+    modal_input(page, "duration").fill("60")
+    modal_input(page, "location").fill("Zoom")
+    modal_input(page, "meeting_url").fill("https://meet.example.com/acme")
+    submit_and_work(page, console_stack)
+
+    # Each confirmation is shown to Alice, where she started, naming what was logged.
+    feed = page.get_by_test_id("feed")
+    for kind, subject in [
+        ("note", "Acme wants SSO before signing"),
+        ("task", "Send Acme the revised proposal"),
+        ("call", "Discovery call with Jane"),
+        ("meeting", "Acme technical deep-dive"),
+    ]:
+        feed.get_by_text(f"Logged {kind} {subject}").wait_for()
+    assert page.get_by_test_id("ephemeral").filter(has_text="Only visible to you").count() >= 4
+    # The call's duration (minutes in the modal) is repeated back.
+    assert "25 min" in feed.get_by_text("Logged call").inner_text()
+
+    made = {a["activityType"]: a for a in activities(console_stack)}
+    assert set(made) == {"note", "task", "call", "meeting"}
+    assert made["note"]["body"] == "Raised by Jane on the *weekly* sync"
+    assert made["task"]["priority"] == "high"
+    # Pickers are read in the person's Slack time zone, as Slack does.
+    due = datetime(2030, 1, 31, 17, 0, tzinfo=alice).astimezone(UTC)
+    assert made["task"]["dueDate"].startswith(due.strftime("%Y-%m-%dT%H:%M"))
+    assert made["call"]["callDurationSeconds"] == 25 * 60
+    assert made["meeting"]["durationMinutes"] == 60
+    assert made["meeting"]["meetingUrl"] == "https://meet.example.com/acme"
+
+
+def test_validation_error_is_shown_on_its_block_and_the_modal_stays(
+    console_stack: ConsoleStack, page: Any
+) -> None:
+    open_console(page, console_stack, user="U0BOB", channel="C0SALES")
+    type_in(page, "/rally meeting")
+    modal_input(page, "subject").fill("Pricing review")
+    modal_input(page, "duration").fill("-15")
+    modal_input(page, "meeting_url").fill("not a link")
+    page.get_by_test_id("modal-submit").click()
+
+    duration_error = page.locator("[data-block-id=duration] [data-testid=input-error]")
+    duration_error.wait_for()
+    link_error = page.locator("[data-block-id=meeting_url] [data-testid=input-error]")
+    assert link_error.is_visible()
+    assert page.get_by_test_id("modal").is_visible()
+    # What Bob typed is still there, to fix in place.
+    assert modal_input(page, "subject").input_value() == "Pricing review"
+    assert console_stack.work(expect=False) >= 0 and activities(console_stack) == []
+
+    modal_input(page, "duration").fill("15")
+    modal_input(page, "meeting_url").fill("https://meet.example.com/pricing")
+    submit_and_work(page, console_stack)
+    page.get_by_text("Logged meeting Pricing review").wait_for()
+    assert [a["subject"] for a in activities(console_stack)] == ["Pricing review"]
+
+
+def test_message_shortcut_logs_a_message_as_a_note(console_stack: ConsoleStack, page: Any) -> None:
+    open_console(page, console_stack, user="U0CAROL", channel="C0ACME")
+    type_in(page, "Jane says legal signs off on Friday")
+    message = page.get_by_test_id("message").filter(has_text="legal signs off")
+    message.hover()
+    message.get_by_test_id("more-actions").click()
+    page.get_by_test_id("shortcut-log_as_note").click()
+    page.get_by_test_id("modal").wait_for()
+    assert "legal signs off on Friday" in modal_input(page, "body").input_value()
+    submit_and_work(page, console_stack)
+    page.get_by_text("Logged note").first.wait_for()
+    (note,) = activities(console_stack)
+    assert note["activityType"] == "note" and "legal signs off" in (note["body"] or "")
+
+
+def test_global_shortcut_and_home_tab(console_stack: ConsoleStack, page: Any) -> None:
+    open_console(page, console_stack, user="U0DAVE", channel="C0GENERAL")
+    page.get_by_test_id("shortcuts").click()
+    page.get_by_test_id("shortcut-log_activity").click()
+    page.get_by_test_id("modal").wait_for()
+    page.get_by_test_id("modal-close").click()
+    page.get_by_test_id("modal").wait_for(state="detached")
+
+    page.get_by_test_id("open-app").click()
+    home = page.get_by_test_id("home")
+    home.locator(".block").first.wait_for()
+    assert home.locator("button").count() >= 4  # a button to log each type
+
+
+def test_screenshot_of_the_console_for_the_readme(console_stack: ConsoleStack, page: Any) -> None:
+    open_console(page, console_stack, user="U0ALICE", channel="C0ACME")
+    type_in(page, f"/rally link deal {DEAL}")
+    page.get_by_text("associated with it").first.wait_for()
+    type_in(page, "Jane confirmed budget for Q3. Proposal due Friday, legal wants SSO.")
+    page.get_by_test_id("message").first.wait_for()
+    type_in(page, "/rally call Intro with Jane for:30m outcome:connected")
+    console_stack.work()
+    page.get_by_text("Logged call").first.wait_for()
+    type_in(page, '/rally task Send Acme the revised proposal due:"friday 5pm" !high')
+    console_stack.work()
+    page.get_by_text("Logged task").first.wait_for()
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "console.png"))
+    assert (DOCS / "console.png").stat().st_size > 10_000
