@@ -84,10 +84,11 @@ def create_activity(
     settings = _settings()
     conn = _conn()
     try:
-        activity = _rally_client(settings).create_activity(
-            CreateActivityRequest.model_validate(request),
-            idempotency_key=idempotency_key(submission_id),
-        )
+        with _rally_client(settings) as rally:
+            activity = rally.create_activity(
+                CreateActivityRequest.model_validate(request),
+                idempotency_key=idempotency_key(submission_id),
+            )
     except RallyError as exc:
         if getattr(exc, "retryable", False):
             log.warning(
