@@ -42,6 +42,9 @@ from workers.state import worker_redis
 log = logging.getLogger(__name__)
 
 MAX_BURST_ROUNDS = 1000
+# RQ's default is 10 minutes: a job whose worker was killed would wait that long (after
+# its heartbeat expired) to be re-queued. A minute keeps a crashed create's delay short.
+MAINTENANCE_INTERVAL_S = 60
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,7 +125,12 @@ def run_burst(conn: redis.Redis, names: Sequence[str], *, log_level: str = "INFO
 def _serve_one(url: str, name: str, log_level: str) -> None:
     # A fresh connection in the child: sockets must not be shared across fork.
     conn = worker_redis(url)
-    worker = Worker([queues.queue(name, conn)], connection=conn, serializer=JSONSerializer)
+    worker = Worker(
+        [queues.queue(name, conn)],
+        connection=conn,
+        serializer=JSONSerializer,
+        maintenance_interval=MAINTENANCE_INTERVAL_S,
+    )
     worker.work(with_scheduler=True, logging_level=log_level)
 
 

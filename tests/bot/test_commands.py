@@ -155,3 +155,11 @@ def test_quick_create_subject_cannot_ping_channel_in_the_confirmation(rally: Ral
     told = " ".join(rally.shown_to())
     assert "<!channel>" not in told
     assert "<https://evil.example" not in told
+
+
+def test_an_expired_trigger_is_explained_instead_of_silence(rally: Rally) -> None:
+    url = rally.fake.new_response_url(channel="C0SALES", user="U0ALICE")
+    rally.fake.fail_next("views.open", "expired_trigger_id")
+    assert rally.command("meeting", response_url=url).status_code == 200
+    post = rally.fake.wait_until(lambda: rally.fake.response_posts(url))
+    assert "expired_trigger_id" in post[0].body["text"] and "/rally meeting" in post[0].body["text"]

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import ids
 from bot.blocks.help import build_help
@@ -92,6 +94,7 @@ def _open_modal(
     parsed: OpenModalCommand,
 ) -> None:
     ack()
+    respond = Respond(response_url=command.get("response_url"))
     kind = parsed.activity_type.value
     values = default_values(kind) | link_prefill(
         services, command.get("team_id"), command.get("channel_id")
@@ -104,7 +107,20 @@ def _open_modal(
             "response_url": command.get("response_url"),
         },
     )
-    client.views_open(trigger_id=command["trigger_id"], view=view)
+    try:
+        client.views_open(trigger_id=command["trigger_id"], view=view)
+    except SlackApiError as exc:
+        # Usually an expired trigger (Slack was slow to deliver): say so instead of nothing.
+        log.warning(
+            "event=views_open_failed user=%s error=%s",
+            command.get("user_id"),
+            exc.response.get("error"),
+        )
+        respond(
+            text=f"I couldn't open the {kind} form (Slack said `{exc.response.get('error')}`). "
+            f"Please try `/rally {kind}` again.",
+            response_type="ephemeral",
+        )
 
 
 def _quick_create(
