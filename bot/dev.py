@@ -38,7 +38,13 @@ from typing import IO, TYPE_CHECKING
 import httpx
 import redis
 
-from bot.console.app import Console, create_console_app, shortcuts_from_manifest
+from bot.console.app import (
+    Console,
+    create_console_app,
+    messages_tab_read_only,
+    read_manifest,
+    shortcuts_from_manifest,
+)
 from bot.console.fake_slack import FakeSlack
 
 if TYPE_CHECKING:
@@ -353,6 +359,7 @@ def build_web(
         events_url=f"{origin}/slack/events",
         signing_secret=DEV_SIGNING_SECRET,
         shortcuts=shortcuts_from_manifest(manifest),
+        messages_tab_read_only=messages_tab_read_only(read_manifest(manifest)),
     )
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]

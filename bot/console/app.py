@@ -60,15 +60,27 @@ DEFAULT_SHORTCUTS = (
 )
 
 
-def shortcuts_from_manifest(path: str = "manifest.yml") -> tuple[Shortcut, ...]:
-    """The shortcuts ``manifest.yml`` declares, or :data:`DEFAULT_SHORTCUTS` without one."""
+def read_manifest(path: str = "manifest.yml") -> dict[str, Any]:
+    """``manifest.yml`` as a dict (empty when it is missing or unreadable)."""
     try:
         import yaml
 
         with open(path, encoding="utf-8") as fh:
             manifest = yaml.safe_load(fh) or {}
     except (OSError, ImportError, ValueError):
-        return DEFAULT_SHORTCUTS
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def messages_tab_read_only(manifest: dict[str, Any]) -> bool:
+    """Whether people cannot write in the app's Messages tab (``app_home`` settings)."""
+    home = (manifest.get("features") or {}).get("app_home") or {}
+    return bool(home.get("messages_tab_read_only_enabled", False))
+
+
+def shortcuts_from_manifest(path: str = "manifest.yml") -> tuple[Shortcut, ...]:
+    """The shortcuts ``manifest.yml`` declares, or :data:`DEFAULT_SHORTCUTS` without one."""
+    manifest = read_manifest(path)
     declared = (manifest.get("features") or {}).get("shortcuts") or []
     found = tuple(
         Shortcut(
@@ -90,6 +102,7 @@ class BotAnswer:
     body: str
     elapsed_s: float
     error: str | None = None
+    deadline_s: float = ACK_DEADLINE_S
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object (empty when it is empty or not JSON)."""
@@ -102,7 +115,7 @@ class BotAnswer:
     @property
     def ok(self) -> bool:
         """Whether Slack would take this as an acknowledgement."""
-        return self.error is None and self.status == 200 and self.elapsed_s <= ACK_DEADLINE_S
+        return self.error is None and self.status == 200 and self.elapsed_s <= self.deadline_s
 
 
 @dataclass
@@ -122,6 +135,8 @@ class Console:
     signing_secret: str
     shortcuts: Sequence[Shortcut] = DEFAULT_SHORTCUTS
     command: str = "/rally"
+    messages_tab_read_only: bool = False
+    ack_deadline_s: float = ACK_DEADLINE_S
     timeout_s: float = 10.0
     notices: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -150,7 +165,9 @@ class Console:
             elapsed * 1000,
             len(body),
         )
-        return BotAnswer(response.status_code, response.text, elapsed)
+        return BotAnswer(
+            response.status_code, response.text, elapsed, deadline_s=self.ack_deadline_s
+        )
 
     def notice(self, user: str, text: str, *, channel: str | None = None) -> None:
         """A line Slack itself would show the person (e.g. an app that did not answer)."""
@@ -407,6 +424,7 @@ class Console:
                 "home": fake.home(user),
                 "shortcuts": [s.__dict__ for s in self.shortcuts],
                 "command": self.command,
+                "messages_tab_read_only": self.messages_tab_read_only,
                 "notices": [n for n in self.notices if n["user"] == user],
             }
 

@@ -434,30 +434,39 @@ class FakeSlack:
         Raises:
             TimeoutError: with the calls received so far, when none matches in time.
         """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for c in self._calls:
-                    if c.method == method and (predicate is None or predicate(c)):
-                        return c
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    seen = [(c.method, c.response.get("error")) for c in self._calls]
-                    raise TimeoutError(f"no matching {method} call within {timeout}s; saw {seen}")
-                self._cond.wait(min(remaining, 0.1))
+
+        def match() -> Call | None:
+            return next(
+                (c for c in self.calls(method) if predicate is None or predicate(c)),
+                None,
+            )
+
+        try:
+            return self.wait_until(match, timeout=timeout)  # type: ignore[no-any-return]
+        except TimeoutError:
+            seen = [(c.method, c.response.get("error")) for c in self.calls()]
+            raise TimeoutError(f"no matching {method} call within {timeout}s; saw {seen}") from None
 
     def wait_until(self, condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-        """Wait until ``condition()`` is truthy (re-checked on every change); return it."""
+        """Wait until ``condition()`` is truthy (re-checked on every change); return it.
+
+        The condition runs without the fake's lock held, so it may itself call the
+        server (e.g. fetch a page) without deadlocking.
+        """
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                value = condition()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s")
-                self._cond.wait(min(remaining, 0.1))
+        while True:
+            with self._cond:
+                seen = self._version
+            value = condition()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"condition not met within {timeout}s")
+            with self._cond:
+                if self._version == seen:
+                    # Short waits: a condition may depend on more than this fake.
+                    self._cond.wait(min(remaining, 0.05))
 
     def messages(self, channel: str, *, include_replies: bool = True) -> list[dict[str, Any]]:
         """The channel's messages as people see them (thread replies too, by default)."""

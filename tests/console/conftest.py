@@ -96,7 +96,9 @@ def console_stack(
     monkeypatch.delenv("RALLY_APP_URL", raising=False)
     app, console = build_web(origin, env)
     slot.app = app
-    thread = threading.Thread(target=server.serve_forever, name="console-http", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="console-http", daemon=True
+    )
     thread.start()
     try:
         yield ConsoleStack(

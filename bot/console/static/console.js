@@ -502,6 +502,10 @@ function renderMain(d) {
   $("#home").hidden = !showHome;
   $("#feed").hidden = showHome;
   $("#composer-area").hidden = showHome;
+  const readOnly = inApp && d.messages_tab_read_only;
+  $("#composer-text").disabled = readOnly;
+  $("#send").disabled = readOnly;
+  $("#composer-text").placeholder = readOnly ? "Sending messages to this app has been turned off." : "Message, or /rally help";
   if (showHome) {
     once("home", d.home, () => {
       const home = $("#home");
