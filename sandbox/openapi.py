@@ -157,6 +157,14 @@ _LIST_PARAMETERS: Final = [
 ]
 
 
+def _links_to_activity(expression: str) -> dict[str, Any]:
+    """OpenAPI links from a response naming an activity id to what can be done with it."""
+    return {
+        operation: {"operationId": operation, "parameters": {"id": expression}}
+        for operation in ("getActivity", "updateActivity", "deleteActivity")
+    }
+
+
 def _paths() -> dict[str, Any]:
     activity_ok = {
         "description": "The activity.",
@@ -231,6 +239,7 @@ def _paths() -> dict[str, Any]:
                                 **_REPLAYED,
                             },
                             "content": {JSON: {"schema": ref("ActivityResponse")}},
+                            "links": _links_to_activity("$response.body#/id"),
                         }
                     },
                     "400",
@@ -276,6 +285,7 @@ def _paths() -> dict[str, Any]:
                             "description": "What was created, updated and rejected.",
                             "headers": dict(_REPLAYED),
                             "content": {JSON: {"schema": ref("BulkCreateResponse")}},
+                            "links": _links_to_activity("$response.body#/createdIds/0"),
                         }
                     },
                     "400",

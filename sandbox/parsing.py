@@ -139,7 +139,12 @@ def validate(model: type[M], payload: Mapping[str, Any]) -> M | FieldErrors:
         # Strict mode only exists for JSON input in the form the schema describes (times
         # as strings), so the object goes back to JSON text; ASCII escapes keep a lone
         # surrogate ("\ud800") a JSON error instead of an encoding crash.
-        text = json.dumps(payload)
+        # JSON has one number type: 60.0 is the integer 60, as JSON Schema reads it.
+        normal = {
+            key: int(value) if isinstance(value, float) and value.is_integer() else value
+            for key, value in payload.items()
+        }
+        text = json.dumps(normal)
         result = model.model_validate_json(text, strict=True, by_alias=True, by_name=False)
     except pydantic.ValidationError as exc:
         return {**field_errors(exc), **misshapen}

@@ -105,7 +105,7 @@ INVALID_CREATE_BODIES = {
         {"activityType": "call", "subject": "x", "callDurationSeconds": "60"},
         "callDurationSeconds",
     ),
-    "callDurationSeconds a fraction": (
+    "callDurationSeconds a fraction": (  # 60.0 is fine: JSON Schema's integers include it
         {"activityType": "call", "subject": "x", "callDurationSeconds": 1.5},
         "callDurationSeconds",
     ),
