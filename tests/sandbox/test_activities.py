@@ -75,6 +75,11 @@ def test_guids_are_accepted_in_any_case_and_stored_lower_case(client: FlaskClien
     assert response.get_json() == created
 
 
+def test_integral_json_numbers_are_integers(client: FlaskClient) -> None:
+    body = {"activityType": "call", "subject": "c", "callDurationSeconds": 1800.0}
+    assert _create(client, body)["callDurationSeconds"] == 1800
+
+
 def test_subject_is_stored_without_surrounding_whitespace(client: FlaskClient) -> None:
     assert _create(client, note(subject="  Call back  "))["subject"] == "Call back"
 
