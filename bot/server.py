@@ -102,6 +102,11 @@ def web_main(argv: list[str] | None = None) -> int:
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
+            # gunicorn >= 25.1 opens a control socket at one path per user; a second
+            # server on the machine (the sandbox in `dev`, a bench's floor) would fight
+            # over it, and nothing here uses it.
+            if "control_socket_disable" in self.cfg.settings:
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Flask:
             # Built in each worker after fork: sockets (Redis, Slack) are never shared.
