@@ -15,6 +15,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ _NAIVE_EPOCH: Final = datetime(1970, 1, 1)
 _ONE_US: Final = timedelta(microseconds=1)
 
 IDEMPOTENCY_WINDOW_US: Final = 24 * 3600 * 1_000_000
+_CURSORS_KEPT: Final = 4096
 
 # Column name (snake_case) for every wire field of ActivityResponse, in wire order.
 COLUMNS: Final[tuple[str, ...]] = tuple(ActivityResponse.model_fields)
@@ -148,6 +150,11 @@ class Store:
             Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._cursor_lock = threading.Lock()
+        # (tenant, updatedSince, offset) -> (tenant clock, updated_at, id) of the row before.
+        self._cursors: OrderedDict[tuple[str, int | None, int], tuple[int, int, str]] = (
+            OrderedDict()
+        )
         self._lock_fd: int | None = None
         if path != ":memory:" and fcntl is not None:
             self._lock_fd = os.open(f"{path}.writelock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -190,15 +197,50 @@ class Store:
         since_us: int | None,
         columns: Sequence[str] = COLUMNS,
     ) -> list[tuple[Any, ...]]:
-        """A page of a tenant's activities ordered by updatedAt then id, as tuples."""
-        sql = f"SELECT {', '.join(columns)} FROM activities WHERE tenant_id = ?"
+        """A page of a tenant's activities ordered by updatedAt then id, as tuples.
+
+        ``OFFSET n`` makes SQLite step over n index entries, so reading 100k activities
+        page by page costs O(n²). A client paging through a list asks for the page that
+        starts where the last one ended, so each page remembers the (updatedAt, id) it
+        ended at, and the next one seeks there instead (keyset pagination), as long as
+        the tenant has not written since: every write moves the tenant's clock, which
+        is the cache's generation. The answer is the same either way.
+        """
+        select = f"SELECT {', '.join(columns)}, updated_at, id FROM activities WHERE tenant_id = ?"
         params: list[Any] = [tenant_id]
         if since_us is not None:
-            sql += " AND updated_at >= ?"
+            select += " AND updated_at >= ?"
             params.append(since_us)
-        sql += " ORDER BY updated_at, id LIMIT ? OFFSET ?"
-        params += [limit, offset]
-        return self.conn.execute(sql, params).fetchall()
+        conn = self.conn
+        # One read transaction: the generation and the rows come from the same snapshot.
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute(
+                "SELECT last_us FROM tenant_clocks WHERE tenant_id = ?", (tenant_id,)
+            ).fetchone()
+            generation = int(row[0]) if row else 0
+            key = (tenant_id, since_us, offset)
+            with self._cursor_lock:
+                seek = self._cursors.get(key) if offset else None
+            if seek is not None and seek[0] == generation:
+                sql = f"{select} AND (updated_at, id) > (?, ?) ORDER BY updated_at, id LIMIT ?"
+                rows = conn.execute(sql, [*params, seek[1], seek[2], limit]).fetchall()
+            else:
+                sql = f"{select} ORDER BY updated_at, id LIMIT ? OFFSET ?"
+                rows = conn.execute(sql, [*params, limit, offset]).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        if rows:
+            last = rows[-1]
+            with self._cursor_lock:
+                self._cursors[(tenant_id, since_us, offset + len(rows))] = (
+                    generation,
+                    last[-2],
+                    last[-1],
+                )
+                while len(self._cursors) > _CURSORS_KEPT:
+                    self._cursors.popitem(last=False)
+        return [r[:-2] for r in rows]
 
     def idempotency(self, tenant_id: str, key: str) -> IdempotencyRecord | None:
         """The stored first response for a key, if it is younger than 24 hours."""
@@ -299,7 +341,10 @@ class WriteTx:
             "DELETE FROM activities WHERE id = ? AND tenant_id = ?",
             (activity_id, self.tenant_id),
         )
-        return cursor.rowcount > 0
+        if cursor.rowcount == 0:
+            return False
+        self.tick()  # a delete shifts list positions too, so it moves the tenant's clock
+        return True
 
     def idempotency(self, key: str) -> IdempotencyRecord | None:
         """The stored first response for a key, if younger than 24 hours."""

@@ -14,6 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api_client.models import ACTIVITY_FIELD_NAMES, ActivityResponse, PartialActivityResponse
+from sandbox.store import to_us
+from tests.fixtures.sandbox import DEV_TENANT
 from tests.sandbox.support import ACTIVITIES, AUTH, BULK, note, ts
 
 
@@ -121,3 +123,46 @@ def test_updated_at_strictly_increases_under_concurrent_writes(sandbox_url: str)
     listed_stamps = [ts(a["updatedAt"]) for a in listed]
     assert sorted(stamps) == listed_stamps
     assert all(a < b for a, b in pairwise(listed_stamps))
+
+
+def test_paging_stays_exact_when_writes_land_between_pages(
+    sandbox_app: Flask, client: FlaskClient
+) -> None:
+    """Pages are served by seeking from where the previous page ended; any write in
+    between must make the next page exactly what OFFSET would give."""
+    ids = _seed(client, 250)
+    store = sandbox_app.extensions["sandbox"].store
+
+    def by_offset(offset: int, since: str = "") -> list[str]:
+        # The oracle: plain SQL OFFSET on the same database.
+        sql = "SELECT id FROM activities WHERE tenant_id = ?"
+        params: list[Any] = [DEV_TENANT.tenant_id]
+        if since:
+            sql += " AND updated_at >= ?"
+            params.append(to_us(ts(since)))
+        sql += " ORDER BY updated_at, id LIMIT 100 OFFSET ?"
+        return [row[0] for row in store.conn.execute(sql, [*params, offset])]
+
+    def page(offset: int, since: str = "") -> list[str]:
+        query = f"?limit=100&offset={offset}&fields=id"
+        if since:
+            query += f"&updatedSince={quote(since)}"
+        return [a["id"] for a in _list(client, query)]
+
+    assert page(0) + page(100) + page(200) == ids
+    writes = [
+        lambda: client.put(f"{ACTIVITIES}/{ids[5]}", json=note("moved"), headers=AUTH),
+        lambda: client.delete(f"{ACTIVITIES}/{ids[7]}", headers=AUTH),
+        lambda: client.post(ACTIVITIES, json=note("new"), headers=AUTH),
+        lambda: client.post(BULK, json=[note("b1"), note("b2")], headers=AUTH),
+    ]
+    for write in writes:
+        assert page(0) == by_offset(0)
+        assert page(100) == by_offset(100)  # cached seek from page(0)
+        write()
+        assert page(100) == by_offset(100)  # the write invalidated the seek
+        assert page(200) == by_offset(200)
+    since = _list(client, "?limit=1&offset=40")[0]["updatedAt"]
+    assert page(0, since) == by_offset(0, since)
+    assert page(100, since) == by_offset(100, since)
+    assert page(100) == by_offset(100)

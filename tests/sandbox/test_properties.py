@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -20,6 +21,7 @@ from api_client.models import (
     Priority,
     Status,
 )
+from sandbox.app import MAX_BODY_BYTES
 from tests.fixtures.sandbox import DEV_TENANT
 from tests.sandbox.support import ACTIVITIES, AUTH, BULK
 
@@ -124,7 +126,12 @@ def test_any_valid_batch_survives_bulk(
 ) -> None:
     client = sandbox_app.test_client()
     items = [r.model_dump(by_alias=True, exclude_unset=True, mode="json") for r in requests]
-    body = client.post(BULK, json=items, headers=AUTH).get_json()
+    encoded = json.dumps(items).encode()
+    response = client.post(BULK, data=encoded, headers={**AUTH, "Content-Type": "application/json"})
+    if len(encoded) > MAX_BODY_BYTES:  # a dozen 64 KiB bodies can pass the 1 MiB limit
+        assert response.status_code == 413
+        return
+    body = response.get_json()
     assert (body["created"], body["failed"], body["errors"]) == (len(items), 0, [])
     for request, activity_id in zip(requests, body["createdIds"], strict=True):
         _check(request, client.get(f"{ACTIVITIES}/{activity_id}", headers=AUTH).get_json())
