@@ -11,6 +11,14 @@ import re
 from typing import Final
 
 from workers.messages import EDIT_AND_RETRY_ACTION as _EDIT_AND_RETRY
+from workers.task_blocks import (
+    COMPLETE_ACTION,
+    OPEN_MODAL_ACTION_PREFIX,
+    SNOOZE_HOUR_ACTION,
+    SNOOZE_TOMORROW_ACTION,
+    TASK_ACTIONS,
+    TASKS_MORE_ACTION,
+)
 
 # -- declared in the manifest ---------------------------------------------------------
 
@@ -42,12 +50,19 @@ VIEW_CALLBACK_IDS: Final = (*LOG_VIEWS.values(), CHOOSE_TYPE_VIEW)
 
 # -- actions --------------------------------------------------------------------------
 
-OPEN_MODAL_ACTION_PREFIX: Final = "open_modal_"
-"""Buttons opening a type's modal: ``open_modal_call`` etc.; the value is the type."""
+# OPEN_MODAL_ACTION_PREFIX (imported above; the Home tab is built in workers): buttons
+# opening a type's modal, ``open_modal_call`` etc.; the value is the type.
 OPEN_MODAL_ACTION_RE: Final = re.compile(r"^open_modal_(note|task|call|meeting)$")
 CHOOSE_TYPE_ACTION_PREFIX: Final = "choose_type_"
 CHOOSE_TYPE_ACTION_RE: Final = re.compile(r"^choose_type_(note|task|call|meeting)$")
 EDIT_AND_RETRY_ACTION: Final = _EDIT_AND_RETRY
+TASK_COMPLETE_ACTION: Final = COMPLETE_ACTION
+TASK_SNOOZE_HOUR_ACTION: Final = SNOOZE_HOUR_ACTION
+TASK_SNOOZE_TOMORROW_ACTION: Final = SNOOZE_TOMORROW_ACTION
+"""Complete / Snooze buttons on reminders, ``/rally tasks`` and App Home (``value``: "task:due")."""
+TASK_ACTION_IDS: Final = TASK_ACTIONS
+TASKS_MORE: Final = TASKS_MORE_ACTION
+"""The next page of ``/rally tasks``; ``value`` is the offset."""
 
 
 def open_modal_action(activity_type: str) -> str:

@@ -125,3 +125,96 @@ def enqueue_notify(conn: redis.Redis, *, submission_id: str, outcome: dict[str, 
         )
     except DuplicateJobError:
         log.info("event=duplicate_notify submission=%s kind=%s", submission_id, kind)
+
+
+TASK_ACTION_TIMEOUT = 60
+REMINDER_JOB_TIMEOUT = 300
+
+
+def task_action_job_id(action: str, task_id: str, due: int) -> str:
+    return f"task-{action}-{task_id}-{due}"
+
+
+def enqueue_task_action(
+    conn: redis.Redis,
+    *,
+    action: str,
+    task_id: str,
+    due: int,
+    team: str,
+    user: str,
+    channel: str | None,
+    message_ts: str | None,
+    response_url: str | None,
+    surface: str,
+) -> bool:
+    """Queue a Complete/Snooze click (``workers.task_actions.act_on_task``).
+
+    One job per task, due date and action while it is queued or running: a double click
+    enqueues once. The job is deleted when it finishes (``result_ttl=0``), so a click
+    after a failure the user was told about queues a fresh try; one that finished
+    successfully is recognised by the job itself and only re-renders. No RQ retries: the
+    user is told of a failure and clicks again.
+
+    Returns:
+        True if queued now, False if the same click is already queued or running.
+
+    Raises:
+        redis.RedisError: Redis is unreachable; nothing was queued.
+    """
+    job_id = task_action_job_id(action, task_id, due)
+    q = queue(REMINDERS, conn)
+    kwargs = {
+        "action": action,
+        "task_id": task_id,
+        "due": due,
+        "team": team,
+        "user": user,
+        "channel": channel,
+        "message_ts": message_ts,
+        "response_url": response_url,
+        "surface": surface,
+    }
+    for _ in range(2):
+        try:
+            q.enqueue_call(
+                "workers.task_actions.act_on_task",
+                kwargs=kwargs,
+                job_id=job_id,
+                unique=True,
+                result_ttl=0,
+                failure_ttl=3600,
+                timeout=TASK_ACTION_TIMEOUT,
+                description=f"{action} {task_id} for {user}",
+            )
+        except DuplicateJobError:
+            from rq.job import Job, JobStatus
+
+            job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            if job.get_status(refresh=False) in (
+                JobStatus.FAILED,
+                JobStatus.STOPPED,
+                JobStatus.CANCELED,
+            ):
+                # A crashed attempt must not block the next click.
+                job.delete()
+                continue
+            log.info("event=duplicate_task_action job=%s user=%s", job_id, user)
+            return False
+        log.info(
+            "event=enqueued job=%s team=%s user=%s task=%s action=%s",
+            job_id,
+            team,
+            user,
+            task_id,
+            action,
+        )
+        return True
+    return False
+
+
+def enqueue_reminder_tick(conn: redis.Redis) -> None:
+    """Queue one reminder sync and one tick (the cron's work, on demand)."""
+    q = queue(REMINDERS, conn)
+    q.enqueue_call("workers.schedules.sync_job", timeout=REMINDER_JOB_TIMEOUT, result_ttl=3600)
+    q.enqueue_call("workers.schedules.tick_job", timeout=REMINDER_JOB_TIMEOUT, result_ttl=3600)

@@ -9,9 +9,13 @@ Keys::
     rally:link:{team}:{channel}            JSON {"kind", "id"}: the channel's Rally record
     rally:linked:{kind}:{id}               SET of "{team}:{channel}" bound to that record
     rally:owner:{team}:{user}              the user's Rally owner id (``/rally me``)
+    rally:owner-user:{owner_id}            "{team}:{user}": the Slack user last mapped to that owner
     rally:tz:{team}:{user}                 the user's IANA time zone from users.info (TTL 1 day)
     rally:origin:{activity_id}             JSON: where an activity came from (see ``Origin``)
     rally:recent:{team}:{user}             LIST of activity ids, newest first, capped
+    rally:logged-tasks:{team}:{user}       SET of task ids the user logged from Slack (``/rally tasks``)
+    rally:reminder:{task_id}:{due}         HASH channel -> ts of each posted copy of a reminder
+    rally:acted:{task_id}:{due}            JSON: who completed/snoozed a task from Slack, for that due
     rally:submission:{submission_id}       JSON: a pending submission, for "Edit and retry" (TTL 7 days)
 """
 
@@ -34,6 +38,7 @@ TZ_TTL_SECONDS = 24 * 3600
 SUBMISSION_TTL_SECONDS = 7 * 24 * 3600
 RECENT_LIMIT = 50
 ORIGIN_TTL_SECONDS = 180 * 24 * 3600
+REMINDER_POSTS_TTL_SECONDS = 30 * 24 * 3600
 
 
 def request_path_redis(url: str, *, timeout_s: float = 0.5) -> redis.Redis:
@@ -101,6 +106,12 @@ class Submission:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_DEL_IF_EQUALS = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 def _text(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
@@ -158,7 +169,24 @@ class State:
     # -- users ------------------------------------------------------------------------
 
     def set_owner(self, team: str, user: str, owner_id: str) -> None:
-        self.conn.set(_k("owner", team, user), owner_id)
+        """Map a Slack user to a Rally owner id, and the owner back to the user (reminders
+        name the owner as a Slack mention)."""
+        previous = self.get_owner(team, user)
+        pipe = self.conn.pipeline()
+        if previous and previous != owner_id:
+            # Only drop the reverse entry if it still names this user.
+            pipe.eval(_DEL_IF_EQUALS, 1, _k("owner-user", previous), f"{team}:{user}")
+        pipe.set(_k("owner", team, user), owner_id)
+        pipe.set(_k("owner-user", owner_id), f"{team}:{user}")
+        pipe.execute()
+
+    def user_for_owner(self, owner_id: str) -> tuple[str, str] | None:
+        """The (team, user) last mapped to a Rally owner id with ``/rally me``, if any."""
+        raw = self.conn.get(_k("owner-user", owner_id))
+        if raw is None:
+            return None
+        team, _, user = _text(raw).partition(":")
+        return team, user
 
     def get_owner(self, team: str, user: str) -> str | None:
         raw = self.conn.get(_k("owner", team, user))
@@ -181,7 +209,46 @@ class State:
         pipe.lrem(recent, 0, activity_id)
         pipe.lpush(recent, activity_id)
         pipe.ltrim(recent, 0, RECENT_LIMIT - 1)
+        if origin.activity_type == "task":
+            pipe.sadd(_k("logged-tasks", origin.team, origin.user), activity_id)
         pipe.execute()
+
+    def logged_task_ids(self, team: str, user: str) -> list[str]:
+        """Ids of every task the user logged from Slack (open or not)."""
+        raw = cast(set[bytes], self.conn.smembers(_k("logged-tasks", team, user)))
+        return sorted(_text(item) for item in raw)
+
+    # -- reminders ----------------------------------------------------------------------
+
+    def record_reminder_post(self, task_id: str, due: int, channel: str, ts: str) -> None:
+        """Note one posted copy of a task's reminder (updated in place when someone acts)."""
+        key = _k("reminder", task_id, str(due))
+        pipe = self.conn.pipeline()
+        pipe.hset(key, channel, ts)
+        pipe.expire(key, REMINDER_POSTS_TTL_SECONDS)
+        pipe.execute()
+
+    def reminder_posts(self, task_id: str, due: int) -> dict[str, str]:
+        """Channel -> ts of every posted copy of the reminder of ``task_id`` for ``due``."""
+        raw = self.conn.hgetall(_k("reminder", task_id, str(due)))
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    def record_task_action(self, task_id: str, due: int, action: dict[str, Any]) -> None:
+        """Note that someone completed/snoozed ``task_id`` as due at ``due`` (a re-click no-ops)."""
+        self.conn.set(
+            _k("acted", task_id, str(due)), json.dumps(action), ex=REMINDER_POSTS_TTL_SECONDS
+        )
+
+    def get_task_action(self, task_id: str, due: int) -> dict[str, Any] | None:
+        raw = self.conn.get(_k("acted", task_id, str(due)))
+        return cast(dict[str, Any], json.loads(raw)) if raw is not None else None
+
+    def lock_task(self, task_id: str, due: int, *, seconds: int = 120) -> bool:
+        """One action at a time on a task's due date (two workers, a double click)."""
+        return bool(self.conn.set(_k("acting", task_id, str(due)), "1", nx=True, ex=seconds))
+
+    def unlock_task(self, task_id: str, due: int) -> None:
+        self.conn.delete(_k("acting", task_id, str(due)))
 
     def set_confirmation(self, activity_id: str, channel: str, ts: str) -> None:
         """Note the real message that confirmed an activity (reminders thread under it)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import ids
+from workers.task_blocks import log_buttons
 
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("/rally call · task · note · meeting", "open the form for that kind of activity"),
@@ -45,18 +45,4 @@ def build_help(*, notice: str | None = None) -> dict[str, Any]:
     }
 
 
-def log_buttons(block_id: str = "rally_log_buttons") -> dict[str, Any]:
-    """One button per activity type, each opening its modal."""
-    return {
-        "type": "actions",
-        "block_id": block_id,
-        "elements": [
-            {
-                "type": "button",
-                "action_id": ids.open_modal_action(kind),
-                "text": {"type": "plain_text", "text": f"Log {kind}"},
-                "value": kind,
-            }
-            for kind in ids.ACTIVITY_TYPES
-        ],
-    }
+__all__ = ["SUBCOMMANDS", "TOKENS", "build_help", "log_buttons"]

@@ -10,6 +10,8 @@ Everything lives under ``rally:rem:<namespace>:`` (see :func:`namespace_for`)::
     sent:<id>:<due>      STR   durable "reminded for this due date" marker (expires 30 days
                                after the due date, so it outlives any tick that could see it)
     lease:<id>:<due>     STR   in-flight claim (SET NX PX, holds a random token)
+    owner:<ownerId>      ZSET  task id -> due epoch (s): the pending tasks of one Rally owner
+                               (``/rally tasks`` and App Home list them without a scan)
     cursor               HASH  the sync cursor: ``since`` (ISO time), ``lastId``, ``atSince``
     sync-lock            STR   one sync at a time per namespace (token, renewed per page)
 
@@ -107,6 +109,9 @@ class Keys:
     def task(self, task_id: str) -> str:
         return f"{self.base}task:{task_id}"
 
+    def owner(self, owner_id: str) -> str:
+        return f"{self.base}owner:{owner_id}"
+
     def sent(self, task_id: str, due_epoch: int) -> str:
         return f"{self.base}sent:{task_id}:{due_epoch}"
 
@@ -133,13 +138,20 @@ def is_remindable(activity: Activity) -> bool:
     )
 
 
+# The per-owner sets are named from the namespace's base (KEYS[1] minus its 'due'), since
+# the owner is only known inside the script (it may change between versions).
+_OWNER_BASE = "local ownerbase = string.sub(KEYS[1], 1, #KEYS[1] - 3) .. 'owner:'\n"
+
 # KEYS: due, unsent, task, sent(id, due)   ARGV: id, due, updatedUs, field, value, ...
 # An older version (smaller updatedUs) than the one indexed is ignored, so a slow reader
 # can never roll the index back.
-_UPSERT = """
+_UPSERT = (
+    _OWNER_BASE
+    + """
 local cur = redis.call('HGET', KEYS[3], 'updatedUs')
 if cur and tonumber(cur) > tonumber(ARGV[3]) then return 0 end
 local reminded = redis.call('HGET', KEYS[3], 'reminded')
+local oldowner = redis.call('HGET', KEYS[3], 'ownerId')
 redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[3], unpack(ARGV, 4))
 if reminded then redis.call('HSET', KEYS[3], 'reminded', reminded) end
@@ -149,19 +161,28 @@ if reminded == ARGV[2] or redis.call('EXISTS', KEYS[4]) == 1 then
 else
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 end
+local owner = redis.call('HGET', KEYS[3], 'ownerId')
+if oldowner and oldowner ~= owner then redis.call('ZREM', ownerbase .. oldowner, ARGV[1]) end
+if owner then redis.call('ZADD', ownerbase .. owner, ARGV[2], ARGV[1]) end
 return 1
 """
+)
 
 # KEYS: due, unsent, task   ARGV: id, updatedUs ('' = unconditionally)
-_REMOVE = """
+_REMOVE = (
+    _OWNER_BASE
+    + """
 if ARGV[2] ~= '' then
   local cur = redis.call('HGET', KEYS[3], 'updatedUs')
   if cur and tonumber(cur) > tonumber(ARGV[2]) then return 0 end
 end
+local owner = redis.call('HGET', KEYS[3], 'ownerId')
+if owner then redis.call('ZREM', ownerbase .. owner, ARGV[1]) end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[3])
 """
+)
 
 # KEYS: sent, lease   ARGV: token, lease ms.  -1 already sent, 0 someone else holds it, 1 ours.
 _CLAIM = """
@@ -390,6 +411,35 @@ def indexed_task(conn: redis.Redis, task_id: str, *, namespace: str) -> dict[str
     if not raw:
         return None
     return _texts(raw)
+
+
+def owner_task_ids(conn: redis.Redis, owner_id: str, *, namespace: str) -> list[tuple[str, int]]:
+    """The indexed tasks of one Rally owner as (id, due epoch), soonest due first."""
+    pairs = conn.zrange(Keys(namespace).owner(owner_id), 0, -1, withscores=True)
+    return [(_text(member), int(score)) for member, score in pairs]  # type: ignore[str-unpack]
+
+
+def due_epochs(conn: redis.Redis, task_ids: list[str], *, namespace: str) -> dict[str, int]:
+    """The indexed due epoch of each of ``task_ids`` that is in the index."""
+    if not task_ids:
+        return {}
+    scores = conn.zmscore(Keys(namespace).due, task_ids)
+    return {
+        task_id: int(score)
+        for task_id, score in zip(task_ids, scores, strict=True)
+        if score is not None
+    }
+
+
+def indexed_tasks(
+    conn: redis.Redis, task_ids: list[str], *, namespace: str
+) -> list[dict[str, str]]:
+    """The indexed fields of each of ``task_ids`` still in the index, in the given order."""
+    keys = Keys(namespace)
+    pipe = conn.pipeline(transaction=False)
+    for task_id in task_ids:
+        pipe.hgetall(keys.task(task_id))
+    return [_texts(raw) for raw in (pipe.execute() if task_ids else []) if raw]
 
 
 def indexed_ids(conn: redis.Redis, *, namespace: str) -> set[str]:

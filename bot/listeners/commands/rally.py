@@ -2,8 +2,8 @@
 
 Each subcommand is a plain function ``(ack, command, client, services) -> None`` in
 ``SUBCOMMANDS``, keyed by the parsed command's class. ``/rally tasks`` is answered by
-``TASKS_HANDLER``, which the open-tasks feature (issue 4) replaces via
-:func:`set_tasks_handler`.
+``TASKS_HANDLER`` (:func:`list_open_tasks`; a test or the console may swap it with
+:func:`set_tasks_handler`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from bot.parsing import (
 )
 from bot.services import QueueUnavailable, Services, services_of, submission_id_for_command
 from workers.messages import escape
+from workers.open_tasks import namespace_of, open_tasks_page
+from workers.task_blocks import tasks_message
 
 log = logging.getLogger(__name__)
 
@@ -191,19 +193,37 @@ def _tasks(
     TASKS_HANDLER(ack, command, client, services, parsed)
 
 
-def _tasks_placeholder(
+def list_open_tasks(
     ack: Any, command: dict[str, Any], client: WebClient, services: Services, parsed: Any
 ) -> None:
-    ack(
-        text="Your open tasks will be listed here once reminders are switched on (`/rally help` for the rest)."
+    """``/rally tasks``: the first page of the user's open tasks, from the reminder index.
+
+    Redis only (no API call inside the request), so it answers within Slack's 3 seconds.
+    """
+    namespace = namespace_of(services.settings)
+    if namespace is None:
+        ack(
+            text="Rally isn't configured here yet (RALLY_BASE_URL / RALLY_API_KEY), so there are no tasks to show."
+        )
+        return
+    try:
+        cards, total = open_tasks_page(
+            services.conn, namespace, team=command["team_id"], user=command["user_id"]
+        )
+    except redis.RedisError:
+        _redis_down_reply(ack, command)
+        return
+    message = tasks_message(
+        cards, offset=0, total=total, now=datetime.now(UTC), app_url=services.settings.rally_app_url
     )
+    ack(text=message["text"], blocks=message["blocks"])
 
 
-TASKS_HANDLER: Handler = _tasks_placeholder
+TASKS_HANDLER: Handler = list_open_tasks
 
 
 def set_tasks_handler(handler: Handler) -> None:
-    """Install the ``/rally tasks`` implementation (issue 4)."""
+    """Swap the ``/rally tasks`` implementation (default :func:`list_open_tasks`)."""
     global TASKS_HANDLER
     TASKS_HANDLER = handler
 

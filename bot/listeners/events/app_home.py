@@ -1,35 +1,26 @@
-"""``app_home_opened``: publish the user's home tab."""
+"""``app_home_opened``: publish the user's home tab (open tasks, recent activity, log buttons)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import redis
 from slack_sdk import WebClient
 
-from bot.blocks.home import build_home
+from bot.blocks.home import publish_home
 from bot.services import services_of
-from workers.state import Origin
 
 log = logging.getLogger(__name__)
 
 
 def handle_app_home_opened(event: dict[str, Any], client: WebClient, context: Any) -> None:
-    """Publish the home view (Events API: Bolt acknowledges before this runs)."""
+    """Publish the home view (Events API: Bolt acknowledges before this runs).
+
+    Reads Redis only (the reminder index and app state), never the Activities API.
+    """
     if event.get("tab") not in (None, "home"):
         return
     services = services_of(context)
-    user = event["user"]
     team = context.get("team_id") or ""
-    recent: list[tuple[str, Origin]] = []
-    try:
-        for activity_id in services.state.recent_activity_ids(team, user, limit=20):
-            origin = services.state.get_origin(activity_id)
-            if origin is not None:
-                recent.append((activity_id, origin))
-    except redis.RedisError:
-        log.warning("event=home_state_unavailable user=%s", user)
-    client.views_publish(
-        user_id=user, view=build_home(recent, app_url=services.settings.rally_app_url)
-    )
+    if not publish_home(client, services.conn, services.settings, team=team, user=event["user"]):
+        log.warning("event=home_not_published user=%s", event["user"])

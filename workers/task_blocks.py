@@ -1,0 +1,328 @@
+"""Block Kit for tasks: the reminder, what it becomes once someone acts, task lists, App Home.
+
+Here (not in ``bot/blocks``) because the workers post and update these, and imports flow
+``bot → workers``; the bot builds ``/rally tasks`` and the Home tab from the same functions.
+Everything a user typed goes through :func:`~workers.messages.escape`. Times are Slack
+``<!date>`` tokens, so each reader sees them in their own time zone.
+
+Buttons (``action_id``; ``value`` is ``"<task id>:<due epoch>"``, the due date the
+button was shown for, so a click acts on that version of the task only)::
+
+    task_complete          Complete
+    task_snooze_hour       Snooze 1 hour (from the due time, or from now when overdue)
+    task_snooze_tomorrow   Snooze until tomorrow 9:00 in the clicker's time zone
+    tasks_more             next page of ``/rally tasks`` (``value`` is the offset)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from workers.messages import activity_url, escape
+
+COMPLETE_ACTION: Final = "task_complete"
+SNOOZE_HOUR_ACTION: Final = "task_snooze_hour"
+SNOOZE_TOMORROW_ACTION: Final = "task_snooze_tomorrow"
+TASK_ACTIONS: Final = (COMPLETE_ACTION, SNOOZE_HOUR_ACTION, SNOOZE_TOMORROW_ACTION)
+TASKS_MORE_ACTION: Final = "tasks_more"
+OPEN_MODAL_ACTION_PREFIX: Final = "open_modal_"
+ACTIVITY_TYPES: Final = ("note", "task", "call", "meeting")
+TASK_ACTIONS_BLOCK: Final = "rally_task_actions"
+PAGE_SIZE: Final = 10
+
+RECORD_PATHS: Final = {"deal": "deals", "company": "companies", "contact": "contacts"}
+
+
+@dataclass(frozen=True)
+class TaskCard:
+    """What a task message shows, from the index (strings) or a fresh API read."""
+
+    id: str
+    subject: str
+    due: int
+    priority: str | None = None
+    owner_id: str | None = None
+    deal_id: str | None = None
+    company_id: str | None = None
+    contact_id: str | None = None
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> TaskCard:
+        """From wire-named fields: an indexed task hash, or an activity's JSON."""
+        due = fields.get("due")
+        if due is None:
+            due = int(
+                datetime.fromisoformat(str(fields["dueDate"]).replace("Z", "+00:00")).timestamp()
+            )
+        return cls(
+            id=str(fields["id"]),
+            subject=str(fields.get("subject") or "(no subject)"),
+            due=int(due),
+            priority=fields.get("priority") or None,
+            owner_id=fields.get("ownerId") or None,
+            deal_id=fields.get("dealId") or None,
+            company_id=fields.get("companyId") or None,
+            contact_id=fields.get("contactId") or None,
+        )
+
+    def records(self) -> list[tuple[str, str]]:
+        """The associated (kind, id) pairs."""
+        pairs = (("deal", self.deal_id), ("company", self.company_id), ("contact", self.contact_id))
+        return [(kind, rid) for kind, rid in pairs if rid]
+
+
+def button_value(task_id: str, due: int) -> str:
+    return f"{task_id}:{due}"
+
+
+def parse_button_value(value: str) -> tuple[str, int]:
+    """``"<task id>:<due epoch>"`` → (task id, due epoch). Raises ValueError."""
+    task_id, _, due = value.rpartition(":")
+    if not task_id:
+        raise ValueError(f"not a task button value: {value!r}")
+    return task_id, int(due)
+
+
+def slack_time(epoch: int, fmt: str = "{date_short_pretty} at {time}") -> str:
+    """A ``<!date>`` token (each reader's own zone) with a UTC fallback."""
+    fallback = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{fmt}|{fallback}>"
+
+
+def record_link(kind: str, record_id: str, app_url: str | None) -> str:
+    if app_url:
+        return f"<{app_url.rstrip('/')}/{RECORD_PATHS[kind]}/{record_id}|{kind} {record_id}>"
+    return f"{kind} `{record_id}`"
+
+
+def _name(card: TaskCard, app_url: str | None) -> str:
+    subject = escape(card.subject)
+    url = activity_url(app_url, card.id)
+    return f"*<{url}|{subject}>*" if url else f"*{subject}*"
+
+
+def owner_text(owner_id: str | None, owner_user: str | None) -> str | None:
+    if owner_user:
+        return f"<@{owner_user}>"
+    return f"`{escape(owner_id)}`" if owner_id else None
+
+
+def _facts(card: TaskCard, *, app_url: str | None, owner_user: str | None) -> list[str]:
+    facts = []
+    if card.priority:
+        facts.append(f"Priority *{escape(card.priority)}*")
+    facts += [record_link(kind, rid, app_url) for kind, rid in card.records()]
+    owner = owner_text(card.owner_id, owner_user)
+    if owner:
+        facts.append(f"Owner {owner}")
+    return facts
+
+
+def task_buttons(card: TaskCard, block_id: str = TASK_ACTIONS_BLOCK) -> dict[str, Any]:
+    """Complete / Snooze 1 hour / Snooze until tomorrow 9:00 for one task's due date."""
+    value = button_value(card.id, card.due)
+    labels = (
+        (COMPLETE_ACTION, "Complete"),
+        (SNOOZE_HOUR_ACTION, "Snooze 1 hour"),
+        (SNOOZE_TOMORROW_ACTION, "Snooze until tomorrow 9:00"),
+    )
+    elements: list[dict[str, Any]] = []
+    for action_id, label in labels:
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": action_id,
+            "text": {"type": "plain_text", "text": label},
+            "value": value,
+        }
+        if action_id == COMPLETE_ACTION:
+            button["style"] = "primary"
+        elements.append(button)
+    return {"type": "actions", "block_id": block_id, "elements": elements}
+
+
+def _headline(card: TaskCard, *, now: datetime, app_url: str | None) -> str:
+    name = _name(card, app_url)
+    if card.due <= int(now.timestamp()):
+        return f":rotating_light: *Overdue:* {name} was due {slack_time(card.due)}"
+    return f":alarm_clock: {name} is due {slack_time(card.due)}"
+
+
+def reminder(
+    card: TaskCard, *, now: datetime, app_url: str | None, owner_user: str | None
+) -> dict[str, Any]:
+    """The reminder posted to a channel: the task, its due time, facts and the three buttons."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": _headline(card, now=now, app_url=app_url)},
+        }
+    ]
+    facts = _facts(card, app_url=app_url, owner_user=owner_user)
+    if facts:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]}
+        )
+    blocks.append(task_buttons(card))
+    overdue = "Overdue" if card.due <= int(now.timestamp()) else "Due"
+    text = f"{overdue}: {escape(card.subject)} ({slack_time(card.due)})"
+    return {"text": text, "blocks": blocks}
+
+
+def outcome_line(action: Mapping[str, Any]) -> str:
+    """``✅ Completed by <@U…>`` / ``⏰ Snoozed by <@U…> until <!date…>`` from an action record."""
+    who = f"<@{action['user']}>"
+    if action["action"] == COMPLETE_ACTION:
+        return f":white_check_mark: Completed by {who}"
+    if action.get("new_due") is not None:
+        return f":alarm_clock: Snoozed by {who} until {slack_time(int(action['new_due']))}"
+    return f":wastebasket: {escape(str(action.get('note') or 'No longer open in Rally'))}"
+
+
+def acted_reminder(
+    card: TaskCard, action: Mapping[str, Any], *, app_url: str | None, owner_user: str | None
+) -> dict[str, Any]:
+    """The reminder once someone acted: the buttons give way to who did what."""
+    line = outcome_line(action)
+    head = f"{_name(card, app_url)} — was due {slack_time(card.due)}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+    ]
+    facts = _facts(card, app_url=app_url, owner_user=owner_user)
+    if facts:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]}
+        )
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
+    return {"text": f"{escape(card.subject)}: {line}", "blocks": blocks}
+
+
+def task_rows(cards: list[TaskCard], *, now: datetime, app_url: str | None) -> list[dict[str, Any]]:
+    """One section and one button row per task (``/rally tasks`` and App Home)."""
+    blocks: list[dict[str, Any]] = []
+    for card in cards:
+        line = f"{_name(card, app_url)} — due {slack_time(card.due)}"
+        if card.due <= int(now.timestamp()):
+            line = f":rotating_light: *Overdue* · {line}"
+        extras = [f"priority {escape(card.priority)}"] if card.priority else []
+        extras += [record_link(kind, rid, app_url) for kind, rid in card.records()]
+        if extras:
+            line += "\n" + " · ".join(extras)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
+        blocks.append(task_buttons(card, block_id=f"task_{card.id}"))
+    return blocks
+
+
+SHOWN_NOTE: Final = "Open tasks with a due date, soonest first (tasks without one aren't listed)."
+
+
+def tasks_message(
+    cards: list[TaskCard],
+    *,
+    offset: int,
+    total: int,
+    now: datetime,
+    app_url: str | None,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    """The ephemeral ``/rally tasks`` answer: one page of tasks and a More button."""
+    blocks: list[dict[str, Any]] = []
+    if notice:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notice}})
+    if total == 0:
+        text = (
+            "You have no open tasks with a due date. Log one with "
+            '`/rally task Send proposal due:"tomorrow 5pm"`.'
+        )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        return {"text": text, "blocks": blocks}
+    shown = f"{offset + 1} to {offset + len(cards)} of {total}"
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"*Your open tasks* ({shown}). {SHOWN_NOTE}"}],
+        }
+    )
+    blocks += task_rows(cards, now=now, app_url=app_url)
+    if offset + len(cards) < total:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "tasks_more",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": TASKS_MORE_ACTION,
+                        "text": {
+                            "type": "plain_text",
+                            "text": f"More ({total - offset - len(cards)})",
+                        },
+                        "value": str(offset + len(cards)),
+                    }
+                ],
+            }
+        )
+    return {"text": f"Your open tasks ({shown})", "blocks": blocks}
+
+
+def log_buttons(block_id: str = "rally_log_buttons") -> dict[str, Any]:
+    """One button per activity type, each opening its modal."""
+    return {
+        "type": "actions",
+        "block_id": block_id,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": f"{OPEN_MODAL_ACTION_PREFIX}{kind}",
+                "text": {"type": "plain_text", "text": f"Log {kind}"},
+                "value": kind,
+            }
+            for kind in ACTIVITY_TYPES
+        ],
+    }
+
+
+def home_view(
+    *,
+    tasks: list[TaskCard] | None,
+    total_tasks: int,
+    recent: list[tuple[str, str, str]],
+    now: datetime,
+    app_url: str | None,
+) -> dict[str, Any]:
+    """The App Home: log buttons, open tasks with buttons, recently logged.
+
+    Args:
+        tasks: The first page of open tasks (``None``: the task index is unavailable).
+        total_tasks: How many open tasks there are in all.
+        recent: (activity id, type, subject) the user logged, newest first.
+    """
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Rally"}},
+        log_buttons("home_log_buttons"),
+        {"type": "header", "text": {"type": "plain_text", "text": "Your open tasks"}},
+    ]
+    if tasks is None:
+        note = "Open tasks can't be shown right now."
+    elif not tasks:
+        note = "No open tasks with a due date."
+    else:
+        more = total_tasks - len(tasks)
+        note = SHOWN_NOTE + (f" {more} more: `/rally tasks`." if more > 0 else "")
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+    blocks += task_rows(tasks or [], now=now, app_url=app_url)
+    blocks.append({"type": "header", "text": {"type": "plain_text", "text": "Recently logged"}})
+    if not recent:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "Nothing logged from Slack yet."}],
+            }
+        )
+    for activity_id, kind, subject in recent[:20]:
+        url = activity_url(app_url, activity_id)
+        name = f"<{url}|{escape(subject)}>" if url else escape(subject)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"{kind} · {name}"}})
+    return {"type": "home", "blocks": blocks}
