@@ -37,6 +37,7 @@ from sandbox.activities import build_row, new_id
 from sandbox.faults import FaultInjector, Faults
 from sandbox.openapi import openapi_document
 from sandbox.parsing import (
+    MAX_BODY_BYTES,
     bulk_items,
     idempotency_key,
     parse_create,
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEV_API_KEY", "MAX_BODY_BYTES", "Faults", "create_app", "tenant_for_key"]
 
-MAX_BODY_BYTES: Final = 1024 * 1024
 JSON: Final = "application/json"
 API_PREFIX: Final = "/api/v1/"
 _DROP: Final = "sandbox.drop_connection"
@@ -94,7 +94,9 @@ def create_app(
         injector=FaultInjector(faults or Faults()),
     )
     app = Flask("sandbox")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # One byte over the limit: a chunked body (no Content-Length) is cut at this length
+    # rather than refused, so read_json refuses anything longer than MAX_BODY_BYTES itself.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.url_map.converters["guid"] = _GuidConverter
     app.url_map.strict_slashes = False
     app.extensions["sandbox"] = api

@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar
 import pydantic
 from flask import Request
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api_client.models import (
     ACTIVITY_FIELD_NAMES,
@@ -31,6 +32,7 @@ from sandbox.store import COLUMN_FOR_WIRE, COLUMNS, TIME_COLUMNS, to_us
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
+MAX_BODY_BYTES: Final = 1024 * 1024
 MAX_BULK_ITEMS: Final = 100
 IDEMPOTENCY_KEY_MAX: Final = 255
 LIST_PARAMETERS: Final = ("limit", "offset", "updatedSince", "fields")
@@ -74,6 +76,8 @@ def read_json(request: Request) -> Any:
                 errors={"Content-Type": ["must be application/json"]},
             )
     raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()
     if not raw.strip():
         raise ProblemError(
             400,

@@ -6,8 +6,10 @@ Every case checks the status, that the answer is an RFC 9457 problem document, a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -359,3 +361,27 @@ def test_bad_list_parameter_is_400_naming_it(client: FlaskClient, query: str) ->
     response = client.get(f"{ACTIVITIES}?{query}", headers=AUTH)
     problem = assert_problem(response, 400, BAD_QUERIES[query])
     assert BAD_QUERIES[query] in problem["detail"]
+
+
+def _sized(size: int) -> bytes:
+    """A JSON object of exactly ``size`` bytes (its body field is padded)."""
+    skeleton = json.dumps(note(body="")).encode()
+    return json.dumps(note(body="x" * (size - len(skeleton)))).encode()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_the_1_mib_limit_is_exact_over_a_real_socket(sandbox_url: str, chunked: bool) -> None:
+    def send(data: bytes) -> httpx.Response:
+        content: Any = data
+        if chunked:  # an iterator makes httpx send Transfer-Encoding: chunked
+            content = iter([data[i : i + 65536] for i in range(0, len(data), 65536)])
+        return httpx.post(
+            f"{sandbox_url}{ACTIVITIES}",
+            content=content,
+            headers={**AUTH, "Content-Type": "application/json"},
+        )
+
+    limit = 1024 * 1024
+    at_limit = send(_sized(limit))
+    assert_problem(at_limit, 400, "body")  # read and judged: the body field is too long
+    assert_problem(send(_sized(limit + 1)), 413, "$")
