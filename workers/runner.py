@@ -169,7 +169,16 @@ def run_forever(url: str, names: Sequence[str], *, log_level: str = "INFO") -> i
     return 0
 
 
-PRELOAD = ("api_client", "workers.jobs", "workers.reminders", "workers.messages", "workers.slack")
+PRELOAD = (
+    "api_client",
+    "workers.jobs",
+    "workers.reminders",
+    "workers.messages",
+    "workers.slack",
+    "workers.schedules",
+    "workers.reminder_poster",
+    "workers.task_actions",
+)
 
 
 def preload() -> None:
