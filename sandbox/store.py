@@ -12,6 +12,7 @@ compare and index, and precise enough that ``updatedAt`` can strictly increase.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -36,6 +37,7 @@ _ONE_US: Final = timedelta(microseconds=1)
 
 IDEMPOTENCY_WINDOW_US: Final = 24 * 3600 * 1_000_000
 _CURSORS_KEPT: Final = 4096
+_PURGE_CHANCE: Final = 0.001
 
 # Column name (snake_case) for every wire field of ActivityResponse, in wire order.
 COLUMNS: Final[tuple[str, ...]] = tuple(ActivityResponse.model_fields)
@@ -358,6 +360,13 @@ class WriteTx:
             "VALUES (?, ?, ?, ?, ?, ?)",
             (self.tenant_id, key, request_hash, status, response, now_us()),
         )
+        # Now and then, in the same transaction, forget what is past the 24-hour window,
+        # so a long-running sandbox does not keep every response it ever gave.
+        if random.random() < _PURGE_CHANCE:
+            self.conn.execute(
+                "DELETE FROM idempotency WHERE created_at < ?",
+                (now_us() - IDEMPOTENCY_WINDOW_US,),
+            )
 
 
 def _fetch(conn: sqlite3.Connection, tenant_id: str, activity_id: str) -> Row | None:
