@@ -248,3 +248,46 @@ def test_reminder_names_the_mapped_owner_and_goes_to_a_dm_when_the_bot_is_not_in
     assert channel.startswith("D")
     [message] = reminders(rally, channel)
     assert "Owner <@U0ALICE>" in text_of(message)
+
+
+def test_a_task_logged_from_app_home_is_reminded_in_the_thread_of_its_dm_confirmation(
+    rally: Rally,
+) -> None:
+    from bot.console.payloads import (
+        app_home_opened,
+        block_actions,
+        event_callback,
+        state_values_for,
+        view_submission,
+    )
+
+    assert rally.post(event_callback(app_home_opened("U0ALICE"))).status_code == 200
+    home = rally.fake.wait_until(lambda: rally.fake.home("U0ALICE"))
+    [log_task_button] = [
+        {"block_id": b["block_id"], **e}
+        for b in home["blocks"]
+        if b.get("block_id") == "home_log_buttons"
+        for e in b["elements"]
+        if e["action_id"] == "open_modal_task"
+    ]
+    opened = len(rally.fake.calls("views.open"))
+    click_payload = block_actions(
+        log_task_button, view=home, trigger_id=rally.fake.new_trigger_id("U0ALICE")
+    )
+    assert rally.interact(click_payload).status_code == 200
+    call = rally.fake.wait_until(
+        lambda: len(rally.fake.calls("views.open")) > opened and rally.fake.calls("views.open")[-1]
+    )
+    view = call.response["view"]
+    due = datetime.now(UTC) + timedelta(minutes=5)
+    values = {"subject": "From the Home tab", "due": int(due.timestamp())}
+    submitted = rally.interact(view_submission(view, state_values_for(view, values)))
+    assert submitted.status_code == 200, submitted.data
+    rally.work()
+
+    dm = "D" + "U0ALICE"[1:]
+    [confirmation] = rally.fake.messages(dm)
+    assert "From the Home tab" in text_of(confirmation)
+    assert "reminded 1" in remind_once()
+    [reply] = rally.fake.thread(dm, confirmation["ts"])
+    assert "From the Home tab" in text_of(reply) and buttons(reply)
