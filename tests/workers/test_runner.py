@@ -121,7 +121,9 @@ def test_long_running_worker_runs_one_process_per_queue_and_stops_on_sigterm(
     ("command", "missing"),
     [("socket", "SLACK_APP_TOKEN"), ("web", "SLACK_SIGNING_SECRET")],
 )
-def test_processes_refuse_to_start_without_their_configuration(tmp_path: Path, command: str, missing: str) -> None:
+def test_processes_refuse_to_start_without_their_configuration(
+    tmp_path: Path, command: str, missing: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RALLY_"))}
     result = subprocess.run(
         [RALLY_SLACK, command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
