@@ -31,10 +31,12 @@ from api_client.models import (
     UpdateActivityRequest,
 )
 from sandbox.parsing import (
+    HTTP_URL_PATTERN,
     IDEMPOTENCY_KEY_MAX,
     LIMIT_DEFAULT,
     LIMIT_MAX,
     MAX_BULK_ITEMS,
+    NOT_BLANK_PATTERN,
     OFFSET_MAX,
 )
 
@@ -366,17 +368,12 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
-# Text the models strip before checking, so "non-empty" means "not only whitespace".
-_NOT_BLANK: Final = r"\S"
-# What the meetingUrl validator accepts: an absolute http(s) URL with a host.
-_HTTP_URL: Final = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\s\[\]]*)?\s*$"
-
-
 def _state_code_rules(schemas: dict[str, Any]) -> None:
     """Say in JSON Schema what the request models check in code.
 
-    - ``subject`` and ``callOutcome`` are stripped first, so they need a non-space
-      character; ``meetingUrl`` must be an absolute http(s) URL.
+    - ``subject`` and ``callOutcome`` are stripped first, so they need a character that
+      is not white space; ``meetingUrl`` must be an absolute http(s) URL (the sandbox
+      holds requests to these patterns too: ``sandbox.parsing.documented_rules``).
     - A type-specific field (``TYPE_SPECIFIC_FIELDS``) must be null or absent unless
       ``activityType`` is its type. On PUT the stored type decides, which no schema of the
       body alone can say, so only the create models carry this rule.
@@ -384,9 +381,9 @@ def _state_code_rules(schemas: dict[str, Any]) -> None:
     wire = {name: field.alias or name for name, field in CreateActivityRequest.model_fields.items()}
     for name in ("CreateActivityRequest", "BulkActivityItem", "UpdateActivityRequest"):
         properties = schemas[name]["properties"]
-        properties["subject"]["pattern"] = _NOT_BLANK
-        _non_null_branch(properties["callOutcome"])["pattern"] = _NOT_BLANK
-        _non_null_branch(properties["meetingUrl"])["pattern"] = _HTTP_URL
+        properties["subject"]["pattern"] = NOT_BLANK_PATTERN
+        _non_null_branch(properties["callOutcome"])["pattern"] = NOT_BLANK_PATTERN
+        _non_null_branch(properties["meetingUrl"])["pattern"] = HTTP_URL_PATTERN
     rules = []
     for activity_type in ActivityType:
         foreign = [

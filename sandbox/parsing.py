@@ -47,7 +47,7 @@ _UTC_ADAPTER: Final = pydantic.TypeAdapter(UtcDateTime)
 # time without one gets pydantic's clearer "needs a time zone" message. pydantic alone
 # would also take "0" or "1750000000" as Unix times.
 _DATE_TIME: Final = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
 )
 _DATE_TIME_MESSAGE: Final = (
     "must be an ISO 8601 date-time with a time zone, e.g. 2025-06-14T15:30:00Z"
@@ -57,6 +57,51 @@ _TIME_FIELDS: Final = tuple(
     for name, field in CreateActivityRequest.model_fields.items()
     if name in TIME_COLUMNS
 )
+
+# What the models strip from text before checking it: Unicode White_Space (pydantic-core
+# trims with Rust's str::trim), spelled out because JSON Schema's \s (ECMA-262) and
+# Python's \s each mean something slightly different.
+WHITE_SPACE: Final = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_PATTERN: Final = f"[^{WHITE_SPACE}]"
+"""Text that is not only white space (unanchored: "contains a character that is not")."""
+HTTP_URL_PATTERN: Final = (
+    f"^[{WHITE_SPACE}]*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~-]+(:[0-9]{{1,5}})?"
+    f"([/?#][^{WHITE_SPACE}\\[\\]]*)?[{WHITE_SPACE}]*$"
+)
+"""An absolute http(s) URL with a plain host name: what ``meetingUrl`` must be."""
+_HTTP_URL: Final = re.compile(HTTP_URL_PATTERN)
+_URL_FIELDS: Final = ("meetingUrl",)
+# Limits on text as sent (the models check some after stripping; the schema cannot say so).
+_MAX_LENGTHS: Final[dict[str, int]] = {
+    name: int(branch["maxLength"])
+    for name, spec in CreateActivityRequest.model_json_schema(by_alias=True)["properties"].items()
+    for branch in spec.get("anyOf", [spec])
+    if branch.get("type") == "string" and "maxLength" in branch
+}
+
+
+def documented_rules(payload: Mapping[str, Any]) -> FieldErrors:
+    """The rules the OpenAPI document states beyond the models, checked on the raw JSON.
+
+    The models are a little more lenient in three places (a number or ``"0"`` as a time,
+    white space around text counted after stripping, any URL ``urlsplit`` accepts); the
+    sandbox holds requests to the document so that a schema-valid request is accepted
+    and a schema-invalid one refused.
+    """
+    errors: FieldErrors = {}
+    for name in _TIME_FIELDS:
+        value = payload.get(name)
+        if isinstance(value, str) and not _DATE_TIME.fullmatch(value):
+            errors[name] = [_DATE_TIME_MESSAGE]
+    for name, limit in _MAX_LENGTHS.items():
+        value = payload.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            errors[name] = [f"must be at most {limit} characters"]
+    for name in _URL_FIELDS:
+        value = payload.get(name)
+        if isinstance(value, str) and name not in errors and not _HTTP_URL.search(value):
+            errors[name] = ["must be an absolute http or https URL with a host name"]
+    return errors
 
 
 def _reject_constant(name: str) -> Any:
@@ -134,11 +179,7 @@ def require_object(payload: Any, what: str = "The request body") -> Mapping[str,
 
 def validate(model: type[M], payload: Mapping[str, Any]) -> M | FieldErrors:
     """Validate a JSON object against a shared model; the model, or field errors."""
-    misshapen = {
-        name: [_DATE_TIME_MESSAGE]
-        for name in _TIME_FIELDS
-        if isinstance(payload.get(name), str) and not _DATE_TIME.match(payload[name])
-    }
+    misshapen = documented_rules(payload)
     try:
         # Strict mode only exists for JSON input in the form the schema describes (times
         # as strings), so the object goes back to JSON text; ASCII escapes keep a lone
@@ -254,7 +295,7 @@ def _updated_since(raw: str | None, errors: FieldErrors) -> int | None:
     if raw is None or "updatedSince" in errors:
         return None
     text = _SPACE_FOR_PLUS.sub(r"+\1", raw)
-    if not _DATE_TIME.match(text):
+    if not _DATE_TIME.fullmatch(text):
         errors["updatedSince"] = [_DATE_TIME_MESSAGE]
         return None
     try:
