@@ -12,6 +12,9 @@ Decisions where the seed and SPEC are silent (also in the OpenAPI document):
   ``id`` (the bulk endpoint does not create with caller-chosen ids).
 - Field errors use wire names; ``$`` names the document as a whole (malformed JSON, an
   array where an object belongs), since ``body`` is an activity field.
+- Requests are held to the OpenAPI document where the shared models are laxer
+  (``sandbox.parsing.documented_rules``): RFC 3339 times, text lengths as sent, http(s)
+  URLs with a plain host name.
 """
 
 from __future__ import annotations
