@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 import redis
@@ -283,10 +283,8 @@ def start_redis(stack: Stack, data_dir: Path, env: dict[str, str]) -> Redis:
         url = f"redis://127.0.0.1:{port}/0"
         _wait(lambda: _answers(url), "redis-server")
         return Redis(url, "redis-server", part=part)
-    from fakeredis import TcpFakeServer
-
     port = free_port()
-    fake = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    fake = _embedded_redis(port)
     thread = threading.Thread(target=fake.serve_forever, name="embedded-redis", daemon=True)
     thread.start()
     url = f"redis://127.0.0.1:{port}/0"
@@ -297,6 +295,34 @@ def start_redis(stack: Stack, data_dir: Path, env: dict[str, str]) -> Redis:
         fake.server_close()
 
     return Redis(url, "embedded", stop=stop)
+
+
+def _embedded_redis(port: int) -> Any:
+    """fakeredis's TCP server, reporting client addresses as Redis does.
+
+    fakeredis 2.41 answers ``CLIENT INFO`` with ``addr=('127.0.0.1', 5000)``, which
+    redis-py cannot parse, and RQ asks for it when a worker starts.
+    """
+    from fakeredis import TcpFakeServer
+    from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+
+    class Handler(TCPFakeRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            info = getattr(self.current_client, "_client_info", None)
+            if not isinstance(info, dict):
+                return
+            for key in ("addr", "laddr"):
+                value = info.get(key)
+                if isinstance(value, tuple):
+                    info[key] = f"{value[0]}:{value[1]}"
+
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    server.RequestHandlerClass = Handler
+    # Connections still open at shutdown (the web app's pool) must not hold the exit.
+    server.daemon_threads = True
+    server.block_on_close = False
+    return server
 
 
 # --------------------------------------------------------------------------- web
