@@ -379,7 +379,7 @@ def build_web(
     from workers.settings import Settings
 
     fake = FakeSlack(bot_token=DEV_BOT_TOKEN, base_url=f"{origin}/console")
-    fake.permalink_base = f"{origin}/console/archives"
+    fake.permalink_base = f"{origin}/console"
     console = Console(
         fake,
         events_url=f"{origin}/slack/events",

@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from flask import Blueprint, Flask, Response, abort, jsonify, request
+from flask import Blueprint, Flask, Response, abort, jsonify, redirect, request
 
 from bot.console import payloads
 from bot.console.fake_slack import (
@@ -653,6 +653,11 @@ def create_console_blueprint(console: Console) -> Blueprint:
                 message_ts=data.get("message_ts"),
             )
         )
+
+    @bp.get("/archives/<channel>/<message>")
+    def archives(channel: str, message: str) -> Any:
+        # Permalinks the fake hands out open the channel in the console.
+        return redirect(f"../../?channel={channel}")
 
     @bp.post("/membership")
     def membership() -> Response:

@@ -358,3 +358,12 @@ def test_bad_requests_are_refused(world: World) -> None:
         httpx.post(f"{world.origin}/console/send", json={"channel": "C0SALES"}).status_code == 400
     )
     assert httpx.post(f"{world.origin}/console/send", json={"user": "U0NOBODY"}).status_code == 400
+
+
+def test_permalinks_open_their_channel_in_the_console(world: World) -> None:
+    world.fake.permalink_base = f"{world.origin}/console"
+    msg = world.fake.post_as_user("C0ACME", "U0ALICE", "Budget approved")
+    client = WebClient(token=BOT_TOKEN, base_url=world.fake.api_url)
+    link = client.chat_getPermalink(channel="C0ACME", message_ts=msg["ts"])["permalink"]
+    response = httpx.get(link, follow_redirects=True)
+    assert response.status_code == 200 and str(response.url).endswith("/console/?channel=C0ACME")
