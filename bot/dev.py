@@ -437,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     root.handlers[:] = [_PrefixHandler(printer)]
     root.setLevel(logging.INFO)
     logging.getLogger("werkzeug").addFilter(_QuietPolling())
+    # The access log already shows each request; httpx would say it twice.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(printer)
@@ -495,8 +497,6 @@ def main(argv: list[str] | None = None) -> int:
                     str(sandbox_port),
                     "--db",
                     str(data_dir / "sandbox.db"),
-                    "--server",
-                    "flask",
                 ),
                 env,
             )
@@ -566,6 +566,7 @@ def _announce(
         f"  Sandbox API  {sandbox_url}/api/v1/activities   (X-Api-Key: {api_key})",
         f"  Redis        {redis_.url}   ({redis_.kind})",
         f'  Worker{" and cron" if cron else ""} running. Try: /rally help, /rally task Call Acme due:"in 20 minutes"',
+        "  A fresh sandbox has an Acme task coming due: its reminder arrives in #deal-acme in a few minutes.",
         "  Ctrl-C stops everything.",
         "",
     ]

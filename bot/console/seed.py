@@ -78,7 +78,9 @@ def seed_activities(now: datetime | None = None) -> list[CreateActivityRequest]:
         {
             "activityType": "task",
             "subject": "Send Acme the revised proposal",
-            "dueDate": _iso(now + timedelta(minutes=20)),
+            # Just past the default 15-minute lead: reminded in #deal-acme a couple of
+            # minutes after a fresh `rally-slack dev` starts.
+            "dueDate": _iso(now + timedelta(minutes=17)),
             "priority": "high",
             **acme,
         },
