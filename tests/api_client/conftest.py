@@ -11,41 +11,17 @@ import httpx
 import pytest
 
 from api_client import RallyClient
+from tests.sandbox import seed_examples as seed
 
 BASE_URL = "https://acme.rallycrm.test"
 FAKE_KEY = "rk_test_not_a_real_key_0123456789"
 
-ACTIVITY_ID = "a7b8c9d0-1e2f-3456-789a-bcdef0123456"
+ACTIVITY_ID: str = seed.CALL_ACTIVITY["id"]
 
 
 def activity_json(**overrides: Any) -> dict[str, Any]:
     """A valid ActivityResponse body (the seed's call example), with overrides."""
-    body: dict[str, Any] = {
-        "id": ACTIVITY_ID,
-        "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-        "activityType": "call",
-        "subject": "Discovery call with Sarah Chen",
-        "body": "Discussed enterprise licensing needs and timeline",
-        "contactId": "d290f1ee-6c54-4b01-90e6-d701748f0851",
-        "companyId": None,
-        "dealId": "c8f9a0b1-2d3e-4f56-7890-abcdef123456",
-        "scheduledAt": None,
-        "dueDate": None,
-        "priority": None,
-        "status": "completed",
-        "callDirection": "outbound",
-        "callOutcome": "connected",
-        "callDurationSeconds": 1800,
-        "durationMinutes": None,
-        "location": None,
-        "meetingUrl": None,
-        "ownerId": "e4d909c2-90d0-4b2b-88c5-8e9a0fa1e4b1",
-        "completedAt": "2025-06-14T15:30:00Z",
-        "createdAt": "2025-06-14T15:30:00Z",
-        "updatedAt": "2025-06-14T15:30:00Z",
-    }
-    body.update(overrides)
-    return body
+    return {**seed.CALL_ACTIVITY, **overrides}
 
 
 def problem(status: int, title: str, errors: dict[str, list[str]] | None = None) -> httpx.Response:
