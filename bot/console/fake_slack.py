@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, Response, request
 
 from bot.console.blockkit import normalize_blocks, validate_message_blocks, validate_view
+from bot.console.socket_mode import DEFAULT_APP_TOKEN, SocketMode, add_socket_mode_route
 
 TEAM_ID = "T0RALLY001"
 TEAM_NAME = "Rally Dev"
@@ -38,6 +39,8 @@ API_APP_ID = "A0RALLYAPP"
 BOT_USER_ID = "U0RALLYBOT"
 BOT_ID = "B0RALLYBOT"
 DEFAULT_BOT_TOKEN = "xoxb-test-not-a-real-token"
+# Methods Slack only accepts with the app-level token (xapp-...), not the bot token.
+_APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
 
 # Slack's long names for the zones we use; tz_label in users.info is one of these.
 _TZ_LABELS = {
@@ -246,6 +249,8 @@ class FakeSlack:
         people: the workspace's members (default: :func:`default_people`).
         channels: its channels (default: :func:`default_channels`).
         permalink_base: the origin of permalinks ``chat.getPermalink`` hands out.
+        app_token: the app-level token ``apps.connections.open`` accepts (Socket Mode,
+            served by :attr:`socket_mode`).
     """
 
     def __init__(
@@ -256,8 +261,11 @@ class FakeSlack:
         people: list[Person] | None = None,
         channels: list[Channel] | None = None,
         permalink_base: str = f"https://{TEAM_DOMAIN}.slack.com",
+        app_token: str = DEFAULT_APP_TOKEN,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.socket_mode = SocketMode(app_id=API_APP_ID)
         self.base_url = base_url.rstrip("/")
         self.permalink_base = permalink_base.rstrip("/")
         self._initial_people = people
@@ -265,6 +273,7 @@ class FakeSlack:
         self._cond = threading.Condition(threading.RLock())
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": self._api_test,
+            "apps.connections.open": self._apps_connections_open,
             "auth.test": self._auth_test,
             "bots.info": self._bots_info,
             "team.info": self._team_info,
@@ -311,6 +320,7 @@ class FakeSlack:
             self._opened: list[dict[str, Any]] = []
             self._last_ts = 0.0
             self._version = 0
+            self.socket_mode.reset()
             self._cond.notify_all()
 
     @property
@@ -677,7 +687,10 @@ class FakeSlack:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
         if token is None and method != "api.test":
             return 200, {"ok": False, "error": "not_authed"}, {}
-        if token != self.bot_token and method != "api.test":
+        expected = self.app_token if method in _APP_LEVEL_METHODS else self.bot_token
+        if method in _APP_LEVEL_METHODS and token and not token.startswith("xapp-"):
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+        if token != expected and method != "api.test":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         try:
             body = handler(params)
@@ -818,6 +831,9 @@ class FakeSlack:
 
     def _api_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"args": {k: v for k, v in params.items() if k != "token"}}
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.socket_mode.issue_url(self.base_url)}
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -1140,7 +1156,8 @@ def _bearer_token(params: dict[str, Any]) -> str | None:
 
 
 def create_blueprint(fake: FakeSlack, name: str = "fake_slack") -> Blueprint:
-    """The Web API (``/api/<method>``) and response URLs (``/response/<id>``) of ``fake``."""
+    """The Web API (``/api/<method>``), response URLs (``/response/<id>``) and Socket Mode
+    WebSocket (``/link/``, see :mod:`bot.console.socket_mode`) of ``fake``."""
     bp = Blueprint(name, __name__)
 
     @bp.route("/api/<method>", methods=["GET", "POST"])
@@ -1162,6 +1179,7 @@ def create_blueprint(fake: FakeSlack, name: str = "fake_slack") -> Blueprint:
         status, text = fake.handle_response_url(url_id, body if isinstance(body, dict) else {})
         return Response(text, status=status, mimetype="text/plain")
 
+    add_socket_mode_route(bp, fake.socket_mode)
     return bp
 
 
