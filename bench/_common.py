@@ -1,11 +1,13 @@
-"""Helpers shared by the benchmarks: free ports, subprocess servers, medians, tables."""
+"""Helpers shared by the benchmarks: free ports, subprocess servers, medians, tables.
+
+Import it before the project's packages: it puts this checkout first on ``sys.path``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,11 +20,25 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
+# The checkout first: run as a script, a benchmark's folder is on the path but the root is
+# not, and an editable install made before a package had its __init__ maps it as a namespace.
+sys.path.insert(0, str(ROOT))
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# One way to stand up a private redis-server (and find a free port), shared with the tests.
+from tests.fixtures.redis import free_port, redis_server  # noqa: E402
+
+__all__ = [
+    "RESULTS",
+    "ROOT",
+    "free_port",
+    "median",
+    "percentile",
+    "print_table",
+    "rally_process",
+    "redis_server",
+    "save",
+    "wait_http",
+]
 
 
 def wait_http(url: str, deadline_s: float = 30.0) -> None:

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from typing import Any
 
 import httpx
 import redis
-from _common import free_port, median, percentile, print_table, save, wait_http
+from _common import free_port, median, percentile, print_table, redis_server, save, wait_http
 
 from bot.blocks.modals import build_log_modal
 from bot.console.payloads import (
@@ -360,41 +359,27 @@ def main() -> None:
     parser.add_argument("--logs", help="keep the servers' logs in this folder")
     args = parser.parse_args()
 
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        raise SystemExit("bench_ack needs redis-server on PATH")
-    with tempfile.TemporaryDirectory() as tmp_name:
+    with tempfile.TemporaryDirectory() as tmp_name, redis_server(Path(tmp_name)) as redis_url:
         tmp = Path(args.logs or tmp_name)
         tmp.mkdir(parents=True, exist_ok=True)
-        redis_port, slack_port = free_port(), free_port()
+        slack_port = free_port()
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(BENCH.parent), str(BENCH)]),
             "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_BOT_TOKEN": TOKEN,
             "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/",
-            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "REDIS_URL": redis_url,
             "RALLY_BASE_URL": "http://127.0.0.1:9/unused",
             "RALLY_API_KEY": DEV_API_KEY,
             "JOB_RETRY_INTERVALS": "1,2",
         }
-        redis_cmd = [
-            redis_server,
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
         fake = [sys.executable, str(BENCH / "_fake_slack_server.py"), str(slack_port), TOKEN]
-        with process(redis_cmd, env, tmp / "redis.log"), process(fake, env, tmp / "slack.log"):
-            time.sleep(0.5)
+        with process(fake, env, tmp / "slack.log"):
+            wait_http(f"http://127.0.0.1:{slack_port}/api/api.test")
             acks = part_acks(args, env, tmp)
             # Part 1 queued real jobs; part 2 must start from an empty Redis.
-            redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+            redis.Redis.from_url(redis_url).flushdb()
             work = {} if args.skip_workers else part_workers(args, env, tmp)
 
     rows = []

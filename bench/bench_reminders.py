@@ -20,25 +20,16 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import redis
-from _common import ROOT, free_port, median, print_table, rally_process, save, wait_http
-
-# The checkout first: run as a script, this file's folder is on the path but the root is
-# not, and an editable install made before a package had its __init__ maps it as a namespace.
-sys.path.insert(0, str(ROOT))
+from _common import free_port, median, print_table, rally_process, redis_server, save, wait_http
 
 from api_client import ActivityResponse, CreateActivityRequest, RallyClient
 from sandbox.app import DEV_API_KEY
@@ -46,49 +37,6 @@ from workers.reminders import CountingTransport, Keys, namespace_for, sync_tasks
 
 LEAD_MINUTES = 15
 SEED_CHUNK = 2_000  # activities per bulk_create_activities call (20 requests of 100)
-
-
-@contextmanager
-def redis_server() -> Iterator[redis.Redis]:
-    """A private redis-server on a free loopback port, in a temp directory."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise SystemExit("redis-server is not installed")
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        proc = subprocess.Popen(
-            [
-                exe,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                workdir,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        conn = redis.Redis(port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                conn.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        try:
-            yield conn
-        finally:
-            conn.close()
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 def seed_items(total: int, tasks: int, rng: random.Random, now: datetime) -> list[dict[str, Any]]:
@@ -196,7 +144,8 @@ def main() -> None:
     rng = random.Random(4)
     results: dict[str, Any] = {"args": vars(args)}
 
-    with tempfile.TemporaryDirectory() as tmp, redis_server() as conn:
+    with tempfile.TemporaryDirectory() as tmp, redis_server(Path(tmp)) as redis_url:
+        conn = redis.Redis.from_url(redis_url)
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         server = [
