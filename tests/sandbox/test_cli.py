@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,13 +15,8 @@ import pytest
 
 from sandbox.store import Store
 from sandbox.tenants import DEV_API_KEY, tenant_for_key
+from tests.fixtures.redis import free_port
 from tests.sandbox.support import ACTIVITIES, note
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _command() -> list[str]:
@@ -33,7 +27,7 @@ def _command() -> list[str]:
 @contextmanager
 def running_sandbox(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Start ``rally-slack sandbox ARGS`` on a free port; yield its URL once it answers."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [*_command(), "sandbox", "--port", str(port), *args],
         stdout=subprocess.PIPE,
