@@ -21,6 +21,8 @@ from typing import Any
 
 import redis
 
+from api_client import AuthenticationError, NotFoundError, RallyClient, RallyError
+from api_client.models import CreateActivityRequest, format_utc
 from workers import messages, queues
 from workers.settings import Settings
 from workers.slack import deliver, web_client
@@ -35,13 +37,8 @@ def _settings() -> Settings:
     return Settings()
 
 
-def _conn() -> redis.Redis:
-    return worker_redis(_settings().redis_url)
-
-
-def _rally_client(settings: Settings) -> Any:
-    from api_client import RallyClient
-
+def rally_client(settings: Settings) -> RallyClient:
+    """The configured tenant's API client, as the Slack-driven jobs use it."""
     settings.require("rally_base_url", "rally_api_key")
     assert settings.rally_base_url and settings.rally_api_key
     # Few in-call retries: a longer outage is RQ's to retry, with the user kept informed.
@@ -78,19 +75,16 @@ def create_activity(
     Raises:
         RallyError: a transient API failure, for RQ to retry.
     """
-    from api_client import RallyError
-    from api_client.models import CreateActivityRequest
-
     settings = _settings()
-    conn = _conn()
+    conn = worker_redis(settings.redis_url)
     try:
-        with _rally_client(settings) as rally:
+        with rally_client(settings) as rally:
             activity = rally.create_activity(
                 CreateActivityRequest.model_validate(request),
                 idempotency_key=idempotency_key(submission_id),
             )
     except RallyError as exc:
-        if getattr(exc, "retryable", False):
+        if exc.retryable:
             log.warning(
                 "event=create_transient_failure submission=%s user=%s error=%s",
                 submission_id,
@@ -104,7 +98,7 @@ def create_activity(
             "event=create_rejected submission=%s user=%s status=%s fields=%s",
             submission_id,
             origin.get("user"),
-            getattr(exc, "status_code", None),
+            exc.status_code,
             ",".join(field_errors),
         )
         queues.enqueue_notify(
@@ -131,7 +125,7 @@ def create_activity(
             user=origin["user"],
             activity_type=wire["activityType"],
             subject=wire["subject"],
-            logged_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            logged_at=format_utc(datetime.now(UTC)),
         ),
     )
     log.info(
@@ -148,9 +142,7 @@ def create_activity(
     return {"status": "created", "id": wire["id"]}
 
 
-def _permanent_reason(exc: Exception) -> str:
-    from api_client import AuthenticationError, NotFoundError
-
+def _permanent_reason(exc: RallyError) -> str:
     if isinstance(exc, AuthenticationError):
         return "Rally refused this app's API key; ask whoever installed the app to check it."
     if isinstance(exc, NotFoundError):
@@ -181,8 +173,6 @@ def on_create_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any,
         attempts,
         getattr(exc_type, "__name__", exc_type),
     )
-    from api_client import RallyError
-
     tries = f" after {attempts} tries" if attempts > 1 else ""
     if isinstance(exc, RallyError):
         reason = f"Rally could not be reached{tries}. Try again in a few minutes."
@@ -216,7 +206,7 @@ def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any
         The route taken: ``{"route": "response_url" | "ephemeral" | "dm"}``.
     """
     settings = _settings()
-    state = State(_conn())
+    state = State(worker_redis(settings.redis_url))
     submission = state.get_submission(submission_id)
     origin = outcome.get("origin") or {}
     if outcome.get("ok"):

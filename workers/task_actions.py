@@ -26,15 +26,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from api_client import ActivityChanges, NotFoundError, RallyError
+from api_client.models import Status
 from workers import open_tasks
+from workers.jobs import rally_client
+from workers.messages import escape
 from workers.reminders.index import Keys, apply_activity, due_epoch, indexed_task, remove_task
 from workers.settings import Settings
-from workers.slack import retry_handlers, web_client
+from workers.slack import deliver, retry_handlers, web_client
 from workers.state import State, worker_redis
 from workers.task_blocks import (
     COMPLETE_ACTION,
     SNOOZE_HOUR_ACTION,
-    SNOOZE_TOMORROW_ACTION,
+    TASK_ACTIONS,
     TaskCard,
     acted_reminder,
     outcome_line,
@@ -84,8 +88,6 @@ def _tell(
     text: str,
 ) -> None:
     """An ephemeral note to the clicker alone (response URL, else ephemeral, else DM)."""
-    from workers.slack import deliver
-
     try:
         deliver(
             client, user=user, channel=channel, message={"text": text}, response_url=response_url
@@ -123,17 +125,13 @@ def act_on_task(
     Returns:
         ``{"status": "done" | "already" | "busy" | "failed" | "gone", ...}``.
     """
-    from api_client import ActivityChanges, NotFoundError, RallyError
-    from api_client.models import Status
-    from workers.jobs import _rally_client
-
+    if action not in TASK_ACTIONS:
+        raise ValueError(f"unknown task action {action!r}")
     settings = Settings()
     conn = worker_redis(settings.redis_url)
     state = State(conn)
     client = web_client(settings)
     namespace = open_tasks.namespace_of(settings)
-    if action not in (COMPLETE_ACTION, SNOOZE_HOUR_ACTION, SNOOZE_TOMORROW_ACTION):
-        raise ValueError(f"unknown task action {action!r}")
 
     previous = state.get_task_action(task_id, due)
     if previous is not None:
@@ -148,12 +146,12 @@ def act_on_task(
     try:
         now = datetime.now(UTC)
         try:
-            with _rally_client(settings) as rally:
+            with rally_client(settings) as rally:
                 current = rally.get_activity(task_id)
                 record: dict[str, Any] = {"action": action, "user": user, "at": now.isoformat()}
-                if current.status.value == "completed" and action == COMPLETE_ACTION:
+                if current.status == Status.COMPLETED and action == COMPLETE_ACTION:
                     updated = current  # completed elsewhere meanwhile: the click still stands
-                elif current.status.value != "pending":
+                elif current.status != Status.PENDING:
                     _tell(
                         response_url,
                         client,
@@ -251,8 +249,6 @@ def act_on_task(
 
 
 def _subject(subject: str) -> str:
-    from workers.messages import escape
-
     return escape(subject)
 
 
