@@ -40,7 +40,7 @@ from bot.parsing import (
 from bot.services import QueueUnavailable, Services, services_of, submission_id_for_command
 from workers.messages import escape
 from workers.open_tasks import namespace_of, open_tasks_page
-from workers.task_blocks import tasks_message
+from workers.task_blocks import record_link, tasks_message
 
 log = logging.getLogger(__name__)
 
@@ -229,11 +229,7 @@ def set_tasks_handler(handler: Handler) -> None:
 
 
 def _record_text(kind: str, record_id: str, services: Services) -> str:
-    base = services.settings.rally_app_url
-    plural = {"deal": "deals", "company": "companies", "contact": "contacts"}[kind]
-    if base:
-        return f"<{base.rstrip('/')}/{plural}/{record_id}|{kind} {record_id}>"
-    return f"{kind} `{record_id}`"
+    return record_link(kind, record_id, services.settings.rally_app_url)
 
 
 def _state_call(ack: Any, command: dict[str, Any], action: Callable[[], str]) -> None:
