@@ -11,11 +11,9 @@ import re
 from typing import Final
 
 from workers.messages import EDIT_AND_RETRY_ACTION as _EDIT_AND_RETRY
+from workers.task_blocks import ACTIVITY_TYPES as ACTIVITY_TYPES
 from workers.task_blocks import (
-    COMPLETE_ACTION,
     OPEN_MODAL_ACTION_PREFIX,
-    SNOOZE_HOUR_ACTION,
-    SNOOZE_TOMORROW_ACTION,
     TASK_ACTIONS,
     TASKS_MORE_ACTION,
 )
@@ -34,7 +32,7 @@ BOT_EVENTS: Final = (APP_HOME_OPENED,)
 
 # -- views (modals) -------------------------------------------------------------------
 
-ACTIVITY_TYPES: Final = ("note", "task", "call", "meeting")
+# ACTIVITY_TYPES (imported above): note, task, call, meeting, in the order buttons show them.
 LOG_NOTE_VIEW: Final = "log_note"
 LOG_TASK_VIEW: Final = "log_task"
 LOG_CALL_VIEW: Final = "log_call"
@@ -46,21 +44,18 @@ LOG_VIEWS: Final[dict[str, str]] = {
     "meeting": LOG_MEETING_VIEW,
 }
 CHOOSE_TYPE_VIEW: Final = "log_choose_type"
-VIEW_CALLBACK_IDS: Final = (*LOG_VIEWS.values(), CHOOSE_TYPE_VIEW)
 
 # -- actions --------------------------------------------------------------------------
 
 # OPEN_MODAL_ACTION_PREFIX (imported above; the Home tab is built in workers): buttons
 # opening a type's modal, ``open_modal_call`` etc.; the value is the type.
-OPEN_MODAL_ACTION_RE: Final = re.compile(r"^open_modal_(note|task|call|meeting)$")
+_TYPES_RE = "|".join(ACTIVITY_TYPES)
+OPEN_MODAL_ACTION_RE: Final = re.compile(rf"^{OPEN_MODAL_ACTION_PREFIX}({_TYPES_RE})$")
 CHOOSE_TYPE_ACTION_PREFIX: Final = "choose_type_"
-CHOOSE_TYPE_ACTION_RE: Final = re.compile(r"^choose_type_(note|task|call|meeting)$")
+CHOOSE_TYPE_ACTION_RE: Final = re.compile(rf"^{CHOOSE_TYPE_ACTION_PREFIX}({_TYPES_RE})$")
 EDIT_AND_RETRY_ACTION: Final = _EDIT_AND_RETRY
-TASK_COMPLETE_ACTION: Final = COMPLETE_ACTION
-TASK_SNOOZE_HOUR_ACTION: Final = SNOOZE_HOUR_ACTION
-TASK_SNOOZE_TOMORROW_ACTION: Final = SNOOZE_TOMORROW_ACTION
-"""Complete / Snooze buttons on reminders, ``/rally tasks`` and App Home (``value``: "task:due")."""
 TASK_ACTION_IDS: Final = TASK_ACTIONS
+"""Complete / Snooze buttons on reminders, ``/rally tasks`` and App Home (``value``: "task:due")."""
 TASKS_MORE: Final = TASKS_MORE_ACTION
 """The next page of ``/rally tasks``; ``value`` is the offset."""
 
