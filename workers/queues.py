@@ -6,11 +6,12 @@ queue's intermediate list atomically (LMOVE, Redis ≥ 6.2), so a crash between 
 and start cannot lose it. Every job uses RQ's JSON serializer (no pickle) and takes
 plain JSON arguments with no secrets.
 
-Queues (issue 4 adds its work to ``REMINDERS``):
+Queues:
 
     rally-activities   create an activity in Rally (``workers.jobs.create_activity``)
     rally-notify       tell a user the outcome (``workers.jobs.notify_outcome``)
-    rally-reminders    reserved for reminder sync/tick and task actions
+    rally-reminders    reminder sync and tick (``workers.schedules``) and Complete/Snooze
+                       clicks (``workers.task_actions.act_on_task``)
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ ALL_QUEUES: tuple[str, ...] = (ACTIVITIES, NOTIFY, REMINDERS)
 RESULT_TTL = 24 * 3600
 FAILURE_TTL = 7 * 24 * 3600
 JOB_TIMEOUT = 120
+TASK_ACTION_TIMEOUT = 60
+REMINDER_JOB_TIMEOUT = 300
 NOTIFY_RETRY = Retry(max=3, interval=[5, 30, 120])
 
 
@@ -96,8 +99,8 @@ def enqueue_create_activity(
         log.info("event=duplicate_submission submission=%s", submission_id)
         return False
     log.info(
-        "event=enqueued job=create-%s team=%s user=%s type=%s",
-        submission_id,
+        "event=enqueued job=%s team=%s user=%s type=%s",
+        create_job_id(submission_id),
         origin.get("team"),
         origin.get("user"),
         request.get("activityType"),
@@ -125,10 +128,6 @@ def enqueue_notify(conn: redis.Redis, *, submission_id: str, outcome: dict[str, 
         )
     except DuplicateJobError:
         log.info("event=duplicate_notify submission=%s kind=%s", submission_id, kind)
-
-
-TASK_ACTION_TIMEOUT = 60
-REMINDER_JOB_TIMEOUT = 300
 
 
 def task_action_job_id(action: str, task_id: str, due: int) -> str:
