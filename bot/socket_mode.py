@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
 
 from bot.app import create_app
 from workers.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 def socket_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``rally-slack socket`` (needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN)."""
+    """Entry point of ``rally-slack socket`` (needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN).
+
+    Runs until SIGTERM or SIGINT, then closes the connection (letting acks in flight
+    finish) and exits 0, so a supervisor's stop is an orderly one.
+    """
     parser = argparse.ArgumentParser(prog="rally-slack socket", description=__doc__)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -24,7 +33,35 @@ def socket_main(argv: list[str] | None = None) -> int:
     settings.require("slack_app_token", "slack_bot_token")
     assert settings.slack_app_token is not None
     app = create_app(settings)
-    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+    handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+
+    # Bolt's handler.start() blocks on an Event nothing sets: SIGTERM would kill the
+    # process mid-ack and SIGINT would end it with a traceback. Wait on our own instead.
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]
+    except SlackApiError as exc:
+        # apps.connections.open refused the app-level token (invalid_auth, not_allowed_token_type, ...).
+        raise SystemExit(
+            f"Socket Mode connection failed: {exc.response.get('error')} (check SLACK_APP_TOKEN)"
+        ) from None
+    except OSError as exc:
+        # Slack's Web API unreachable even after the client's connection-error retries.
+        raise SystemExit(
+            f"Socket Mode connection failed: cannot reach {settings.slack_api_url} ({exc})"
+        ) from None
+    log.info("event=socket_mode_started")
+    stop.wait()
+    handler.close()  # type: ignore[no-untyped-call]
+    log.info("event=socket_mode_stopped signal=%s", received[0] if received else None)
     return 0
 
 

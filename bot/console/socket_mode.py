@@ -217,10 +217,14 @@ class SocketMode:
 
     def wait_connected(self, timeout: float = 10.0) -> SocketConnection:
         """The newest open connection that has received ``hello``, waiting up to ``timeout`` s."""
-        return self._wait(self._live, timeout, "no Socket Mode connection")  # type: ignore[no-any-return]
+        return self._wait(self.live, timeout, "no Socket Mode connection")  # type: ignore[no-any-return]
 
-    def _live(self) -> SocketConnection | None:
-        return next((c for c in reversed(self._connections) if c.hello_sent and not c.closed), None)
+    def live(self) -> SocketConnection | None:
+        """The newest open connection that has received ``hello`` (envelopes go there)."""
+        with self._cond:
+            return next(
+                (c for c in reversed(self._connections) if c.hello_sent and not c.closed), None
+            )
 
     def push(
         self,
@@ -258,7 +262,7 @@ class SocketMode:
             envelope["retry_attempt"] = retry_attempt
             envelope["retry_reason"] = retry_reason or "timeout"
         with self._cond:
-            conn = self._live()
+            conn = self.live()
             if conn is None:
                 raise RuntimeError("no Socket Mode connection to push to")
             self._envelopes[envelope_id] = envelope
@@ -269,7 +273,7 @@ class SocketMode:
         """Ask the live connection to reconnect, as Slack does before it closes a socket."""
         message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}
         with self._cond:
-            conn = self._live()
+            conn = self.live()
             if conn is None:
                 raise RuntimeError("no Socket Mode connection to disconnect")
             conn.outbox.put(json.dumps(message))
@@ -286,6 +290,10 @@ class SocketMode:
             return next((a for a in self._acks if a.envelope_id == envelope_id), None)
 
         return self._wait(find, timeout, f"no ack of envelope {envelope_id}")  # type: ignore[no-any-return]
+
+    def wait_until(self, condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Wait until ``condition()`` is truthy (re-checked on every change); return it."""
+        return self._wait(condition, timeout, "condition not met")
 
     def _wait(self, condition: Callable[[], Any], timeout: float, what: str) -> Any:
         deadline = time.monotonic() + timeout
