@@ -6,7 +6,6 @@ One ``Services`` is built per app and handed to every listener in Bolt's ``conte
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from slack_sdk import WebClient
 
 from workers import queues
 from workers.settings import Settings
-from workers.slack import web_client
+from workers.slack import user_tz, web_client
 from workers.state import State, Submission, request_path_redis
 
 log = logging.getLogger(__name__)
@@ -70,23 +69,8 @@ class Services:
 
         Cached in Redis for a day; on a miss, ``users.info`` is asked with a short timeout.
         """
-        try:
-            cached = self.state.get_user_tz(team, user)
-        except redis.RedisError:
-            cached = None
-        if cached:
-            return cached, True
-        try:
-            info = self.tz_client.users_info(user=user)
-            tz = str(info["user"].get("tz") or "")
-        except Exception as exc:  # slow or failing Slack must not cost the 3 seconds
-            log.info("event=tz_lookup_failed user=%s error=%s", user, type(exc).__name__)
-            return "UTC", False
-        if not tz:
-            return "UTC", False
-        with contextlib.suppress(redis.RedisError):
-            self.state.set_user_tz(team, user, tz)
-        return tz, True
+        tz = user_tz(self.tz_client, self.state, team, user)
+        return (tz, True) if tz else ("UTC", False)
 
     def submit(
         self,

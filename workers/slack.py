@@ -8,10 +8,12 @@ when Slack says it cannot (expired URL, bot not in channel, channel gone).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -22,6 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from workers.settings import Settings
+from workers.state import State
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,28 @@ def web_client(settings: Settings, *, timeout: int = 10, retries: bool = True) -
     if retries:
         client.retry_handlers.extend(retry_handlers())
     return client
+
+
+def user_tz(client: WebClient, state: State, team: str, user: str) -> str | None:
+    """The user's IANA time zone, or ``None`` when Slack can't say.
+
+    Cached in State for a day; on a miss, ``users.info`` is asked (with ``client``'s own
+    timeout). Redis trouble only costs the cache, and Slack trouble is logged, not raised:
+    the caller falls back to UTC.
+    """
+    with contextlib.suppress(redis.RedisError):
+        if cached := state.get_user_tz(team, user):
+            return cached
+    try:
+        tz = str(client.users_info(user=user)["user"].get("tz") or "")
+    except Exception as exc:  # slow or failing Slack must not fail what asked
+        log.info("event=tz_lookup_failed user=%s error=%s", user, type(exc).__name__)
+        return None
+    if not tz:
+        return None
+    with contextlib.suppress(redis.RedisError):
+        state.set_user_tz(team, user, tz)
+    return tz
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from workers.jobs import rally_client
 from workers.messages import escape
 from workers.reminders.index import Keys, apply_activity, due_epoch, indexed_task, remove_task
 from workers.settings import Settings
-from workers.slack import deliver, retry_handlers, web_client
+from workers.slack import deliver, retry_handlers, user_tz, web_client
 from workers.state import State, worker_redis
 from workers.task_blocks import (
     COMPLETE_ACTION,
@@ -52,17 +52,8 @@ SNOOZE_TOMORROW_AT = time(9, 0)
 
 def user_zone(client: WebClient, state: State, team: str, user: str) -> ZoneInfo:
     """The user's Slack time zone (State's cache, else ``users.info``), UTC if unknown."""
-    name = state.get_user_tz(team, user)
-    if not name:
-        try:
-            name = str(client.users_info(user=user)["user"].get("tz") or "")
-        except Exception as exc:
-            log.info("event=tz_lookup_failed user=%s error=%s", user, type(exc).__name__)
-            name = ""
-        if name:
-            state.set_user_tz(team, user, name)
     try:
-        return ZoneInfo(name or "UTC")
+        return ZoneInfo(user_tz(client, state, team, user) or "UTC")
     except ZoneInfoNotFoundError:
         return ZoneInfo("UTC")
 
