@@ -7,7 +7,7 @@ so it can neither ping ``@channel`` nor forge a link.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 EDIT_AND_RETRY_ACTION = "edit_and_retry"
@@ -41,11 +41,15 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def slack_time(epoch: int, fmt: str = "{date_short_pretty} at {time}") -> str:
+    """A ``<!date^…>`` token that Slack renders in the reader's own time zone (UTC fallback)."""
+    fallback = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{fmt}|{fallback}>"
+
+
 def slack_date(value: str, fmt: str = "{date_short_pretty} at {time}") -> str:
-    """A ``<!date^…>`` token that Slack renders in the reader's own time zone."""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{fmt}|{fallback}>"
+    """:func:`slack_time` of an ISO 8601 time as the API writes it."""
+    return slack_time(int(datetime.fromisoformat(value).timestamp()), fmt)
 
 
 def _minutes(seconds: int) -> str:

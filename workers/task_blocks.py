@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
-from workers.messages import activity_url, escape
+from workers.messages import activity_url, escape, slack_time
 
 COMPLETE_ACTION: Final = "task_complete"
 SNOOZE_HOUR_ACTION: Final = "task_snooze_hour"
@@ -84,12 +84,6 @@ def parse_button_value(value: str) -> tuple[str, int]:
     if not task_id:
         raise ValueError(f"not a task button value: {value!r}")
     return task_id, int(due)
-
-
-def slack_time(epoch: int, fmt: str = "{date_short_pretty} at {time}") -> str:
-    """A ``<!date>`` token (each reader's own zone) with a UTC fallback."""
-    fallback = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{epoch}^{fmt}|{fallback}>"
 
 
 def record_link(kind: str, record_id: str, app_url: str | None) -> str:
