@@ -203,7 +203,7 @@ if redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
 return 1
 """
 
-# KEYS: lease   ARGV: token
+# KEYS: a lock (a lease, the sync lock)   ARGV: token.  Deletes it only if still ours.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -396,8 +396,12 @@ def mark_sent(
 
 def release(conn: redis.Redis, task_id: str, due_epoch: int, token: str, *, namespace: str) -> None:
     """Give the lease back without marking sent, so the next tick tries again."""
-    keys = Keys(namespace)
-    _script("release")(keys=[keys.lease(task_id, due_epoch)], args=[token], client=conn)
+    release_lock(conn, Keys(namespace).lease(task_id, due_epoch), token)
+
+
+def release_lock(conn: redis.Redis, key: str, token: str) -> None:
+    """Delete the lock at ``key`` if it still holds ``token`` (not someone else's since)."""
+    _script("release")(keys=[key], args=[token], client=conn)
 
 
 def was_sent(conn: redis.Redis, task_id: str, due_epoch: int, *, namespace: str) -> bool:

@@ -32,13 +32,12 @@ from typing import Any, Final, cast
 
 import redis
 
-from api_client import PartialActivityResponse, RallyClient
+from api_client import MAX_PAGE_SIZE, PartialActivityResponse, RallyClient
 from api_client.models import format_utc
-from workers.reminders.index import REMINDER_FIELDS, Keys, apply_activity
+from workers.reminders.index import REMINDER_FIELDS, Keys, apply_activity, release_lock
 
 logger = logging.getLogger("workers.reminders.sync")
 
-MAX_PAGE_SIZE: Final = 100
 SYNC_LOCK_SECONDS: Final = 120
 
 
@@ -106,10 +105,6 @@ def load_cursor(conn: redis.Redis, *, namespace: str) -> Cursor | None:
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
@@ -218,7 +213,7 @@ def sync_tasks(
             assert cursor is not None
             offset = cursor.at_since - 1
     finally:
-        conn.eval(_UNLOCK, 1, keys.sync_lock, token)
+        release_lock(conn, keys.sync_lock, token)
         report.seconds = time.perf_counter() - started
         report.cursor = load_cursor(conn, namespace=namespace)
     logger.info(
