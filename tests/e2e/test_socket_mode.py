@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import flask_sock  # noqa: F401  (the fake's WebSocket server: fail loudly, never skip, without it)
 import httpx
 import pytest
 
@@ -31,8 +32,6 @@ from tests.fixtures.redis import free_port
 from tests.fixtures.sandbox import DEV_API_KEY
 from tests.fixtures.slack import BOT_TOKEN
 from workers.settings import Settings
-
-pytest.importorskip("flask_sock", reason="the fake's Socket Mode side needs flask-sock")
 
 RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
 APP_TOKEN = DEFAULT_APP_TOKEN  # "xapp-test-not-a-real-token"
