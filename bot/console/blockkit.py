@@ -71,10 +71,6 @@ def _random_id(length: int = 4) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
-def _text_len(obj: Any) -> int:
-    return len(obj.get("text", "")) if isinstance(obj, dict) else 0
-
-
 class _Checker:
     def __init__(self) -> None:
         self.errors: list[str] = []

@@ -354,11 +354,6 @@ def app_home_opened(user: str = "U0ALICE", *, channel: str | None = None) -> dic
     }
 
 
-def retry_headers(num: int = 1, reason: str = "http_timeout") -> dict[str, str]:
-    """The headers Slack adds when it delivers an event again."""
-    return {"X-Slack-Retry-Num": str(num), "X-Slack-Retry-Reason": reason}
-
-
 # --------------------------------------------------------------------------- view state
 
 

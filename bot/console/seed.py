@@ -34,8 +34,6 @@ GLOBEX_CONTACT = Record(
     "contact", "6b2d1ef1-9b0e-4e8b-8f66-000000000005", "Hank Scorpio (CEO, Globex)"
 )
 
-RECORDS = (ACME_DEAL, ACME_COMPANY, ACME_CONTACT, GLOBEX_DEAL, GLOBEX_CONTACT)
-
 # (channel, record) bindings made through the bot's own /rally link when the stack starts.
 LINKS = (("C0ACME", ACME_DEAL),)
 
