@@ -1,7 +1,7 @@
 """``/rally``: help, modals, quick-create, link/unlink, me (SPEC §4).
 
-Each subcommand is a plain function ``(ack, command, client, services) -> None`` in
-``SUBCOMMANDS``, keyed by the parsed command's class. ``/rally tasks`` is answered by
+Each subcommand is a plain function ``(ack, command, client, services, parsed) -> None``
+in ``SUBCOMMANDS``, keyed by the parsed command's class. ``/rally tasks`` is answered by
 ``TASKS_HANDLER`` (:func:`list_open_tasks`; a test or the console may swap it with
 :func:`set_tasks_handler`).
 """
