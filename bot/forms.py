@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pydantic
 
-from api_client.models import CreateActivityRequest
+from api_client.models import CreateActivityRequest, format_utc
 from bot import ids
 from bot.parsing import ParseError, parse_minutes, parse_record_ref
 
@@ -59,7 +59,7 @@ def _text(value: Any) -> str | None:
 
 
 def _iso(unix_seconds: Any) -> str:
-    return datetime.fromtimestamp(int(unix_seconds), UTC).isoformat().replace("+00:00", "Z")
+    return format_utc(datetime.fromtimestamp(int(unix_seconds), UTC))
 
 
 def _record(block: str, kind: str, text: str, errors: dict[str, str]) -> str | None:
