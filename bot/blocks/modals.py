@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from api_client.models import SUBJECT_MAX
 from bot import ids
 
 TITLES = {
@@ -90,7 +91,7 @@ def _element(field: str, value: Any) -> dict[str, Any]:
         return element
     element = {"type": "plain_text_input", "action_id": action_id}
     if field == ids.SUBJECT:
-        element["max_length"] = 500
+        element["max_length"] = SUBJECT_MAX
         element["placeholder"] = _plain("What happened, or what needs doing")
     elif field == ids.BODY:
         element["multiline"] = True

@@ -90,12 +90,12 @@ def handle_tasks_more(
         cards, total = open_tasks_page(
             services.conn, namespace, team=team, user=user, offset=offset
         )
+        if offset >= total and total:  # the list shrank since that page was shown
+            offset = 0
+            cards, total = open_tasks_page(services.conn, namespace, team=team, user=user)
     except redis.RedisError:
         respond(text=QUEUE_DOWN, response_type="ephemeral", replace_original=False)
         return
-    if offset >= total and total:
-        offset = 0
-        cards, total = open_tasks_page(services.conn, namespace, team=team, user=user)
     message = tasks_message(
         cards,
         offset=offset,
