@@ -11,7 +11,9 @@ Layout, following RQ's delivery guarantees:
 - the parent only supervises: it restarts a child that died and forwards SIGTERM/SIGINT
   (a warm shutdown: the current job finishes).
 
-``--burst`` drains everything and exits 0: it repeatedly enqueues the scheduled jobs that
+``--burst`` drains everything and exits 0: it first runs RQ's maintenance pass on every
+queue (so a job whose worker died and whose heartbeat has expired is retried or failed,
+as a long-running worker would do it), then repeatedly enqueues the scheduled jobs that
 are already due (RQ's scheduler would only do that while running) and runs a burst worker
 on each non-empty queue, one queue at a time, until nothing is queued and nothing is due.
 Retries scheduled for later are left for a running worker.
@@ -100,12 +102,33 @@ def enqueue_due_scheduled(conn: redis.Redis, names: Sequence[str]) -> int:
         scheduler.release_locks()  # type: ignore[no-untyped-call]
 
 
+def recover_abandoned(conn: redis.Redis, names: Sequence[str]) -> None:
+    """Run RQ's maintenance pass on each queue: recover jobs whose worker died.
+
+    An abandoned job is not on its queue but in its StartedJobRegistry, so a burst that
+    only starts workers on non-empty queues would never look at it. This is the pass a
+    worker runs at startup (``Worker.clean_registries``: registries, dead workers, the
+    intermediate list), under RQ's per-queue maintenance lock. It only touches entries
+    whose heartbeat deadline has passed, so a job a live worker is running is left alone;
+    an expired one is retried (at once, or scheduled per its Retry interval) if it has
+    retries left, else moved to the failed registry, its failure callback run either way.
+    """
+    for name in names:
+        BurstWorker(
+            [queues.queue(name, conn)], connection=conn, serializer=JSONSerializer
+        ).clean_registries()  # type: ignore[no-untyped-call]
+
+
 def run_burst(conn: redis.Redis, names: Sequence[str], *, log_level: str = "INFO") -> int:
     """Drain ``names`` (and their due retries) with one single-queue burst worker at a time.
+
+    Jobs abandoned by a dead worker whose heartbeat has expired are recovered first
+    (:func:`recover_abandoned`).
 
     Returns:
         The number of worker passes that processed at least one job.
     """
+    recover_abandoned(conn, names)
     passes = 0
     for _ in range(MAX_BURST_ROUNDS):
         due = enqueue_due_scheduled(conn, names)
