@@ -214,6 +214,18 @@ class _Api:
     def idempotency_key(self) -> str | None:
         return idempotency_key(request) if self.faults.idempotency else None
 
+    def idempotent_start(self, payload: Any) -> tuple[str | None, str, Response | None]:
+        """(key, request digest, the first response when this is a replay) for a POST.
+
+        The replay is checked again inside the write transaction: two retries racing
+        past this first look must still create once.
+        """
+        key = self.idempotency_key()
+        if not key:
+            return None, "", None
+        digest = request_hash(request.method, request.path, payload)
+        return key, digest, self.replay(self.store, key, digest)
+
     def replay(self, record_source: Store | WriteTx, key: str, digest: str) -> Response | None:
         """The first response for this key, a 422 for a different body, or None."""
         if isinstance(record_source, Store):
@@ -265,9 +277,8 @@ class _Api:
     def create_activity(self) -> Response:
         tenant = self.tenant()
         payload = read_json(request)
-        key = self.idempotency_key()
-        digest = request_hash(request.method, request.path, payload) if key else ""
-        if key and (replayed := self.replay(self.store, key, digest)):
+        key, digest, replayed = self.idempotent_start(payload)
+        if replayed is not None:
             return replayed
         model = parse_create(payload)
         with self.store.write(tenant.tenant_id) as tx:
@@ -334,9 +345,8 @@ class _Api:
     def bulk_create(self) -> Response:
         tenant = self.tenant()
         payload = read_json(request)
-        key = self.idempotency_key()
-        digest = request_hash(request.method, request.path, payload) if key else ""
-        if key and (replayed := self.replay(self.store, key, digest)):
+        key, digest, replayed = self.idempotent_start(payload)
+        if replayed is not None:
             return replayed
         items = bulk_items(payload)
         checked = [
