@@ -30,6 +30,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from tests.e2e.harness import Rally
+from tests.fixtures.waiting import wait_until
 from workers import queues
 
 RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
@@ -107,17 +108,6 @@ def _dead(pids: Iterable[int]) -> bool:
     return all(pid not in table or table[pid][2] in ("Z", "X") for pid in pids)
 
 
-def _wait(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.02)
-
-
 def _kill_worker(tree: dict[int, int]) -> None:
     """SIGKILL every process group of the worker's tree: the supervisor's (supervisor, the
     queue's Worker and its scheduler) and the work horse's, which RQ puts in a group of its
@@ -180,7 +170,7 @@ def test_a_worker_killed_after_rally_committed_the_create_yields_one_activity_an
         _kill_worker(tree or {worker.pid: worker.pid})
         worker.wait(timeout=10)
         api.release.set()  # ... and its answer goes to a dead socket
-    _wait(lambda: _dead(tree))
+    wait_until(lambda: _dead(tree), timeout=10.0)
     timings["killed"] = time.monotonic() - t0
 
     # Nothing recorded the outcome: the job is still "started", nobody was told.

@@ -21,21 +21,11 @@ from rq.serializers import JSONSerializer
 
 from bot.server import create_flask_app
 from tests.e2e.harness import Rally
+from tests.fixtures.waiting import wait_until
 from workers import queues
 from workers.runner import enqueue_due_scheduled, run_burst
 
 RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
-
-
-def _wait(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.05)
 
 
 def test_burst_leaves_a_retry_that_is_not_yet_due_and_runs_it_once_due(
@@ -59,7 +49,7 @@ def test_burst_leaves_a_retry_that_is_not_yet_due_and_runs_it_once_due(
     assert rally.activities() == []
 
     monkeypatch.setenv("RALLY_BASE_URL", rally.api_url)  # Rally is back
-    _wait(lambda: registry.get_jobs_to_schedule(int(time.time())))
+    wait_until(lambda: registry.get_jobs_to_schedule(int(time.time())), timeout=20.0)
     run_burst(rally.redis, queues.ALL_QUEUES, log_level="WARNING")
     assert [a["subject"] for a in rally.activities()] == ["Retried later"]
     job = Job.fetch(job_id, connection=rally.redis, serializer=JSONSerializer)
@@ -96,10 +86,11 @@ def test_long_running_worker_runs_one_process_per_queue_and_stops_on_sigterm(
         [RALLY_SLACK, "worker"], env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        workers = _wait(
+        workers = wait_until(
             lambda: (
                 len(Worker.all(connection=rally.redis)) == 3 and Worker.all(connection=rally.redis)
-            )
+            ),
+            timeout=20.0,
         )
         assert sorted(tuple(w.queue_names()) for w in workers) == [
             (name,) for name in sorted(queues.ALL_QUEUES)
@@ -107,14 +98,14 @@ def test_long_running_worker_runs_one_process_per_queue_and_stops_on_sigterm(
         assert len({w.pid for w in workers}) == 3
 
         rally.command("note Served by the long-running worker")
-        _wait(lambda: rally.activities())
-        _wait(lambda: any("Served by" in t for t in rally.shown_to()))
+        wait_until(lambda: rally.activities(), timeout=20.0)
+        wait_until(lambda: any("Served by" in t for t in rally.shown_to()), timeout=20.0)
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
         log.close()
     assert code == 0, (tmp_path / "worker.log").read_text()
-    _wait(lambda: Worker.all(connection=rally.redis) == [])
+    wait_until(lambda: Worker.all(connection=rally.redis) == [], timeout=20.0)
 
 
 @pytest.mark.parametrize(
