@@ -7,14 +7,44 @@ import logging
 import signal
 import sys
 import threading
+from typing import Any
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot import envelope
 from bot.app import create_app
-from workers.settings import Settings
+from workers.settings import load_settings
+from workers.slack import response_url_allowed
 
 log = logging.getLogger(__name__)
+
+
+class CheckedSocketModeHandler(SocketModeHandler):
+    """Bolt's Socket Mode handler, with the same shape check as the HTTP edge.
+
+    A malformed envelope is acknowledged (so Slack does not redeliver it) and dropped
+    with one log line, before Bolt builds a request from it.
+    """
+
+    def __init__(self, app: Any, app_token: str, *, api_url: str) -> None:
+        super().__init__(app, app_token)
+        self.api_url = api_url
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        try:
+            envelope.check(
+                req.payload,
+                response_url_allowed=lambda url: response_url_allowed(url, self.api_url),
+            )
+        except envelope.Malformed as exc:
+            log.warning("event=request_malformed transport=socket_mode reason=%s", exc)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        super().handle(client, req)
 
 
 def socket_main(argv: list[str] | None = None) -> int:
@@ -29,11 +59,13 @@ def socket_main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
-    settings = Settings()
+    settings = load_settings()
     settings.require("slack_app_token", "slack_bot_token")
     assert settings.slack_app_token is not None
-    app = create_app(settings)
-    handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    app = create_app(settings, verify_requests=False)
+    handler = CheckedSocketModeHandler(
+        app, settings.slack_app_token.get_secret_value(), api_url=settings.slack_api_url
+    )
 
     # Bolt's handler.start() blocks on an Event nothing sets: SIGTERM would kill the
     # process mid-ack and SIGINT would end it with a traceback. Wait on our own instead.

@@ -1,15 +1,34 @@
-"""The one settings object, read once at the edge (environment and ``.env``)."""
+"""The one settings object, read once at the edge (environment and ``.env``).
+
+Every value is checked when the object is built, so a process with a bad value stops
+at start-up with the variable's name rather than failing inside a Slack request. A
+variable set to nothing (``SLACK_SIGNING_SECRET=``, a blank line in a ``.env``) counts
+as not set: an empty secret must never pass for a configured one.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _intervals(raw: str, name: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or any(v < 0 for v in values):
+        raise ValueError(f"{name} must be comma-separated whole seconds, e.g. 10,30,120")
+    return values
 
 
 class Settings(BaseSettings):
     """Configuration of every process: see SPEC §2 and the README."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # A variable set to nothing is not set: its default applies (None for secrets).
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     slack_signing_secret: SecretStr | None = None
     slack_bot_token: SecretStr | None = None
@@ -24,18 +43,67 @@ class Settings(BaseSettings):
     # Seconds between RQ retries of a create whose API call failed transiently; the
     # number of entries is the number of retries. Tests and the console use "0,0".
     job_retry_intervals: str = "10,30,120,600"
+    # Seconds between retries of telling a user an outcome when Slack fails; the last
+    # one repeats for as long as a submission is kept. All zeros (tests) means one
+    # immediate retry per entry.
+    notify_retry_intervals: str = "5,30,120,300,900,1800,3600"
+
+    @field_validator(
+        "slack_signing_secret",
+        "slack_bot_token",
+        "slack_app_token",
+        "rally_base_url",
+        "rally_api_key",
+        "rally_app_url",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # White space only ("SLACK_SIGNING_SECRET= " in a .env) is not a secret either.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("job_retry_intervals", "notify_retry_intervals", mode="after")
+    @classmethod
+    def _check_intervals(cls, value: str, info: Any) -> str:
+        _intervals(value, str(info.field_name).upper())
+        return value
 
     def retry_intervals(self) -> list[int]:
         """``JOB_RETRY_INTERVALS`` as a list of non-negative seconds (at least one)."""
-        values = [int(part) for part in self.job_retry_intervals.split(",") if part.strip()]
-        if not values or any(v < 0 for v in values):
-            raise SystemExit("JOB_RETRY_INTERVALS must be comma-separated seconds, e.g. 10,30,120")
-        return values
+        return list(_intervals(self.job_retry_intervals, "JOB_RETRY_INTERVALS"))
+
+    def notify_intervals(self) -> list[int]:
+        """``NOTIFY_RETRY_INTERVALS`` as a list of non-negative seconds (at least one)."""
+        return list(_intervals(self.notify_retry_intervals, "NOTIFY_RETRY_INTERVALS"))
 
     def require(self, *names: str) -> None:
         """Fail with one clear message naming every missing required variable."""
-        missing = [name.upper() for name in names if getattr(self, name) in (None, "")]
+        missing = [name.upper() for name in names if _unset(getattr(self, name))]
         if missing:
             raise SystemExit(
                 f"missing configuration: {', '.join(missing)} (see README, Configuration)"
             )
+
+
+def _unset(value: Any) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, or exit naming each variable that is wrong.
+
+    For a process's start-up: pydantic's error lists field names; a person editing a
+    ``.env`` wants the variable's.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+            lines.append(f"{name}: {str(error['msg']).removeprefix('Value error, ')}")
+        raise SystemExit("invalid configuration:\n  " + "\n  ".join(lines)) from None
