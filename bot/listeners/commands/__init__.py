@@ -6,7 +6,8 @@ from slack_bolt import App
 
 from bot import ids
 from bot.listeners.commands.rally import handle_rally_command
+from bot.listeners.guard import guarded
 
 
 def register(app: App) -> None:
-    app.command(ids.RALLY_COMMAND)(handle_rally_command)
+    app.command(ids.RALLY_COMMAND)(guarded(handle_rally_command))

@@ -6,7 +6,8 @@ from slack_bolt import App
 
 from bot import ids
 from bot.listeners.events.app_home import handle_app_home_opened
+from bot.listeners.guard import guarded
 
 
 def register(app: App) -> None:
-    app.event(ids.APP_HOME_OPENED)(handle_app_home_opened)
+    app.event(ids.APP_HOME_OPENED)(guarded(handle_app_home_opened))

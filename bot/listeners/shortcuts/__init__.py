@@ -5,9 +5,10 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot import ids
+from bot.listeners.guard import guarded
 from bot.listeners.shortcuts.log import handle_log_activity, handle_log_as_note
 
 
 def register(app: App) -> None:
-    app.shortcut(ids.LOG_ACTIVITY_SHORTCUT)(handle_log_activity)
-    app.shortcut(ids.LOG_AS_NOTE_SHORTCUT)(handle_log_as_note)
+    app.shortcut(ids.LOG_ACTIVITY_SHORTCUT)(guarded(handle_log_activity))
+    app.shortcut(ids.LOG_AS_NOTE_SHORTCUT)(guarded(handle_log_as_note))
