@@ -193,8 +193,11 @@ _DURATION_UNITS: Final[dict[str, int]] = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
 }
 _NUMBER: Final = r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+"
-_UNIT_PART_RE: Final = re.compile(rf"({_NUMBER})\s*([a-z]+)")
-_UNITS_RE: Final = re.compile(rf"(?:\s*(?:{_NUMBER})\s*[a-z]+\s*,?)+")
+# One "<number> <unit>," part; parts are matched one after another from where the last
+# ended (never one regex over the whole text with nested repeats, which backtracks
+# exponentially on "1m 1m 1m … !").
+_UNIT_PART_RE: Final = re.compile(rf"\s*({_NUMBER})\s*([a-z]+)\s*,?")
+DURATION_TEXT_MAX: Final = 40
 _BARE_NUMBER_RE: Final = re.compile(rf"(?:{_NUMBER})")
 _CLOCK_RE: Final = re.compile(r"([0-9]+):([0-5][0-9])(?::([0-5][0-9]))?")
 _DURATION_HINT: Final = "try 30m, 1h30m, 45s or 90 (minutes)"
@@ -225,6 +228,8 @@ def parse_duration(text: str, *, maximum: timedelta = MAX_DURATION) -> timedelta
     s = raw.lower()
     if not s:
         raise ParseError(f"enter a duration; {_DURATION_HINT}")
+    if len(s) > DURATION_TEXT_MAX:
+        raise ParseError(f'"{_clip(raw)}" is too long for a duration; {_DURATION_HINT}')
     if s.startswith("-"):
         raise ParseError(f'"{_clip(raw)}" is negative; a duration can\'t be')
     s = s.removeprefix("+")
@@ -234,9 +239,9 @@ def parse_duration(text: str, *, maximum: timedelta = MAX_DURATION) -> timedelta
     elif clock := _CLOCK_RE.fullmatch(s):
         hours, minutes, secs = clock.groups()
         seconds = int(hours) * 3600 + int(minutes) * 60 + int(secs or 0)
-    elif _UNITS_RE.fullmatch(s):
+    elif (parts := _unit_parts(s)) is not None:
         seconds = 0.0
-        for number, unit in _UNIT_PART_RE.findall(s):
+        for number, unit in parts:
             if unit not in _DURATION_UNITS:
                 raise ParseError(f'"{_clip(raw)}" has an unknown unit "{unit}"; {_DURATION_HINT}')
             seconds += float(number) * _DURATION_UNITS[unit]
@@ -245,6 +250,19 @@ def parse_duration(text: str, *, maximum: timedelta = MAX_DURATION) -> timedelta
     if not math.isfinite(seconds) or seconds > maximum.total_seconds():
         raise ParseError(f'"{_clip(raw)}" is longer than {_describe(maximum)}')
     return timedelta(seconds=seconds)
+
+
+def _unit_parts(s: str) -> list[tuple[str, str]] | None:
+    """``s`` as consecutive (number, unit) parts, or None unless they cover all of it."""
+    parts: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(s):
+        match = _UNIT_PART_RE.match(s, pos)
+        if match is None:
+            return None
+        parts.append((match.group(1), match.group(2)))
+        pos = match.end()
+    return parts or None
 
 
 def parse_minutes(text: str, *, maximum: int = MAX_MINUTES) -> int:
@@ -266,6 +284,8 @@ def parse_minutes(text: str, *, maximum: int = MAX_MINUTES) -> int:
     raw = text.strip()
     if not raw:
         raise ParseError("enter a number of minutes, e.g. 30")
+    if len(raw) > DURATION_TEXT_MAX:
+        raise ParseError(f'"{_clip(raw)}" is too long; enter a number of minutes, e.g. 30')
     if re.fullmatch(r"[+-]?[0-9]+", raw):
         minutes = int(raw)
         if minutes < 0:
@@ -323,6 +343,7 @@ def resolve_tz(tz: str | tzinfo | None) -> tzinfo:
 
 
 _ISO_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+WHEN_TEXT_MAX: Final = 60
 # Periods dateparser reports when the text named no time of day.
 _DATE_ONLY_PERIODS: Final = frozenset({"day", "week", "month", "year"})
 # English only: language detection across all locales costs a second or more on a
@@ -363,6 +384,9 @@ def parse_when(
     value = text.strip()
     if not value:
         raise ParseError("enter a date or time, e.g. tomorrow 5pm or 2025-07-15")
+    if len(value) > WHEN_TEXT_MAX:
+        # dateparser's cost grows with the text; nobody writes a date this long.
+        raise ParseError(f'"{_clip(value)}" is too long to be a date or time')
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     if _ISO_DATE_RE.match(value):
@@ -534,11 +558,14 @@ def _subject(text: str, words: list[tuple[int, int]], tokens: list[_Token]) -> s
     """Join subject words, keeping the typed spacing except where a token was cut out."""
     parts: list[str] = []
     prev_end: int | None = None
+    starts = sorted(t.start for t in tokens)
+    k = 0  # tokens and words are both in text order: one pass over each
     for start, end in words:
         if prev_end is not None:
-            gap = text[prev_end:start]
-            cut = any(prev_end <= t.start < start for t in tokens)
-            parts.append(" " if cut else gap)
+            while k < len(starts) and starts[k] < prev_end:
+                k += 1
+            cut = k < len(starts) and starts[k] < start
+            parts.append(" " if cut else text[prev_end:start])
         parts.append(text[start:end])
         prev_end = end
     return "".join(parts).strip()
@@ -617,10 +644,15 @@ def parse_quick_create(
         errors.insert(0, f"add a subject, e.g. {_SUBJECT_EXAMPLES[activity_type]}")
     elif len(subject) > SUBJECT_MAX:
         errors.insert(0, f"the subject is {len(subject)} characters long; keep it to {SUBJECT_MAX}")
+    if len(errors) > MAX_MESSAGES:
+        errors = [*errors[:MAX_MESSAGES], f"and {len(errors) - MAX_MESSAGES} more problems"]
     if errors:
         raise QuickCreateError(errors)
     return QuickCreate(activity_type=activity_type, subject=subject, fields=fields)
 
+
+MAX_MESSAGES: Final = 5
+"""At most this many problems are named in one reply."""
 
 _EXAMPLE_VALUES: Final[dict[str, str]] = {
     "due": 'due:friday or due:"tomorrow 5pm"',
@@ -862,7 +894,8 @@ Command: TypeAlias = (
     | InvalidCommand
 )
 
-_COMMAND_RE: Final = re.compile(r"\s*(\S+)(?:\s+(.*?))?\s*", re.DOTALL)
+COMMAND_TEXT_MAX: Final = 4000
+"""The longest ``/rally`` text read; longer is answered with a message, unread."""
 _TYPES: Final[dict[str, ActivityType]] = {t.value: t for t in ActivityType}
 
 
@@ -878,10 +911,17 @@ def parse_command(text: str) -> Command:
         One of the command dataclasses; unknown subcommands give ``HelpCommand`` with
         ``unknown`` set, bad arguments to a known one give ``InvalidCommand``.
     """
-    match = _COMMAND_RE.fullmatch(text)
-    if match is None:
+    if len(text) > COMMAND_TEXT_MAX:
+        return InvalidCommand(
+            "rally",
+            (f"that is {len(text)} characters long; /rally reads at most {COMMAND_TEXT_MAX}",),
+            USAGE["help"],
+        )
+    split = text.split(None, 1)
+    if not split:
         return HelpCommand()
-    word, rest = match.group(1).lower(), (match.group(2) or "")
+    typed, rest = split[0], (split[1].strip() if len(split) > 1 else "")
+    word = typed.lower()
     if word in ("help", "?"):
         return HelpCommand()
     if word in _TYPES:
@@ -896,7 +936,7 @@ def parse_command(text: str) -> Command:
         return _parse_link(rest)
     if word == "me":
         return _parse_me(rest)
-    return HelpCommand(unknown=_clip(match.group(1), 40))
+    return HelpCommand(unknown=_clip(typed, 40))
 
 
 def _parse_link(rest: str) -> Command:
