@@ -12,7 +12,6 @@ import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -30,7 +29,29 @@ from pydantic.alias_generators import to_camel
 GUID_PATTERN: Final = (
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
-GUID_RE: Final = re.compile(GUID_PATTERN)
+GUID_RE: Final = re.compile(GUID_PATTERN.removesuffix("$") + r"\Z")
+"""``GUID_PATTERN`` for Python's ``re``, anchored at the very end (``$`` would let a
+trailing newline through)."""
+
+# Unicode White_Space, what the models strip from text (pydantic-core trims with Rust's
+# str::trim), spelled out because JSON Schema's \s (ECMA-262) and Python's \s each mean
+# something slightly different.
+WHITE_SPACE: Final = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Characters RFC 3986 never allows unencoded; "|" and "<>" would also break Slack's
+# <url|label> link markup (a link could pick its own label).
+_URL_UNSAFE: Final = r'\[\]<>|"\\^`{}'
+HTTP_URL_PATTERN: Final = (
+    f"^[{WHITE_SPACE}]*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~-]+(:[0-9]{{1,5}})?"
+    f"([/?#][^{WHITE_SPACE}{_URL_UNSAFE}]*)?[{WHITE_SPACE}]*$"
+)
+"""An absolute http(s) URL with a plain host name: what ``meetingUrl`` must be. One
+rule for the modal, the client and the sandbox (and the sandbox's OpenAPI document)."""
+_HTTP_URL: Final = re.compile(HTTP_URL_PATTERN.removesuffix("$") + r"\Z")
+
+
+def is_http_url(text: str) -> bool:
+    """Whether ``text`` is a ``meetingUrl`` the API accepts (see ``HTTP_URL_PATTERN``)."""
+    return _HTTP_URL.match(text) is not None
 
 
 def _lower(value: str) -> str:
@@ -152,9 +173,8 @@ class _ActivityFields(_WireModel):
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an absolute http or https URL")
+        if not is_http_url(value):
+            raise ValueError("must be an absolute http or https URL with a host name")
         return value
 
     @field_validator(*TYPE_SPECIFIC_FIELDS, mode="after")

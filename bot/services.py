@@ -7,6 +7,7 @@ One ``Services`` is built per app and handed to every listener in Bolt's ``conte
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +32,10 @@ class QueueUnavailable(Exception):
 
 
 def submission_id_for_view(view: dict[str, Any]) -> str:
-    """Same view and same state hash → same id: a re-delivered or double-clicked submit."""
-    return _digest("view", str(view.get("id")), str(view.get("hash")))
+    """Same view, state hash and entered values → same id: a re-delivered or double-clicked
+    submit is one submission, while a resubmission with edited fields is a new one."""
+    values = json.dumps((view.get("state") or {}).get("values") or {}, sort_keys=True)
+    return _digest("view", str(view.get("id")), str(view.get("hash")), values)
 
 
 def submission_id_for_command(team: str, user: str, text: str, trigger_id: str) -> str:
@@ -57,7 +60,7 @@ class Services:
         return cls(
             settings=settings,
             conn=conn if conn is not None else request_path_redis(settings.redis_url),
-            tz_client=web_client(settings, timeout=TZ_LOOKUP_TIMEOUT_S, retries=False),
+            tz_client=web_client(settings, timeout=TZ_LOOKUP_TIMEOUT_S, retries="none"),
         )
 
     @property

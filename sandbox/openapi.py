@@ -20,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 from api_client.models import (
     ACTIVITY_FIELD_NAMES,
     GUID_PATTERN,
+    HTTP_URL_PATTERN,
     TYPE_SPECIFIC_FIELDS,
     ActivityResponse,
     ActivityType,
@@ -31,7 +32,6 @@ from api_client.models import (
     UpdateActivityRequest,
 )
 from sandbox.parsing import (
-    HTTP_URL_PATTERN,
     IDEMPOTENCY_KEY_MAX,
     LIMIT_DEFAULT,
     LIMIT_MAX,

@@ -23,9 +23,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api_client.models import (
     ACTIVITY_FIELD_NAMES,
+    WHITE_SPACE,
     ActivityType,
     CreateActivityRequest,
     UtcDateTime,
+    is_http_url,
 )
 from sandbox.problems import FieldErrors, ProblemError, field_errors, validation_failed
 from sandbox.store import COLUMN_FOR_WIRE, COLUMNS, TIME_COLUMNS, to_us
@@ -58,18 +60,8 @@ _TIME_FIELDS: Final = tuple(
     if name in TIME_COLUMNS
 )
 
-# What the models strip from text before checking it: Unicode White_Space (pydantic-core
-# trims with Rust's str::trim), spelled out because JSON Schema's \s (ECMA-262) and
-# Python's \s each mean something slightly different.
-WHITE_SPACE: Final = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NOT_BLANK_PATTERN: Final = f"[^{WHITE_SPACE}]"
 """Text that is not only white space (unanchored: "contains a character that is not")."""
-HTTP_URL_PATTERN: Final = (
-    f"^[{WHITE_SPACE}]*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~-]+(:[0-9]{{1,5}})?"
-    f"([/?#][^{WHITE_SPACE}\\[\\]]*)?[{WHITE_SPACE}]*$"
-)
-"""An absolute http(s) URL with a plain host name: what ``meetingUrl`` must be."""
-_HTTP_URL: Final = re.compile(HTTP_URL_PATTERN)
 _URL_FIELDS: Final = ("meetingUrl",)
 # Limits on text as sent (the models check some after stripping; the schema cannot say so).
 _MAX_LENGTHS: Final[dict[str, int]] = {
@@ -99,7 +91,7 @@ def documented_rules(payload: Mapping[str, Any]) -> FieldErrors:
             errors[name] = [f"must be at most {limit} characters"]
     for name in _URL_FIELDS:
         value = payload.get(name)
-        if isinstance(value, str) and name not in errors and not _HTTP_URL.search(value):
+        if isinstance(value, str) and name not in errors and not is_http_url(value):
             errors[name] = ["must be an absolute http or https URL with a host name"]
     return errors
 

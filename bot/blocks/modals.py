@@ -1,8 +1,8 @@
 """Modals for logging an activity, built from data; and reading them back.
 
 ``build_log_modal`` renders a type's modal from a dict of field values (the same dict
-``read_values`` returns from a submitted view), so "Edit and retry" reopens it with
-exactly what the user entered. Field names are the ``block_id`` constants of
+``bot.forms.read_values`` returns from a submitted view), so "Edit and retry" reopens it
+with exactly what the user entered. Field names are the ``block_id`` constants of
 :mod:`bot.ids`.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from api_client.models import SUBJECT_MAX
+from api_client.models import SHORT_TEXT_MAX, SUBJECT_MAX
 from bot import ids
 
 TITLES = {
@@ -58,6 +58,21 @@ SELECTS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 DATETIMES = (ids.DUE, ids.START)
 
+BODY_INPUT_MAX = 3000
+"""Slack's own ceiling for a plain_text_input."""
+INPUT_MAX: dict[str, int] = {
+    ids.SUBJECT: SUBJECT_MAX,
+    ids.BODY: BODY_INPUT_MAX,
+    ids.DEAL: 300,
+    ids.COMPANY: 300,
+    ids.CONTACT: 300,
+    ids.DURATION: 20,
+    ids.LOCATION: SHORT_TEXT_MAX,
+    ids.MEETING_URL: 2048,
+}
+"""The most characters each text input takes (Slack enforces it in the modal; the
+submission handler checks it again, since a forged submission is not bound by it)."""
+
 
 def _plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": True}
@@ -90,12 +105,11 @@ def _element(field: str, value: Any) -> dict[str, Any]:
             element["initial_date_time"] = int(value)
         return element
     element = {"type": "plain_text_input", "action_id": action_id}
+    element["max_length"] = INPUT_MAX[field]
     if field == ids.SUBJECT:
-        element["max_length"] = SUBJECT_MAX
         element["placeholder"] = _plain("What happened, or what needs doing")
     elif field == ids.BODY:
         element["multiline"] = True
-        element["max_length"] = 3000
     elif field == ids.DURATION:
         element["placeholder"] = _plain("e.g. 30")
     elif field == ids.MEETING_URL:
@@ -183,28 +197,6 @@ def build_type_chooser(*, metadata: dict[str, Any] | None = None) -> dict[str, A
             },
         ],
     }
-
-
-def read_values(view: dict[str, Any]) -> dict[str, Any]:
-    """The submitted field values of a log modal, keyed by field (block_id).
-
-    Text comes back as typed (``None`` when empty), selects as their value, date-times as
-    Unix seconds.
-    """
-    out: dict[str, Any] = {}
-    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
-        action = actions.get(ids.input_action(block_id))
-        if action is None:
-            continue
-        kind = action.get("type")
-        if kind == "static_select":
-            selected = action.get("selected_option")
-            out[block_id] = selected["value"] if selected else None
-        elif kind == "datetimepicker":
-            out[block_id] = action.get("selected_date_time")
-        else:
-            out[block_id] = action.get("value")
-    return out
 
 
 def read_metadata(view: dict[str, Any]) -> dict[str, Any]:

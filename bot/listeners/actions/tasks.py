@@ -1,25 +1,34 @@
 """Complete / Snooze buttons (reminders, ``/rally tasks``, App Home) and the tasks "More" button.
 
 A click is acknowledged at once and queued (``workers.task_actions.act_on_task`` does the
-API call and updates the messages); the only answer from here is when it can't be queued.
+API call, checks that the clicker could see that task where they clicked, and updates
+the messages); the only answers from here are a value the app never wrote, or a queue
+that cannot take the click.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
 
+from bot.envelope import Malformed
 from bot.services import services_of
 from workers import queues
 from workers.open_tasks import namespace_of, open_tasks_page
+from workers.slack import tell_user
 from workers.task_blocks import parse_button_value, tasks_message
 
 log = logging.getLogger(__name__)
 
 QUEUE_DOWN = "Rally couldn't take that click right now (its queue is unreachable). Nothing changed; try again in a moment."
+MAX_OFFSET = 10_000
+OFFSET_RE = re.compile(r"[0-9]{1,5}\Z")
 
 
 def _surface(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
@@ -34,18 +43,18 @@ def _surface(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
 
 
 def handle_task_action(
-    ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any, respond: Any
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """``task_complete`` / ``task_snooze_hour`` / ``task_snooze_tomorrow``: queue the change."""
     ack()
     services = services_of(context)
-    user = body["user"]["id"]
-    team = (body.get("team") or {}).get("id") or body["user"].get("team_id") or ""
+    team, user = context.team_id, context.user_id
+    if not team or not user:
+        raise Malformed("no team or user")
     try:
-        task_id, due = parse_button_value(str(action.get("value") or ""))
+        task_id, due = parse_button_value(action.get("value"))
     except ValueError:
-        log.warning("event=bad_task_button user=%s value=%r", user, action.get("value"))
-        return
+        raise Malformed("that button isn't one this app showed") from None
     surface, channel, message_ts = _surface(body)
     try:
         queues.enqueue_task_action(
@@ -67,23 +76,25 @@ def handle_task_action(
             task_id,
             type(exc).__name__,
         )
-        if body.get("response_url"):
-            respond(text=QUEUE_DOWN, response_type="ephemeral", replace_original=False)
+        tell_user(client, body, QUEUE_DOWN)
 
 
 def handle_tasks_more(
-    ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any, respond: Any
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], context: BoltContext, respond: Respond
 ) -> None:
     """``tasks_more``: replace the ephemeral list with the next page."""
     ack()
+    if not body.get("response_url"):
+        raise Malformed("no list to page")
     services = services_of(context)
-    user = body["user"]["id"]
-    team = (body.get("team") or {}).get("id") or ""
+    team, user = context.team_id, context.user_id
+    if not team or not user:
+        raise Malformed("no team or user")
+    value = action.get("value")
+    if not isinstance(value, str) or not OFFSET_RE.match(value) or int(value) > MAX_OFFSET:
+        raise Malformed("not a page of your tasks")
+    offset = int(value)
     namespace = namespace_of(services.settings)
-    try:
-        offset = max(int(action.get("value") or 0), 0)
-    except ValueError:
-        offset = 0
     if namespace is None:
         return
     try:

@@ -12,10 +12,12 @@ import logging
 from typing import Any
 
 import redis
+from slack_bolt import Ack, BoltContext
 
 from bot import ids
-from bot.blocks.modals import read_metadata, read_values
-from bot.forms import FormErrors, to_request
+from bot.blocks.modals import read_metadata
+from bot.envelope import Malformed
+from bot.forms import FormErrors, read_values, to_request
 from bot.services import QueueUnavailable, services_of, submission_id_for_view
 
 log = logging.getLogger(__name__)
@@ -24,25 +26,23 @@ QUEUE_DOWN_ERROR = "Rally couldn't queue this right now — your input is kept, 
 TYPE_OF_VIEW = {callback_id: kind for kind, callback_id in ids.LOG_VIEWS.items()}
 
 
-def handle_log_submission(
-    ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
-) -> None:
+def handle_log_submission(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
     """``view_submission`` of any of the four log modals."""
     services = services_of(context)
     kind = TYPE_OF_VIEW[view["callback_id"]]
-    team = (body.get("team") or {}).get("id") or view.get("team_id") or ""
-    user = body["user"]["id"]
-    values = read_values(view)
+    team, user = context.team_id, context.user_id
+    if not team or not user:
+        raise Malformed("no team or user")
     metadata = read_metadata(view)
     try:
+        values = read_values(view)
         owner = services.state.get_owner(team, user)
-    except redis.RedisError:
-        ack(response_action="errors", errors={ids.SUBJECT: QUEUE_DOWN_ERROR})
-        return
-    try:
         request = to_request(kind, values, owner_id=owner)
     except FormErrors as exc:
         ack(response_action="errors", errors=exc.errors)
+        return
+    except redis.RedisError:
+        ack(response_action="errors", errors={ids.SUBJECT: QUEUE_DOWN_ERROR})
         return
     submission_id = submission_id_for_view(view)
     try:
@@ -53,8 +53,8 @@ def handle_log_submission(
             values=values,
             team=team,
             user=user,
-            channel=metadata.get("channel"),
-            response_url=metadata.get("response_url"),
+            channel=_text_or_none(metadata.get("channel")),
+            response_url=_text_or_none(metadata.get("response_url")),
             source="modal",
         )
     except QueueUnavailable:
@@ -69,3 +69,7 @@ def handle_log_submission(
         queued,
     )
     ack()
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
