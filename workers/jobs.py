@@ -103,6 +103,7 @@ def create_activity(
         )
         queues.enqueue_notify(
             conn,
+            settings=settings,
             submission_id=submission_id,
             outcome={
                 "ok": False,
@@ -137,7 +138,10 @@ def create_activity(
         wire["activityType"],
     )
     queues.enqueue_notify(
-        conn, submission_id=submission_id, outcome={"ok": True, "activity": wire, "origin": origin}
+        conn,
+        settings=settings,
+        submission_id=submission_id,
+        outcome={"ok": True, "activity": wire, "origin": origin},
     )
     return {"status": "created", "id": wire["id"]}
 
@@ -181,6 +185,7 @@ def on_create_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any,
         reason = f"something went wrong on our side{tries} (job {job.id}). Try again, or tell your Slack admin."
     queues.enqueue_notify(
         connection,
+        settings=_settings(),
         submission_id=kwargs["submission_id"],
         outcome={
             "ok": False,
@@ -221,7 +226,8 @@ def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any
             retryable=bool(outcome.get("retryable")),
         )
     delivered = deliver(
-        web_client(settings),
+        # 429s are waited out here; any other failure is RQ's to retry, with backoff.
+        web_client(settings, retries="rate_limits"),
         user=origin["user"],
         channel=origin.get("channel"),
         message=message,
@@ -248,3 +254,50 @@ def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any
         origin.get("user"),
     )
     return {"route": delivered.route}
+
+
+def on_notify_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any, tb: Any) -> None:
+    """RQ failure callback of ``notify_outcome``: once every retry is spent, keep the outcome.
+
+    Slack has refused (or been unreachable) for as long as the submission is kept. The
+    outcome goes to the user's App Home, which shows it the next time they open it, and
+    an alertable event is logged; the outcome is never dropped without a trace.
+    """
+    if job.should_retry:
+        return
+    kwargs = job.kwargs
+    outcome = kwargs.get("outcome") or {}
+    origin = outcome.get("origin") or {}
+    log.error(
+        "event=notify_gave_up alert=true submission=%s team=%s user=%s ok=%s error=%s",
+        kwargs.get("submission_id"),
+        origin.get("team"),
+        origin.get("user"),
+        bool(outcome.get("ok")),
+        getattr(exc_type, "__name__", exc_type),
+    )
+    if origin.get("team") and origin.get("user"):
+        State(connection).add_undelivered(
+            origin["team"], origin["user"], undelivered_entry(kwargs.get("submission_id"), outcome)
+        )
+
+
+def undelivered_entry(submission_id: Any, outcome: dict[str, Any]) -> dict[str, Any]:
+    """What App Home needs to show an outcome Slack never let us tell (plain JSON)."""
+    if outcome.get("ok"):
+        activity = outcome.get("activity") or {}
+        return {
+            "ok": True,
+            "activity_type": activity.get("activityType"),
+            "subject": activity.get("subject"),
+            "activity_id": activity.get("id"),
+            "at": format_utc(datetime.now(UTC)),
+        }
+    return {
+        "ok": False,
+        "activity_type": outcome.get("activity_type"),
+        "subject": outcome.get("subject"),
+        "reason": outcome.get("reason"),
+        "submission_id": submission_id,
+        "at": format_utc(datetime.now(UTC)),
+    }

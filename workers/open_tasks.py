@@ -79,6 +79,7 @@ def build_home_for(
         recent=recent,
         now=now or datetime.now(UTC),
         app_url=settings.rally_app_url,
+        undelivered=state.undelivered(team, user),
     )
 
 

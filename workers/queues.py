@@ -10,8 +10,10 @@ Queues:
 
     rally-activities   create an activity in Rally (``workers.jobs.create_activity``)
     rally-notify       tell a user the outcome (``workers.jobs.notify_outcome``)
-    rally-reminders    reminder sync and tick (``workers.schedules``) and Complete/Snooze
-                       clicks (``workers.task_actions.act_on_task``)
+    rally-actions      Complete/Snooze clicks (``workers.task_actions.act_on_task``): a
+                       queue of their own, so a slow sync can never delay a click
+    rally-reminders    reminder sync and tick (``workers.schedules``), one of each at a
+                       time (fixed job ids), so a slow Rally cannot build a backlog
 """
 
 from __future__ import annotations
@@ -21,17 +23,22 @@ from typing import Any
 
 import redis
 from rq import Callback, Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from workers.settings import Settings
+from workers.state import SUBMISSION_TTL_SECONDS
 
 log = logging.getLogger(__name__)
 
 ACTIVITIES = "rally-activities"
 NOTIFY = "rally-notify"
+ACTIONS = "rally-actions"
 REMINDERS = "rally-reminders"
-ALL_QUEUES: tuple[str, ...] = (ACTIVITIES, NOTIFY, REMINDERS)
+ALL_QUEUES: tuple[str, ...] = (ACTIVITIES, NOTIFY, ACTIONS, REMINDERS)
+SYNC_JOB_ID = "reminders-sync"
+TICK_JOB_ID = "reminders-tick"
 
 # A create's outcome must be findable for as long as the API honours its Idempotency-Key,
 # so a duplicate delivery within that window finds the job and enqueues nothing.
@@ -40,7 +47,7 @@ FAILURE_TTL = 7 * 24 * 3600
 JOB_TIMEOUT = 120
 TASK_ACTION_TIMEOUT = 60
 REMINDER_JOB_TIMEOUT = 300
-NOTIFY_RETRY = Retry(max=3, interval=[5, 30, 120])
+NOTIFY_TIMEOUT = 60
 
 
 def queue(name: str, conn: redis.Redis) -> Queue:
@@ -108,7 +115,28 @@ def enqueue_create_activity(
     return True
 
 
-def enqueue_notify(conn: redis.Redis, *, submission_id: str, outcome: dict[str, Any]) -> None:
+def notify_retry(settings: Settings) -> Retry:
+    """Retries of telling a user an outcome: for as long as the submission is kept.
+
+    ``NOTIFY_RETRY_INTERVALS`` gives the backoff (capped: the last interval repeats), and
+    as many retries as fit in ``SUBMISSION_TTL_SECONDS``; each attempt's Slack client
+    honours ``Retry-After`` itself. When they run out, ``workers.jobs.on_notify_failed``
+    keeps the outcome on the user's App Home.
+    """
+    intervals = settings.notify_intervals()
+    if not any(intervals):
+        # All zeros (tests, the console): each entry is one retry, at once.
+        return Retry(max=len(intervals), interval=intervals)
+    count, spent = 0, 0
+    while spent <= SUBMISSION_TTL_SECONDS:
+        spent += intervals[min(count, len(intervals) - 1)]
+        count += 1
+    return Retry(max=count, interval=intervals)
+
+
+def enqueue_notify(
+    conn: redis.Redis, *, submission_id: str, outcome: dict[str, Any], settings: Settings
+) -> None:
     """Queue telling the submitter the outcome (``workers.jobs.notify_outcome``).
 
     One notification per submission and outcome kind: the job id is derived from both, so
@@ -121,10 +149,11 @@ def enqueue_notify(conn: redis.Redis, *, submission_id: str, outcome: dict[str, 
             kwargs={"submission_id": submission_id, "outcome": outcome},
             job_id=f"notify-{kind}-{submission_id}",
             unique=True,
-            retry=NOTIFY_RETRY,
+            retry=notify_retry(settings),
+            on_failure=Callback("workers.jobs.on_notify_failed"),
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
-            timeout=60,
+            timeout=NOTIFY_TIMEOUT,
         )
     except DuplicateJobError:
         log.info("event=duplicate_notify submission=%s kind=%s", submission_id, kind)
@@ -162,7 +191,7 @@ def enqueue_task_action(
         redis.RedisError: Redis is unreachable; nothing was queued.
     """
     job_id = task_action_job_id(action, task_id, due)
-    q = queue(REMINDERS, conn)
+    q = queue(ACTIONS, conn)
     kwargs = {
         "action": action,
         "task_id": task_id,
@@ -187,9 +216,10 @@ def enqueue_task_action(
                 description=f"{action} {task_id} for {user}",
             )
         except DuplicateJobError:
-            from rq.job import Job, JobStatus
-
-            job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            try:
+                job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            except NoSuchJobError:
+                continue
             if job.get_status(refresh=False) in (
                 JobStatus.FAILED,
                 JobStatus.STOPPED,
@@ -212,8 +242,45 @@ def enqueue_task_action(
     return False
 
 
+def enqueue_schedule(conn: redis.Redis, func_name: str, job_id: str) -> Job | None:
+    """Queue one reminder job under its fixed id, unless the last one is still pending.
+
+    The cron calls this every minute; while a sync (or a tick) is queued or running, the
+    next is skipped rather than stacked behind it. A finished or failed one is deleted
+    (``result_ttl=0``, and a failed one is cleared here), so the next minute runs again.
+
+    Returns:
+        The job, or ``None`` when the previous one was still queued or running.
+    """
+    q = queue(REMINDERS, conn)
+    for _ in range(2):
+        try:
+            return q.enqueue_call(
+                func_name,
+                job_id=job_id,
+                unique=True,
+                timeout=REMINDER_JOB_TIMEOUT,
+                result_ttl=0,
+                failure_ttl=REMINDER_JOB_TIMEOUT,
+            )
+        except DuplicateJobError:
+            try:
+                job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            except NoSuchJobError:
+                continue  # it finished between the two calls
+            if job.get_status(refresh=False) not in (
+                JobStatus.FAILED,
+                JobStatus.STOPPED,
+                JobStatus.CANCELED,
+                JobStatus.FINISHED,
+            ):
+                log.info("event=schedule_skipped job=%s reason=previous_pending", job_id)
+                return None
+            job.delete()
+    return None
+
+
 def enqueue_reminder_tick(conn: redis.Redis) -> None:
     """Queue one reminder sync and one tick (the cron's work, on demand)."""
-    q = queue(REMINDERS, conn)
-    q.enqueue_call("workers.schedules.sync_job", timeout=REMINDER_JOB_TIMEOUT, result_ttl=3600)
-    q.enqueue_call("workers.schedules.tick_job", timeout=REMINDER_JOB_TIMEOUT, result_ttl=3600)
+    enqueue_schedule(conn, "workers.schedules.sync_job", SYNC_JOB_ID)
+    enqueue_schedule(conn, "workers.schedules.tick_job", TICK_JOB_ID)

@@ -39,7 +39,7 @@ from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
 from workers import queues
-from workers.settings import Settings
+from workers.settings import load_settings
 from workers.state import worker_redis
 
 log = logging.getLogger(__name__)
@@ -219,16 +219,50 @@ def preload() -> None:
     RallyClient("http://127.0.0.1", "preload-not-a-key").close()
 
 
+def check_redis(conn: redis.Redis) -> list[str]:
+    """Warn about Redis settings that can lose work; returns the warnings logged.
+
+    Queued jobs, retries and pending submissions live only in Redis: an eviction policy
+    other than ``noeviction`` may drop them under memory pressure, and without AOF a
+    restart forgets everything since the last snapshot (README, Production). A managed
+    Redis that refuses ``CONFIG GET`` is taken as configured by its operator.
+    """
+    try:
+        policy = conn.config_get("maxmemory-policy").get("maxmemory-policy")
+        appendonly = conn.config_get("appendonly").get("appendonly")
+    except redis.ResponseError:
+        log.info("event=redis_config_unreadable")
+        return []
+    except redis.RedisError as exc:
+        log.warning("event=redis_unreachable error=%s", type(exc).__name__)
+        return []
+    warnings = []
+    if policy is not None and policy != "noeviction":
+        warnings.append(
+            f"maxmemory-policy is {policy}: Redis may evict queued jobs and pending "
+            "submissions under memory pressure; set maxmemory-policy noeviction"
+        )
+    if appendonly is not None and appendonly != "yes":
+        warnings.append(
+            "appendonly is no: a Redis restart loses every queued job since the last "
+            "snapshot; set appendonly yes (appendfsync everysec)"
+        )
+    for warning in warnings:
+        log.warning("event=redis_not_durable %s", warning)
+    return warnings
+
+
 def worker_main(argv: list[str] | None = None) -> int:
     """Entry point of ``rally-slack worker``."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
-    settings = Settings()
+    settings = load_settings()
     names = tuple(args.queue or queues.ALL_QUEUES)
     preload()
     conn = worker_redis(settings.redis_url)
+    check_redis(conn)
     if args.burst:
         passes = run_burst(conn, names, log_level=args.log_level.upper())
         log.info("event=burst_done queues=%s passes=%s", ",".join(names), passes)

@@ -21,7 +21,7 @@ from rq.cron import CronJob, CronScheduler
 from rq.job import Job
 
 from workers import queues
-from workers.settings import Settings
+from workers.settings import Settings, load_settings
 from workers.state import worker_redis
 
 log = logging.getLogger(__name__)
@@ -50,24 +50,20 @@ def tick_job() -> dict[str, Any]:
     return {"posted": report.posted, "failed": report.failed, "reminded": report.reminded_ids}
 
 
-class _JsonCronJob(CronJob):
-    """A CronJob that enqueues with the JSON serializer our workers read (RQ's uses pickle)."""
+SCHEDULE_JOB_IDS = {
+    f"{__name__}.sync_job": queues.SYNC_JOB_ID,
+    f"{__name__}.tick_job": queues.TICK_JOB_ID,
+}
 
-    def enqueue(self, connection: redis.Redis) -> Job:
-        q = queues.queue(self.queue_name, connection)
-        with connection.pipeline() as pipe:
-            job = q.enqueue_call(
-                self.func_name,
-                args=self.args,
-                kwargs=self.kwargs,
-                timeout=self.job_options.get("job_timeout"),
-                result_ttl=self.job_options.get("result_ttl"),
-                pipeline=pipe,
-            )
-            assert job.enqueued_at is not None
-            pipe.zadd(self.job_history_key, {job.id: job.enqueued_at.timestamp()})
-            pipe.execute()
-        log.info("event=cron_enqueued job=%s func=%s", job.id, self.func_name)
+
+class _JsonCronJob(CronJob):
+    """A CronJob that enqueues with the JSON serializer our workers read (RQ's uses pickle),
+    under a fixed job id, so a sync or tick still pending is not enqueued again."""
+
+    def enqueue(self, connection: redis.Redis) -> Job | None:  # type: ignore[override]
+        job = queues.enqueue_schedule(connection, self.func_name, SCHEDULE_JOB_IDS[self.func_name])
+        if job is not None:
+            log.info("event=cron_enqueued job=%s func=%s", job.id, self.func_name)
         return job
 
 
@@ -107,7 +103,7 @@ def cron_main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
-    settings = Settings()
+    settings = load_settings()
     settings.require("rally_base_url", "rally_api_key")
     build_cron(worker_redis(settings.redis_url)).start()  # type: ignore[no-untyped-call]
     return 0
@@ -129,7 +125,7 @@ def remind_main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
-    settings = Settings()
+    settings = load_settings()
     settings.require("rally_base_url", "rally_api_key")
     conn = worker_redis(settings.redis_url)
     if args.enqueue:

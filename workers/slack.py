@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import redis
 from slack_sdk import WebClient
@@ -44,21 +45,48 @@ FALLBACK_ERRORS = frozenset(
 )
 
 
-def retry_handlers() -> list[Any]:
-    """slack_sdk's built-in retries: 429 (honouring Retry-After), connection errors, 5xx."""
-    return [
-        RateLimitErrorRetryHandler(max_retry_count=2),
-        ConnectionErrorRetryHandler(max_retry_count=2),
-        ServerErrorRetryHandler(max_retry_count=2),
-    ]
+SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com"})
+"""Where Slack's response URLs point. The host of ``SLACK_API_URL`` is allowed too (the
+console and the tests' fake Slack serve response URLs beside their Web API)."""
 
 
-def web_client(settings: Settings, *, timeout: int = 10, retries: bool = True) -> WebClient:
+def response_url_allowed(url: str, api_url: str) -> bool:
+    """Whether ``url`` is a response URL we may post to (https on Slack's hooks host, or
+    on the configured Web API's own scheme and host): never an address someone typed."""
+    try:
+        target, api = urlsplit(url), urlsplit(api_url)
+    except ValueError:
+        return False
+    if target.scheme == "https" and target.hostname in SLACK_HOOK_HOSTS:
+        return True
+    return bool(api.netloc) and (target.scheme, target.netloc) == (api.scheme, api.netloc)
+
+
+Retries = Literal["all", "rate_limits", "none"]
+
+
+def retry_handlers(retries: Retries = "all") -> list[Any]:
+    """slack_sdk's built-in retries: 429 (honouring Retry-After), connection errors, 5xx.
+
+    ``"rate_limits"`` keeps only the 429 handler, for jobs whose own retries (RQ's, with
+    a longer backoff) are the better answer to an outage than seconds of sleeping here.
+    """
+    if retries == "none":
+        return []
+    handlers: list[Any] = [RateLimitErrorRetryHandler(max_retry_count=2)]
+    if retries == "all":
+        handlers += [
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ]
+    return handlers
+
+
+def web_client(settings: Settings, *, timeout: int = 10, retries: Retries = "all") -> WebClient:
     """A WebClient on ``SLACK_API_URL`` with the bot token and the retry handlers."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = WebClient(token=token, base_url=settings.slack_api_url, timeout=timeout)
-    if retries:
-        client.retry_handlers.extend(retry_handlers())
+    client.retry_handlers.extend(retry_handlers(retries))
     return client
 
 
@@ -93,8 +121,8 @@ class Delivered:
     ts: str | None = None
 
 
-def _via_response_url(url: str, message: dict[str, Any]) -> bool:
-    client = WebhookClient(url, timeout=10, retry_handlers=retry_handlers())
+def _via_response_url(url: str, message: dict[str, Any], handlers: list[Any]) -> bool:
+    client = WebhookClient(url, timeout=10, retry_handlers=handlers)
     response = client.send(
         text=message["text"],
         blocks=message.get("blocks"),
@@ -123,9 +151,13 @@ def deliver(
         SlackApiError: when even the direct message fails for a reason other than the
             fallbacks above (the caller's job is retried).
     """
+    if response_url and not response_url_allowed(response_url, client.base_url):
+        log.warning("event=response_url_refused user=%s", user)
+        response_url = None
     if response_url:
         try:
-            if _via_response_url(response_url, message):
+            # The response URL gets the same retries as the Web API client.
+            if _via_response_url(response_url, message, list(client.retry_handlers)):
                 return Delivered("response_url")
         except Exception as exc:  # a dead URL must not stop the fallbacks
             log.info("event=response_url_error error=%s", type(exc).__name__)
@@ -144,3 +176,41 @@ def deliver(
     dm = opened["channel"]["id"]
     posted = client.chat_postMessage(channel=dm, text=message["text"], blocks=message.get("blocks"))
     return Delivered("dm", channel=dm, ts=posted.get("ts"))
+
+
+def _who_and_where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(user, channel, response URL) of a Slack request, whatever its kind."""
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    channel = (
+        body.get("channel_id")
+        or (body.get("channel") or {}).get("id")
+        or (body.get("container") or {}).get("channel_id")
+    )
+    response_url = body.get("response_url")
+    urls = body.get("response_urls") or []
+    if not response_url and urls and isinstance(urls[0], dict):
+        response_url = urls[0].get("response_url")
+    as_text = [v if isinstance(v, str) else None for v in (user, channel, response_url)]
+    return as_text[0], as_text[1], as_text[2]
+
+
+def tell_user(client: WebClient, body: dict[str, Any], text: str) -> bool:
+    """Tell whoever made a Slack request something, only them, where they are.
+
+    For failures after a request was acknowledged (an expired trigger, a forged button):
+    the request's response URL, else an ephemeral in its channel, else a DM. Never raises.
+
+    Returns:
+        Whether it reached them.
+    """
+    user, channel, response_url = _who_and_where(body)
+    if not user:
+        return False
+    try:
+        deliver(
+            client, user=user, channel=channel, message={"text": text}, response_url=response_url
+        )
+    except Exception as exc:
+        log.warning("event=tell_user_failed user=%s error=%s", user, type(exc).__name__)
+        return False
+    return True

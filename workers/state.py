@@ -17,6 +17,7 @@ Keys::
     rally:reminder:{task_id}:{due}         HASH channel -> ts of each posted copy of a reminder
     rally:acted:{task_id}:{due}            JSON: who completed/snoozed a task from Slack, for that due
     rally:submission:{submission_id}       JSON: a pending submission, for "Edit and retry" (TTL 7 days)
+    rally:undelivered:{team}:{user}        LIST of JSON outcomes Slack never let us tell (App Home shows them)
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ RECORD_KINDS: tuple[RecordKind, ...] = ("deal", "company", "contact")
 
 TZ_TTL_SECONDS = 24 * 3600
 SUBMISSION_TTL_SECONDS = 7 * 24 * 3600
+UNDELIVERED_LIMIT = 20
+UNDELIVERED_TTL_SECONDS = 30 * 24 * 3600
 RECENT_LIMIT = 50
 ORIGIN_TTL_SECONDS = 180 * 24 * 3600
 REMINDER_POSTS_TTL_SECONDS = 30 * 24 * 3600
@@ -283,3 +286,18 @@ class State:
         keys = [_k("submission", sid) for sid in submission_ids]
         if keys:
             self.conn.delete(*keys)
+
+    # -- outcomes never delivered -------------------------------------------------------
+
+    def add_undelivered(self, team: str, user: str, entry: dict[str, Any]) -> None:
+        """Keep an outcome whose notification gave up, newest first (App Home shows them)."""
+        key = _k("undelivered", team, user)
+        pipe = self.conn.pipeline()
+        pipe.lpush(key, json.dumps(entry))
+        pipe.ltrim(key, 0, UNDELIVERED_LIMIT - 1)
+        pipe.expire(key, UNDELIVERED_TTL_SECONDS)
+        pipe.execute()
+
+    def undelivered(self, team: str, user: str) -> list[dict[str, Any]]:
+        raw = cast(list[bytes], self.conn.lrange(_k("undelivered", team, user), 0, -1))
+        return [json.loads(item) for item in raw]

@@ -27,7 +27,7 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from api_client import ActivityChanges, NotFoundError, RallyError
-from api_client.models import Status
+from api_client.models import ActivityType, Status
 from workers import open_tasks
 from workers.jobs import rally_client
 from workers.messages import escape
@@ -48,6 +48,41 @@ from workers.task_blocks import (
 log = logging.getLogger(__name__)
 
 SNOOZE_TOMORROW_AT = time(9, 0)
+NOT_SHOWN = (
+    ":no_entry: That button isn't on a task you were shown (a reminder in this channel, "
+    "your `/rally tasks` or your Home), so nothing changed."
+)
+NOT_A_TASK = ":no_entry: Only a task can be completed or snoozed, so nothing changed."
+
+
+def may_act(
+    state: State,
+    namespace: str | None,
+    task_id: str,
+    due: int,
+    *,
+    team: str,
+    user: str,
+    surface: str,
+    channel: str | None,
+    message_ts: str | None,
+) -> bool:
+    """Whether the clicker was shown this task where they clicked (see README, "Who may
+    act on a reminder").
+
+    A reminder's buttons work for anyone who can see that message: the click must come
+    from a copy the app posted (channel and ts on record for that task and due date).
+    ``/rally tasks`` and App Home show a person their own open tasks, so a click there
+    must be on one of those.
+    """
+    if surface == "message":
+        return (
+            bool(channel and message_ts)
+            and state.reminder_posts(task_id, due).get(str(channel)) == message_ts
+        )
+    if namespace is None:
+        return False
+    return task_id in open_tasks.open_task_ids(state.conn, namespace, team=team, user=user)
 
 
 def user_zone(client: WebClient, state: State, team: str, user: str) -> ZoneInfo:
@@ -125,6 +160,26 @@ def act_on_task(
     namespace = open_tasks.namespace_of(settings)
 
     previous = state.get_task_action(task_id, due)
+    double_click = previous is not None and previous.get("user") == user
+    if not double_click and not may_act(
+        state,
+        namespace,
+        task_id,
+        due,
+        team=team,
+        user=user,
+        surface=surface,
+        channel=channel,
+        message_ts=message_ts,
+    ):
+        log.warning(
+            "event=task_action_refused task=%s user=%s surface=%s reason=not_shown",
+            task_id,
+            user,
+            surface,
+        )
+        _tell(response_url, client, team, user, channel, NOT_SHOWN)
+        return {"status": "refused"}
     if previous is not None:
         _show_outcome(client, state, settings, task_id, due, previous, channel, message_ts, surface)
         if previous["user"] != user:
@@ -140,6 +195,15 @@ def act_on_task(
             with rally_client(settings) as rally:
                 current = rally.get_activity(task_id)
                 record: dict[str, Any] = {"action": action, "user": user, "at": now.isoformat()}
+                if current.activity_type != ActivityType.TASK:
+                    log.warning(
+                        "event=task_action_refused task=%s user=%s reason=not_a_task type=%s",
+                        task_id,
+                        user,
+                        current.activity_type.value,
+                    )
+                    _tell(response_url, client, team, user, channel, NOT_A_TASK)
+                    return {"status": "refused"}
                 if current.status == Status.COMPLETED and action == COMPLETE_ACTION:
                     updated = current  # completed elsewhere meanwhile: the click still stands
                 elif current.status != Status.PENDING:

@@ -16,12 +16,13 @@ button was shown for, so a click acts on that version of the task only)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from workers.messages import activity_url, escape, slack_time
+from workers.messages import EDIT_AND_RETRY_ACTION, activity_url, escape, slack_time
 
 COMPLETE_ACTION: Final = "task_complete"
 SNOOZE_HOUR_ACTION: Final = "task_snooze_hour"
@@ -78,12 +79,20 @@ def button_value(task_id: str, due: int) -> str:
     return f"{task_id}:{due}"
 
 
-def parse_button_value(value: str) -> tuple[str, int]:
-    """``"<task id>:<due epoch>"`` → (task id, due epoch). Raises ValueError."""
-    task_id, _, due = value.rpartition(":")
-    if not task_id:
-        raise ValueError(f"not a task button value: {value!r}")
-    return task_id, int(due)
+_BUTTON_VALUE_RE: Final = re.compile(
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):([0-9]{1,11})\Z"
+)
+DUE_MAX: Final = 4_102_444_800
+"""2100-01-01: a due epoch past this is not one the app ever showed."""
+
+
+def parse_button_value(value: object) -> tuple[str, int]:
+    """``"<task id>:<due epoch>"`` → (task id, due epoch), exactly as :func:`button_value`
+    writes it (a lower-case GUID, a bounded epoch). Raises ValueError on anything else."""
+    match = _BUTTON_VALUE_RE.match(value) if isinstance(value, str) else None
+    if match is None or int(match.group(2)) > DUE_MAX:
+        raise ValueError("not a task button value")
+    return match.group(1), int(match.group(2))
 
 
 def record_link(kind: str, record_id: str, app_url: str | None) -> str:
@@ -278,6 +287,40 @@ def log_buttons(block_id: str = "rally_log_buttons") -> dict[str, Any]:
     }
 
 
+def undelivered_blocks(
+    entries: list[Mapping[str, Any]], app_url: str | None
+) -> list[dict[str, Any]]:
+    """Outcomes Slack never let us tell at the time, newest first (from ``notify`` giving up)."""
+    if not entries:
+        return []
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "While Slack was unreachable"},
+        }
+    ]
+    for entry in entries:
+        kind = escape(str(entry.get("activity_type") or "activity"))
+        subject = escape(str(entry.get("subject") or "(no subject)"))
+        if entry.get("ok"):
+            url = activity_url(app_url, str(entry.get("activity_id") or ""))
+            name = f"<{url}|{subject}>" if url and entry.get("activity_id") else f"*{subject}*"
+            text = f":white_check_mark: Logged {kind} {name}"
+        else:
+            reason = escape(str(entry.get("reason") or "it could not be logged"))
+            text = f":warning: Your {kind} *{subject}* was not logged: {reason}"
+        block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+        if not entry.get("ok") and entry.get("submission_id"):
+            block["accessory"] = {
+                "type": "button",
+                "action_id": EDIT_AND_RETRY_ACTION,
+                "text": {"type": "plain_text", "text": "Edit and retry"},
+                "value": str(entry["submission_id"]),
+            }
+        blocks.append(block)
+    return blocks
+
+
 def home_view(
     *,
     tasks: list[TaskCard] | None,
@@ -285,6 +328,7 @@ def home_view(
     recent: list[tuple[str, str, str]],
     now: datetime,
     app_url: str | None,
+    undelivered: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The App Home: log buttons, open tasks with buttons, recently logged.
 
@@ -292,10 +336,12 @@ def home_view(
         tasks: The first page of open tasks (``None``: the task index is unavailable).
         total_tasks: How many open tasks there are in all.
         recent: (activity id, type, subject) the user logged, newest first.
+        undelivered: Outcomes whose notification gave up (see ``undelivered_blocks``).
     """
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Rally"}},
         log_buttons("home_log_buttons"),
+        *undelivered_blocks(list(undelivered or []), app_url),
         {"type": "header", "text": {"type": "plain_text", "text": "Your open tasks"}},
     ]
     if tasks is None:

@@ -312,6 +312,7 @@ class FakeSlack:
             self._response_urls: dict[str, _ResponseUrl] = {}
             self._response_posts: list[ResponsePost] = []
             self._failures: dict[str, list[_Failure]] = {}
+            self._outage_left = 0
             self._views: dict[str, dict[str, Any]] = {}
             self._view_owner: dict[str, str | None] = {}
             self._stacks: dict[str | None, list[str]] = {}
@@ -656,6 +657,18 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ HTTP edge
 
+    def outage(self, calls: int) -> None:
+        """Slack is down for the next ``calls`` requests of any kind: every Web API method
+        and every response URL answers 503 until then (``outage(0)`` ends it)."""
+        with self._cond:
+            self._outage_left = calls
+
+    def _in_outage(self) -> bool:
+        if self._outage_left <= 0:
+            return False
+        self._outage_left -= 1
+        return True
+
     def handle(
         self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -672,6 +685,8 @@ class FakeSlack:
     def _answer(
         self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self._in_outage():
+            return 503, {"ok": False, "error": "service_unavailable"}, {}
         queue = self._failures.get(method)
         if queue:
             failure = queue[0]
@@ -703,7 +718,9 @@ class FakeSlack:
         """Accept one POST to a response URL and apply it as Slack does."""
         with self._cond:
             target = self._response_urls.get(url_id)
-            if target is None:
+            if self._in_outage():
+                status, text = 503, "service_unavailable"
+            elif target is None:
                 status, text = 404, "expired_url"
             elif target.uses >= 5:
                 # Slack honours a response URL five times (within 30 minutes).

@@ -177,7 +177,7 @@ def test_a_double_click_snoozes_once(rally: Rally) -> None:
     [message] = reminders(rally, "C0SALES")
     click(rally, message, SNOOZE_HOUR_ACTION, work=False)
     click(rally, message, SNOOZE_HOUR_ACTION, work=False)
-    assert rally.queued()["rally-reminders"] == 1
+    assert rally.queued()["rally-actions"] == 1
     rally.work()
     assert due_epoch_of(get_task(rally, task["id"])) == due_epoch_of(task) + 3600
 

@@ -28,6 +28,7 @@ from bot.server import create_flask_app
 from tests.e2e.harness import DEAL_ID, Rally
 from tests.fixtures.redis import free_port
 from tests.fixtures.slack import SIGNING_SECRET
+from workers import queues
 from workers.settings import Settings
 
 BAD_DEAL = "0badbad0-0000-4000-8000-000000000000"
@@ -276,7 +277,7 @@ def test_unsigned_or_stale_requests_are_401_and_do_nothing(rally: Rally, forgery
         body = body.replace(b"Forged", b"Forgex")
     response = rally.post(body, headers=headers)
     assert response.status_code == 401
-    assert rally.queued() == {"rally-activities": 0, "rally-notify": 0, "rally-reminders": 0}
+    assert rally.queued() == {name: 0 for name in queues.ALL_QUEUES}
     assert rally.redis.keys("rally:*") == []
     assert rally.fake.calls("views.open") == []
 

@@ -88,14 +88,15 @@ def test_long_running_worker_runs_one_process_per_queue_and_stops_on_sigterm(
     try:
         workers = wait_until(
             lambda: (
-                len(Worker.all(connection=rally.redis)) == 3 and Worker.all(connection=rally.redis)
+                len(Worker.all(connection=rally.redis)) == len(queues.ALL_QUEUES)
+                and Worker.all(connection=rally.redis)
             ),
             timeout=20.0,
         )
         assert sorted(tuple(w.queue_names()) for w in workers) == [
             (name,) for name in sorted(queues.ALL_QUEUES)
         ]
-        assert len({w.pid for w in workers}) == 3
+        assert len({w.pid for w in workers}) == len(queues.ALL_QUEUES)
 
         rally.command("note Served by the long-running worker")
         wait_until(lambda: rally.activities(), timeout=20.0)
