@@ -8,7 +8,7 @@ import sys
 
 from werkzeug.serving import make_server
 
-from bot.console.fake_slack import FakeSlack, create_app
+from devstack.fake_slack.server import FakeSlack, create_app
 
 if __name__ == "__main__":
     port, token = int(sys.argv[1]), sys.argv[2]

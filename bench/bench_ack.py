@@ -37,8 +37,7 @@ import httpx
 import redis
 from _common import free_port, median, percentile, print_table, redis_server, save, wait_http
 
-from bot.blocks.modals import build_log_modal
-from bot.console.payloads import (
+from devstack.fake_slack.payloads import (
     interactive_body,
     signed_headers,
     slash_command,
@@ -46,6 +45,7 @@ from bot.console.payloads import (
     view_submission,
 )
 from sandbox.app import DEV_API_KEY
+from slack_ui.modals import build_log_modal
 
 SECRET = "bench-signing-secret-not-real"
 TOKEN = "xoxb-bench-not-a-real-token"

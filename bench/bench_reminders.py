@@ -32,8 +32,9 @@ import redis
 from _common import free_port, median, print_table, rally_process, redis_server, save, wait_http
 
 from api_client import ActivityResponse, CreateActivityRequest, RallyClient
+from devstack.counting import CountingTransport
 from sandbox.app import DEV_API_KEY
-from workers.reminders import CountingTransport, Keys, namespace_for, sync_tasks, tick
+from workers.reminders import Keys, namespace_for, sync_tasks, tick
 
 LEAD_MINUTES = 15
 SEED_CHUNK = 2_000  # activities per bulk_create_activities call (20 requests of 100)

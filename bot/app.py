@@ -12,7 +12,7 @@ from slack_bolt import App, BoltContext
 
 from bot.listeners import register_all
 from bot.services import CONTEXT_KEY, Services
-from workers.settings import Settings
+from core.settings import Settings
 from workers.slack import web_client
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from typing import Any
 import pydantic
 
 from api_client.models import CreateActivityRequest, format_utc, is_http_url
-from bot import ids
-from bot.blocks.modals import DATETIMES, INPUT_MAX, SELECTS
 from bot.parsing import ParseError, parse_minutes, parse_record_ref
+from slack_ui import ids
+from slack_ui.modals import DATETIMES, INPUT_MAX, SELECTS
 
 # A date picked in a modal must fall in this range (Slack's picker offers 1970..2099;
 # anything outside is a forged or broken submission, not a plan).

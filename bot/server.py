@@ -18,7 +18,6 @@ import hashlib
 import logging
 import os
 import re
-import sys
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -36,9 +35,10 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot import envelope
 from bot.app import create_app
-from workers.settings import Settings, load_settings
+from core.redis import request_path_redis
+from core.settings import Settings, load_settings
+from core.wsgi import GunicornServer, gthread_options
 from workers.slack import response_url_allowed
-from workers.state import request_path_redis
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +142,10 @@ def create_flask_app(settings: Settings, *, redis_conn: redis.Redis | None = Non
     return flask_app
 
 
-def _parser(settings: Settings) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rally-slack web", description="Serve Slack's requests over HTTP (gunicorn)."
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``rally-slack web``'s options."""
     parser.add_argument("--host", default="0.0.0.0", help="interface to bind (default 0.0.0.0)")
-    parser.add_argument(
-        "--port", type=int, default=settings.port, help="port (default $PORT or 3000)"
-    )
+    parser.add_argument("--port", type=int, default=None, help="port (default $PORT or 3000)")
     parser.add_argument(
         "--workers",
         type=int,
@@ -159,47 +155,20 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     parser.add_argument(
         "--threads", type=int, default=DEFAULT_THREADS, help="threads per worker (default 8)"
     )
-    parser.add_argument("--log-level", default="info")
-    return parser
 
 
-def web_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``rally-slack web``."""
-    from gunicorn.app.base import BaseApplication
-
+def run(args: argparse.Namespace) -> int:
+    """``rally-slack web``: gunicorn (gthread) serving :func:`create_flask_app`."""
     settings = load_settings()
-    args = _parser(settings).parse_args(argv)
     settings.require("slack_signing_secret", "slack_bot_token")
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    options = gthread_options(
+        host=args.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        threads=args.threads,
+        log_level=args.log_level,
+        timeout=30,
     )
-
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            options = {
-                "bind": f"{args.host}:{args.port}",
-                "workers": args.workers,
-                "worker_class": "gthread",
-                "threads": args.threads,
-                "timeout": 30,
-                "keepalive": 5,
-                "loglevel": args.log_level,
-                "accesslog": None,
-            }
-            for key, value in options.items():
-                self.cfg.set(key, value)
-            # gunicorn >= 25.1 opens a control socket at one path per user; a second
-            # server on the machine (the sandbox in `dev`, a bench's floor) would fight
-            # over it, and nothing here uses it.
-            if "control_socket_disable" in self.cfg.settings:
-                self.cfg.set("control_socket_disable", True)
-
-        def load(self) -> Flask:
-            # Built in each worker after fork: sockets (Redis, Slack) are never shared.
-            return create_flask_app(settings)
-
-    _Gunicorn().run()
+    # Built in each worker after fork: sockets (Redis, Slack) are never shared.
+    GunicornServer(lambda: create_flask_app(settings), options).run()
     return 0
-
-
-main = web_main

@@ -15,10 +15,11 @@ from typing import Any
 import redis
 from slack_sdk import WebClient
 
+from core.redis import request_path_redis
+from core.settings import Settings
 from workers import queues
-from workers.settings import Settings
 from workers.slack import user_tz, web_client
-from workers.state import State, Submission, request_path_redis
+from workers.state import State, Submission
 
 log = logging.getLogger(__name__)
 

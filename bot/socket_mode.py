@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 import threading
 from typing import Any
 
@@ -17,7 +16,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot import envelope
 from bot.app import create_app
-from workers.settings import load_settings
+from core.settings import load_settings
 from workers.slack import response_url_allowed
 
 log = logging.getLogger(__name__)
@@ -47,18 +46,16 @@ class CheckedSocketModeHandler(SocketModeHandler):
         super().handle(client, req)
 
 
-def socket_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``rally-slack socket`` (needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN).
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``rally-slack socket`` takes no options of its own."""
+
+
+def run(args: argparse.Namespace) -> int:
+    """``rally-slack socket`` (needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN).
 
     Runs until SIGTERM or SIGINT, then closes the connection (letting acks in flight
     finish) and exits 0, so a supervisor's stop is an orderly one.
     """
-    parser = argparse.ArgumentParser(prog="rally-slack socket", description=__doc__)
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
     settings = load_settings()
     settings.require("slack_app_token", "slack_bot_token")
     assert settings.slack_app_token is not None
@@ -95,6 +92,3 @@ def socket_main(argv: list[str] | None = None) -> int:
     handler.close()  # type: ignore[no-untyped-call]
     log.info("event=socket_mode_stopped signal=%s", received[0] if received else None)
     return 0
-
-
-main = socket_main

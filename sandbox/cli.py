@@ -9,15 +9,11 @@ rally-slack sandbox --server flask        # Flask's development server instead
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import sys
-from collections.abc import Callable, Sequence
-from typing import Any
 
 from flask import Flask
-from gunicorn.app.base import BaseApplication
 
+from core.wsgi import GunicornServer, gthread_options
 from sandbox.app import create_app
 from sandbox.faults import Faults
 from sandbox.store import Store
@@ -47,12 +43,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's flags (SPEC §3 and §5)."""
-    parser = argparse.ArgumentParser(
-        prog="rally-slack sandbox",
-        description="Serve the local Rally Activities API (Flask + SQLite).",
-    )
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default %(default)s)"
     )
@@ -101,10 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         help="threads per gunicorn worker (default %(default)s)",
     )
-    server.add_argument(
-        "--log-level", default="info", choices=("debug", "info", "warning", "error")
-    )
-    return parser
 
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
@@ -119,21 +107,8 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the sandbox until interrupted.
-
-    Args:
-        argv: The arguments after ``sandbox`` (default: ``sys.argv[1:]``).
-
-    Returns:
-        The exit status.
-    """
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+def run(args: argparse.Namespace) -> int:
+    """Run the sandbox until interrupted; returns the exit status."""
     faults = faults_from_args(args)
     keys: list[str] = args.api_keys or [DEV_API_KEY]
     # Create the schema once, before any worker starts, so workers never race to do it.
@@ -148,22 +123,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_simple(args.host, args.port, factory(), threaded=True)
         return 0
-    GunicornServer(
-        factory,
-        {
-            "bind": f"{args.host}:{args.port}",
-            "workers": args.workers,
-            "worker_class": "gthread",
-            "threads": args.threads,
-            "keepalive": 5,
-            "timeout": 60,
-            "graceful_timeout": 5,
-            "loglevel": args.log_level,
-            "errorlog": "-",
-            "accesslog": None,
-            "proc_name": "rally-slack-sandbox",
-        },
-    ).run()
+    options = gthread_options(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        log_level=args.log_level,
+        timeout=60,
+        graceful_timeout=5,
+        proc_name="rally-slack-sandbox",
+    )
+    # Built in each worker after the fork, so every worker opens its own SQLite connections.
+    GunicornServer(factory, options).run()
     return 0
 
 
@@ -197,29 +168,3 @@ def _announce(args: argparse.Namespace, keys: list[str], faults: Faults) -> None
         )
     if faults != Faults(seed=faults.seed):
         print(f"sandbox: injecting faults: {faults}", flush=True)
-
-
-class GunicornServer(BaseApplication):  # type: ignore[misc]
-    """Embeds gunicorn so ``rally-slack sandbox`` is one command, one process tree."""
-
-    def __init__(self, factory: Callable[[], Flask], options: dict[str, Any]) -> None:
-        self._factory = factory
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-        # gunicorn >= 25.1 opens a control socket at one path per user by default, which
-        # two servers on one machine (sandbox and web, or parallel tests) would fight over.
-        if "control_socket_disable" in self.cfg.settings:
-            self.cfg.set("control_socket_disable", True)
-
-    def load(self) -> Flask:
-        # Called in each worker after the fork, so every worker opens its own SQLite
-        # connections.
-        return self._factory()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -23,10 +23,12 @@ import redis
 
 from api_client import AuthenticationError, NotFoundError, RallyClient, RallyError
 from api_client.models import CreateActivityRequest, format_utc
-from workers import messages, queues
-from workers.settings import Settings
+from core.redis import worker_redis
+from core.settings import Settings
+from slack_ui import messages
+from workers import queues
 from workers.slack import deliver, web_client
-from workers.state import Origin, State, worker_redis
+from workers.state import Origin, State
 
 log = logging.getLogger(__name__)
 

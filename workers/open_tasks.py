@@ -15,10 +15,10 @@ from typing import Any
 import redis
 from slack_sdk import WebClient
 
+from core.settings import Settings
+from slack_ui.tasks import PAGE_SIZE, TaskCard, home_view
 from workers.reminders.index import due_epochs, indexed_tasks, owner_task_ids
-from workers.settings import Settings
 from workers.state import State
-from workers.task_blocks import PAGE_SIZE, TaskCard, home_view
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from workers.settings import Settings
+from core.settings import Settings
 from workers.state import SUBMISSION_TTL_SECONDS
 
 log = logging.getLogger(__name__)

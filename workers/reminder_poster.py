@@ -29,11 +29,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from api_client import ActivityResponse
+from core.settings import Settings
+from slack_ui.tasks import TaskCard, reminder
 from workers.reminders.index import due_epoch
-from workers.settings import Settings
 from workers.slack import FALLBACK_ERRORS
 from workers.state import RECORD_KINDS, State
-from workers.task_blocks import TaskCard, reminder
 
 log = logging.getLogger(__name__)
 

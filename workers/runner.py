@@ -27,7 +27,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -38,9 +37,9 @@ from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
+from core.redis import worker_redis
+from core.settings import load_settings
 from workers import queues
-from workers.settings import load_settings
-from workers.state import worker_redis
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +49,8 @@ MAX_BURST_ROUNDS = 1000
 MAINTENANCE_INTERVAL_S = 60
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rally-slack worker", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``rally-slack worker``'s options."""
     parser.add_argument(
         "--burst", action="store_true", help="drain the queues (and due retries), then exit 0"
     )
@@ -61,8 +60,6 @@ def _parser() -> argparse.ArgumentParser:
         choices=queues.ALL_QUEUES,
         help="serve only this queue (repeatable; default: all)",
     )
-    parser.add_argument("--log-level", default="INFO")
-    return parser
 
 
 class BurstWorker(Worker):
@@ -196,7 +193,7 @@ PRELOAD = (
     "api_client",
     "workers.jobs",
     "workers.reminders",
-    "workers.messages",
+    "slack_ui.messages",
     "workers.slack",
     "workers.schedules",
     "workers.reminder_poster",
@@ -252,12 +249,8 @@ def check_redis(conn: redis.Redis) -> list[str]:
     return warnings
 
 
-def worker_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``rally-slack worker``."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
+def run(args: argparse.Namespace) -> int:
+    """``rally-slack worker``: one RQ worker process per queue, or a burst."""
     settings = load_settings()
     names = tuple(args.queue or queues.ALL_QUEUES)
     preload()
@@ -268,6 +261,3 @@ def worker_main(argv: list[str] | None = None) -> int:
         log.info("event=burst_done queues=%s passes=%s", ",".join(names), passes)
         return 0
     return run_forever(settings.redis_url, names, log_level=args.log_level.upper())
-
-
-main = worker_main

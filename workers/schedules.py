@@ -5,24 +5,23 @@
   worker`` runs them (the tick posts from the worker). Two schedulers running at once
   enqueue twice, which is safe: one sync per tenant runs at a time (the others return
   ``locked``), and a reminder is posted only by the holder of its claim.
-- ``remind --once``: one sync and one tick in this process, posting itself, then exit 0.
-  Prints ``synced N, reminded M``.
+
+``rally-slack remind --once`` (:mod:`workers.remind`) runs the same two steps once.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from typing import Any
 
 import redis
 from rq.cron import CronJob, CronScheduler
 from rq.job import Job
 
+from core.redis import worker_redis
+from core.settings import Settings, load_settings
 from workers import queues
-from workers.settings import Settings, load_settings
-from workers.state import worker_redis
 
 log = logging.getLogger(__name__)
 
@@ -95,55 +94,16 @@ def build_cron(conn: redis.Redis, *, cron: str = EVERY_MINUTE) -> ReminderCron:
     return scheduler
 
 
-def cron_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``rally-slack cron``."""
-    parser = argparse.ArgumentParser(prog="rally-slack cron", description=__doc__.split("\n")[0])
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``rally-slack cron`` takes no options of its own."""
+
+
+def run(args: argparse.Namespace) -> int:
+    """``rally-slack cron``: RQ's cron scheduler, enqueueing the sync and tick each minute."""
     settings = load_settings()
     settings.require("rally_base_url", "rally_api_key")
     build_cron(worker_redis(settings.redis_url)).start()  # type: ignore[no-untyped-call]
     return 0
 
 
-def remind_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``rally-slack remind --once``."""
-    parser = argparse.ArgumentParser(
-        prog="rally-slack remind", description="one reminder sync + tick, posting to Slack"
-    )
-    parser.add_argument("--once", action="store_true", required=True, help="run once and exit")
-    parser.add_argument(
-        "--enqueue",
-        action="store_true",
-        help="leave the sync and tick as jobs on rally-reminders for the workers instead",
-    )
-    parser.add_argument("--log-level", default="WARNING")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
-    settings = load_settings()
-    settings.require("rally_base_url", "rally_api_key")
-    conn = worker_redis(settings.redis_url)
-    if args.enqueue:
-        queues.enqueue_reminder_tick(conn)
-        print("queued a sync and a tick on rally-reminders")
-        return 0
-    from workers.reminder_poster import SlackPoster
-    from workers.reminders.jobs import run_once
-
-    poster = SlackPoster.from_settings(settings, conn)
-    synced, ticked = run_once(settings, poster)
-    locked = " (another sync was running)" if synced.locked else ""
-    print(
-        f"synced {synced.seen}{locked}, reminded {ticked.posted}"
-        + (f", failed {ticked.failed}" if ticked.failed else "")
-    )
-    conn.close()
-    return 0
-
-
-__all__ = ["build_cron", "cron_main", "remind_main", "sync_job", "tick_job"]
+__all__ = ["add_arguments", "build_cron", "run", "sync_job", "tick_job"]

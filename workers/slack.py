@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from workers.settings import Settings
+from core.settings import Settings
 from workers.state import State
 
 log = logging.getLogger(__name__)

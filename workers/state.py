@@ -28,8 +28,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 PREFIX = "rally:"
 RecordKind = Literal["deal", "company", "contact"]
@@ -42,26 +40,6 @@ UNDELIVERED_TTL_SECONDS = 30 * 24 * 3600
 RECENT_LIMIT = 50
 ORIGIN_TTL_SECONDS = 180 * 24 * 3600
 REMINDER_POSTS_TTL_SECONDS = 30 * 24 * 3600
-
-
-def request_path_redis(url: str, *, timeout_s: float = 0.5) -> redis.Redis:
-    """A Redis client for code answering Slack: fails fast instead of retrying.
-
-    Slack gives us three seconds; a down Redis must surface as an error within a fraction
-    of that so the user can be told (and their input offered back), not hang the request.
-    """
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=timeout_s,
-        socket_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-    )
-
-
-def worker_redis(url: str) -> redis.Redis:
-    """A Redis client for background processes, with redis-py's default retries."""
-    return redis.Redis.from_url(url)
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,10 @@ from slack_sdk.webhook import WebhookClient
 
 from api_client import ActivityChanges, NotFoundError, RallyError
 from api_client.models import ActivityType, Status
-from workers import open_tasks
-from workers.jobs import rally_client
-from workers.messages import escape
-from workers.reminders.index import Keys, apply_activity, due_epoch, indexed_task, remove_task
-from workers.settings import Settings
-from workers.slack import deliver, retry_handlers, user_tz, web_client
-from workers.state import State, worker_redis
-from workers.task_blocks import (
+from core.redis import worker_redis
+from core.settings import Settings
+from slack_ui.messages import escape
+from slack_ui.tasks import (
     COMPLETE_ACTION,
     SNOOZE_HOUR_ACTION,
     TASK_ACTIONS,
@@ -44,6 +40,11 @@ from workers.task_blocks import (
     outcome_line,
     tasks_message,
 )
+from workers import open_tasks
+from workers.jobs import rally_client
+from workers.reminders.index import Keys, apply_activity, due_epoch, indexed_task, remove_task
+from workers.slack import deliver, retry_handlers, user_tz, web_client
+from workers.state import State
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot import ids
+from slack_ui import ids
 from tests.e2e.harness import APP_URL, CONTACT_ID, DEAL_ID, OWNER_ID, TEAM_ID, Rally
 from workers.state import State
 

@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from bot.app import VerificationRequired, create_app
-from bot.console import payloads
+from core.settings import Settings
+from devstack.fake_slack import payloads
 from tests.e2e.harness import Rally
 from tests.fixtures.redis import free_port
 from tests.fixtures.slack import SIGNING_SECRET
 from tests.fixtures.waiting import wait_until
-from workers.settings import Settings
 
 RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
 

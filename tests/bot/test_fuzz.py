@@ -24,12 +24,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import ids
 from bot.app import registered_listeners
-from bot.blocks.modals import build_log_modal, build_type_chooser
-from bot.console import payloads
+from devstack.fake_slack import payloads
+from slack_ui import ids
+from slack_ui.modals import build_log_modal, build_type_chooser
+from slack_ui.tasks import button_value
 from tests.e2e.harness import DEAL_ID, Rally
-from workers.task_blocks import button_value
 
 TASK_ID = "5a1c0de0-ac3e-4d3a-9e55-000000000001"
 SUBMISSION_ID = "0" * 32

@@ -10,11 +10,16 @@ import jsonschema
 import pytest
 import yaml
 
-from bot import ids
 from bot.app import create_app, registered_listeners
-from bot.console.payloads import app_home_opened, event_callback, global_shortcut, message_shortcut
+from core.settings import Settings
+from devstack.fake_slack.payloads import (
+    app_home_opened,
+    event_callback,
+    global_shortcut,
+    message_shortcut,
+)
+from slack_ui import ids
 from tests.e2e.harness import Rally
-from workers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())

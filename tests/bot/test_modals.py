@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot import ids
+from slack_ui import ids
 from tests.e2e.harness import APP_URL, CONTACT_ID, DEAL_ID, Rally
 
 DUE = datetime(2031, 7, 15, 17, 0, tzinfo=UTC)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import ids
-from bot.console.payloads import (
+from devstack.fake_slack.payloads import (
     app_home_opened,
     block_actions,
     event_callback,
     global_shortcut,
     message_shortcut,
 )
+from slack_ui import ids
 from tests.e2e.harness import DEAL_ID, Rally
 
 

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 import redis
 
-from bot.console.app import Console
-from bot.console.fake_slack import FakeSlack
-from bot.dev import DEV_BOT_TOKEN, DEV_SIGNING_SECRET, bind_web, build_web
+from core.settings import Settings
+from devstack.console.app import Console
+from devstack.dev import DEV_BOT_TOKEN, DEV_SIGNING_SECRET, bind_web, build_web
+from devstack.fake_slack.server import FakeSlack
 from tests.fixtures.sandbox import DEV_API_KEY
 from workers import queues
 from workers.runner import run_burst
-from workers.settings import Settings
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [

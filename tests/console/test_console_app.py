@@ -19,9 +19,9 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
 from werkzeug.serving import make_server
 
-from bot.console.app import Console, create_console_app
-from bot.console.fake_slack import FakeSlack
-from bot.dev import combine
+from devstack.console.app import Console, create_console_app
+from devstack.dev import combine
+from devstack.fake_slack.server import FakeSlack
 from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
 
 MODAL = {

@@ -186,7 +186,7 @@ def test_screenshot_of_the_console_for_the_readme(
     console_stack.work()
     page.get_by_text("Logged task").first.wait_for()
     if importlib.util.find_spec("workers.schedules") is not None:
-        from bot.cli import main as rally_slack
+        from cli.main import main as rally_slack
 
         assert rally_slack(["remind", "--once"]) == 0
         console_stack.work(expect=False)
@@ -205,7 +205,7 @@ def test_screenshot_of_the_console_for_the_readme(
 def test_a_reminder_arrives_in_its_channel_and_complete_closes_the_task(
     console_stack: ConsoleStack, page: Any
 ) -> None:
-    from bot.cli import main as rally_slack
+    from cli.main import main as rally_slack
 
     open_console(page, console_stack, user="U0ALICE", channel="C0ACME")
     type_in(page, '/rally task Call Acme back about pricing due:"in 5 minutes" !high')

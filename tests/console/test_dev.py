@@ -60,7 +60,7 @@ def start_dev(tmp_path: Path, env: dict[str, str], *extra: str) -> Dev:
     args = [
         sys.executable,
         "-m",
-        "bot.cli",
+        "cli",
         "dev",
         "--port",
         str(port),

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.console.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
+from devstack.fake_slack.server import BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.fixtures.slack import BOT_TOKEN
 
 MODAL = {

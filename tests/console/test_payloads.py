@@ -13,8 +13,8 @@ from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.console import payloads
-from bot.console.fake_slack import FakeSlack
+from devstack.fake_slack import payloads
+from devstack.fake_slack.server import FakeSlack
 from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
 
 MODAL = {

@@ -17,20 +17,20 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from bot.console.fake_slack import TEAM_ID, FakeSlack
-from bot.console.payloads import (
+from bot.server import create_flask_app
+from core.settings import Settings
+from devstack.fake_slack.payloads import (
     interactive_body,
     signed_headers,
     slash_command,
     state_values_for,
     view_submission,
 )
-from bot.server import create_flask_app
+from devstack.fake_slack.server import TEAM_ID, FakeSlack
 from tests.fixtures.sandbox import DEV_API_KEY
 from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
 from workers import queues
 from workers.runner import run_burst
-from workers.settings import Settings
 
 APP_URL = "https://app.rally.test"
 DEAL_ID = "c8f9a0b1-2d3e-4f56-7890-abcdef123456"

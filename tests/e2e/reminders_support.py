@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 
-from bot.console.payloads import block_actions
+from cli.main import main as rally_slack
+from devstack.fake_slack.payloads import block_actions
+from slack_ui.tasks import TASK_ACTIONS_BLOCK
 from tests.e2e.harness import Rally
 from tests.fixtures.sandbox import DEV_API_KEY
-from workers.schedules import remind_main
-from workers.task_blocks import TASK_ACTIONS_BLOCK
 
 RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
 
@@ -72,7 +72,7 @@ def remind_once() -> str:
     """``rally-slack remind --once`` in-process; returns what it printed."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert remind_main(["--once"]) == 0
+        assert rally_slack(["remind", "--once"]) == 0
     return out.getvalue().strip()
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from bot import ids
-from bot.console.payloads import block_actions
+from devstack.fake_slack.payloads import block_actions
+from slack_ui import ids
+from slack_ui.tasks import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, button_value
 from tests.e2e.harness import Rally
 from tests.e2e.reminders_support import (
     api,
@@ -27,7 +28,6 @@ from tests.e2e.reminders_support import (
 from tests.e2e.test_resilience import BAD_DEAL, _failure_message, _refusing_api
 from workers.state import State
 from workers.task_actions import NOT_A_TASK, NOT_SHOWN, act_on_task
-from workers.task_blocks import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, button_value
 
 
 def _press(

@@ -16,19 +16,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.console.fake_slack import FakeSlack
-from bot.console.payloads import (
+from core.settings import Settings
+from devstack.fake_slack.payloads import (
     interactive_body,
     signed_headers,
     slash_command,
     state_values_for,
     view_submission,
 )
+from devstack.fake_slack.server import FakeSlack
 from tests.e2e.harness import APP_URL, DEAL_ID
 from tests.fixtures.redis import free_port
 from tests.fixtures.sandbox import DEV_API_KEY
 from tests.fixtures.slack import SIGNING_SECRET
-from workers.settings import Settings
 
 RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
 

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.redis import worker_redis
+from slack_ui.tasks import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, SNOOZE_TOMORROW_ACTION
 from tests.e2e.harness import APP_URL, DEAL_ID, OWNER_ID, Rally
 from tests.e2e.reminders_support import (
     RALLY_SLACK,
@@ -29,8 +31,7 @@ from tests.e2e.reminders_support import (
 )
 from workers.reminder_poster import SlackPoster
 from workers.reminders.jobs import run_once, run_sync, run_tick
-from workers.state import State, worker_redis
-from workers.task_blocks import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, SNOOZE_TOMORROW_ACTION
+from workers.state import State
 
 
 def _poster(rally: Rally) -> SlackPoster:
@@ -253,7 +254,7 @@ def test_reminder_names_the_mapped_owner_and_goes_to_a_dm_when_the_bot_is_not_in
 def test_a_task_logged_from_app_home_is_reminded_in_the_thread_of_its_dm_confirmation(
     rally: Rally,
 ) -> None:
-    from bot.console.payloads import (
+    from devstack.fake_slack.payloads import (
         app_home_opened,
         block_actions,
         event_callback,

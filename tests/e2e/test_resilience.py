@@ -15,8 +15,9 @@ from flask import Flask
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from bot import ids
-from bot.console.payloads import (
+from bot.server import create_flask_app
+from core.settings import Settings
+from devstack.fake_slack.payloads import (
     block_actions,
     interactive_body,
     signed_headers,
@@ -24,12 +25,11 @@ from bot.console.payloads import (
     state_values_for,
     view_submission,
 )
-from bot.server import create_flask_app
+from slack_ui import ids
 from tests.e2e.harness import DEAL_ID, Rally
 from tests.fixtures.redis import free_port
 from tests.fixtures.slack import SIGNING_SECRET
 from workers import queues
-from workers.settings import Settings
 
 BAD_DEAL = "0badbad0-0000-4000-8000-000000000000"
 

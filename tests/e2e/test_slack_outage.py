@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from bot.console.payloads import app_home_opened, event_callback
+from core.settings import Settings
+from devstack.fake_slack.payloads import app_home_opened, event_callback
 from tests.e2e.harness import TEAM_ID, Rally
 from workers import queues
-from workers.settings import Settings
 from workers.state import SUBMISSION_TTL_SECONDS, State
 
 

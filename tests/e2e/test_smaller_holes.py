@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from bot import ids
-from bot.console.payloads import state_values_for, view_submission
+from devstack.fake_slack.payloads import state_values_for, view_submission
+from slack_ui import ids
 from tests.e2e.harness import DEAL_ID, TEAM_ID, Rally
 from workers.state import State
 
@@ -71,7 +71,7 @@ def test_a_response_url_not_on_slack_is_never_fetched(
 
 
 def test_a_signed_payload_naming_a_foreign_response_url_is_refused(rally: Rally) -> None:
-    from bot.console.payloads import slash_command
+    from devstack.fake_slack.payloads import slash_command
 
     body = slash_command("tasks", response_url="https://evil.example/hooks/1")
     assert rally.post(body).status_code == 400

@@ -24,14 +24,14 @@ import flask_sock  # noqa: F401  (the fake's WebSocket server: fail loudly, neve
 import httpx
 import pytest
 
-from bot.console.fake_slack import FakeSlack
-from bot.console.payloads import slash_command, state_values_for, view_submission
-from bot.console.socket_mode import DEFAULT_APP_TOKEN, Ack, form_payload
+from core.settings import Settings
+from devstack.fake_slack.payloads import slash_command, state_values_for, view_submission
+from devstack.fake_slack.server import FakeSlack
+from devstack.fake_slack.socket_mode import DEFAULT_APP_TOKEN, Ack, form_payload
 from tests.e2e.harness import APP_URL, CONTACT_ID, DEAL_ID
 from tests.fixtures.redis import free_port
 from tests.fixtures.sandbox import DEV_API_KEY
 from tests.fixtures.slack import BOT_TOKEN
-from workers.settings import Settings
 
 RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
 APP_TOKEN = DEFAULT_APP_TOKEN  # "xapp-test-not-a-real-token"

@@ -8,7 +8,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.console.payloads import app_home_opened, block_actions, event_callback
+from devstack.fake_slack.payloads import app_home_opened, block_actions, event_callback
+from slack_ui.tasks import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, TASKS_MORE_ACTION
 from tests.e2e.harness import OWNER_ID, Rally
 from tests.e2e.reminders_support import (
     RALLY_SLACK,
@@ -23,7 +24,6 @@ from tests.e2e.reminders_support import (
 )
 from workers import queues
 from workers.schedules import build_cron
-from workers.task_blocks import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, TASKS_MORE_ACTION
 
 OTHER_OWNER = "0a0a0a0a-0000-4000-8000-000000000000"
 

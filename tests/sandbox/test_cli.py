@@ -21,7 +21,7 @@ from tests.sandbox.support import ACTIVITIES, note
 
 def _command() -> list[str]:
     script = Path(sys.executable).with_name("rally-slack")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 from flask import Flask
 
-from sandbox.cli import build_parser, faults_from_args
+from sandbox.cli import add_arguments, faults_from_args
 from sandbox.faults import Faults
 from tests.fixtures.sandbox import DEV_TENANT, OTHER_TENANT
 from tests.sandbox.support import ACTIVITIES, AUTH, BULK, OTHER_AUTH, assert_problem, note
@@ -127,7 +128,7 @@ def test_faults_are_checked() -> None:
 
 
 def test_cli_flags_map_to_faults() -> None:
-    args = build_parser().parse_args(
+    args = _parser().parse_args(
         [
             "--latency-ms", "25",
             "--fail-rate", "0.1",
@@ -140,10 +141,16 @@ def test_cli_flags_map_to_faults() -> None:
     assert faults_from_args(args) == Faults(
         latency_ms=25, fail_rate=0.1, rate_limit=50, drop_rate=0.05, idempotency=False, seed=3
     )
-    assert faults_from_args(build_parser().parse_args([])) == Faults()
+    assert faults_from_args(_parser().parse_args([])) == Faults()
 
 
 @pytest.mark.parametrize("flag", ["--fail-rate=2", "--drop-rate=-1", "--latency-ms=-5"])
 def test_cli_rejects_out_of_range_fault_flags(flag: str) -> None:
     with pytest.raises(SystemExit):
-        build_parser().parse_args([flag])
+        _parser().parse_args([flag])
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import redis
 
+from slack_ui.tasks import COMPLETE_ACTION
 from tests.e2e.harness import Rally
 from tests.e2e.reminders_support import buttons, iso_in, log_task, remind_once, reminders
 from tests.fixtures.redis import free_port
@@ -18,7 +19,6 @@ from tests.fixtures.waiting import wait_until
 from workers import queues
 from workers.runner import run_burst
 from workers.schedules import build_cron
-from workers.task_blocks import COMPLETE_ACTION
 
 RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
 

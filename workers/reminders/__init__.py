@@ -9,7 +9,6 @@ Public API (the Slack side plugs in a poster)::
 See :mod:`workers.reminders.index` for the Redis layout and the claim protocol.
 """
 
-from workers.reminders.counting import CountingTransport, request_kind
 from workers.reminders.index import (
     REMINDER_FIELDS,
     DueTask,
@@ -34,7 +33,6 @@ from workers.reminders.tick import Poster, TickReport, tick
 
 __all__ = [
     "REMINDER_FIELDS",
-    "CountingTransport",
     "Cursor",
     "DueTask",
     "Keys",
@@ -55,7 +53,6 @@ __all__ = [
     "owner_task_ids",
     "release",
     "remove_task",
-    "request_kind",
     "sync_tasks",
     "tick",
     "was_sent",

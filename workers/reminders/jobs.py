@@ -16,10 +16,10 @@ from typing import Any
 import redis
 
 from api_client import RallyClient
+from core.settings import Settings
 from workers.reminders.index import namespace_for
 from workers.reminders.sync import SyncReport, sync_tasks
 from workers.reminders.tick import Poster, TickReport, tick
-from workers.settings import Settings
 
 
 def settings_namespace(settings: Settings) -> str:

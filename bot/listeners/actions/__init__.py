@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot import ids
 from bot.listeners.actions.modals import (
     handle_choose_type,
     handle_edit_and_retry,
@@ -12,6 +11,7 @@ from bot.listeners.actions.modals import (
 )
 from bot.listeners.actions.tasks import handle_task_action, handle_tasks_more
 from bot.listeners.guard import guarded
+from slack_ui import ids
 
 
 def register(app: App) -> None:

@@ -15,12 +15,12 @@ import redis
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot import ids
-from bot.blocks.modals import build_log_modal, default_values, read_metadata
 from bot.envelope import Malformed
 from bot.listeners.commands.rally import link_prefill
 from bot.services import services_of
-from workers.messages import describe_field_errors, escape
+from slack_ui import ids
+from slack_ui.messages import describe_field_errors, escape
+from slack_ui.modals import build_log_modal, default_values, read_metadata
 from workers.slack import tell_user
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from slack_sdk import WebClient
 
 from bot.envelope import Malformed
 from bot.services import services_of
+from slack_ui.tasks import parse_button_value, tasks_message
 from workers import queues
 from workers.open_tasks import namespace_of, open_tasks_page
 from workers.slack import tell_user
-from workers.task_blocks import parse_button_value, tasks_message
 
 log = logging.getLogger(__name__)
 

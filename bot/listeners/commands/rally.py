@@ -19,9 +19,6 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import ids
-from bot.blocks.help import build_help
-from bot.blocks.modals import build_log_modal, default_values
 from bot.forms import FormErrors, validate_wire, values_from_request
 from bot.parsing import (
     Command,
@@ -38,9 +35,12 @@ from bot.parsing import (
     parse_command,
 )
 from bot.services import QueueUnavailable, Services, services_of, submission_id_for_command
-from workers.messages import escape
+from slack_ui import ids
+from slack_ui.help import build_help
+from slack_ui.messages import escape
+from slack_ui.modals import build_log_modal, default_values
+from slack_ui.tasks import record_link, tasks_message
 from workers.open_tasks import namespace_of, open_tasks_page
-from workers.task_blocks import record_link, tasks_message
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot import ids
 from bot.listeners.events.app_home import handle_app_home_opened
 from bot.listeners.guard import guarded
+from slack_ui import ids
 
 
 def register(app: App) -> None:

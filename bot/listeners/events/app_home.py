@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
-from bot.blocks.home import publish_home
 from bot.services import services_of
+from workers.open_tasks import publish_home
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot import ids
 from bot.listeners.guard import guarded
 from bot.listeners.shortcuts.log import handle_log_activity, handle_log_as_note
+from slack_ui import ids
 
 
 def register(app: App) -> None:

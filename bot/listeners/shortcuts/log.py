@@ -9,12 +9,12 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import ids
-from bot.blocks.modals import build_log_modal, build_type_chooser
 from bot.envelope import Malformed
 from bot.listeners.commands.rally import link_prefill
 from bot.parsing import unescape_slack
 from bot.services import services_of
+from slack_ui import ids
+from slack_ui.modals import build_log_modal, build_type_chooser
 
 log = logging.getLogger(__name__)
 

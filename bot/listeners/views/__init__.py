@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot import ids
 from bot.listeners.guard import guarded
 from bot.listeners.views.log_activity import handle_log_submission
+from slack_ui import ids
 
 
 def register(app: App) -> None:

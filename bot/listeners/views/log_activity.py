@@ -14,11 +14,11 @@ from typing import Any
 import redis
 from slack_bolt import Ack, BoltContext
 
-from bot import ids
-from bot.blocks.modals import read_metadata
 from bot.envelope import Malformed
 from bot.forms import FormErrors, read_values, to_request
 from bot.services import QueueUnavailable, services_of, submission_id_for_view
+from slack_ui import ids
+from slack_ui.modals import read_metadata
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ import pytest
 import redis
 
 from api_client import ActivityResponse, CreateActivityRequest, RallyClient
+from devstack.counting import CountingTransport
 from sandbox.app import create_app
-from workers.reminders import CountingTransport, namespace_for
+from workers.reminders import namespace_for
 
 BASE_URL = "http://rally.sandbox.test"
 API_KEY = "rk_test_reminders_not_a_real_key"

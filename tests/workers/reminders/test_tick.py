@@ -233,8 +233,8 @@ def test_a_lease_whose_holder_died_expires(r: redis.Redis) -> None:
 def test_run_once_from_settings_over_a_real_socket(
     rally: Rally, r: redis.Redis, redis_url: str, serve_app: object
 ) -> None:
+    from core.settings import Settings
     from workers.reminders.jobs import run_once, settings_namespace
-    from workers.settings import Settings
 
     from .conftest import API_KEY
 

@@ -38,14 +38,14 @@ from typing import IO, TYPE_CHECKING, Any
 import httpx
 import redis
 
-from bot.console.app import (
+from devstack.console.app import (
     Console,
     create_console_app,
     messages_tab_read_only,
     read_manifest,
     shortcuts_from_manifest,
 )
-from bot.console.fake_slack import FakeSlack
+from devstack.fake_slack.server import FakeSlack
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -376,7 +376,7 @@ def build_web(
     from pydantic import SecretStr
 
     from bot.server import create_flask_app
-    from workers.settings import Settings
+    from core.settings import Settings
 
     fake = FakeSlack(bot_token=DEV_BOT_TOKEN, base_url=f"{origin}/console")
     fake.permalink_base = f"{origin}/console"
@@ -405,11 +405,8 @@ def build_web(
 # --------------------------------------------------------------------------- main
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rally-slack dev",
-        description="The whole product on one machine: sandbox, Redis, web + Slack console, worker, cron.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``rally-slack dev``'s options."""
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface for the web app (default %(default)s)"
     )
@@ -422,16 +419,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", default=".data", help="where the sandbox and Redis keep data")
     parser.add_argument("--no-seed", action="store_true", help="start with an empty sandbox")
     parser.add_argument("--no-cron", action="store_true", help="do not run the cron scheduler")
-    return parser
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", *args]
+    return [sys.executable, "-m", "cli", *args]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``rally-slack dev``."""
-    args = _parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """``rally-slack dev``: the whole product on one machine (sandbox, Redis, web + Slack
+    console, worker, cron), until Ctrl-C."""
     printer = _Printer(sys.stdout)
     root = logging.getLogger()
     root.handlers[:] = [_PrefixHandler(printer)]
@@ -503,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         _wait(lambda: _http_ok(f"{sandbox_url}/api/v1/activities?limit=1", DEV_API_KEY), "sandbox")
         if not args.no_seed:
-            from bot.console.seed import seed_sandbox
+            from devstack.seed import seed_sandbox
 
             created = seed_sandbox(sandbox_url, DEV_API_KEY)
             if created:
@@ -545,7 +541,7 @@ def _http_ok(url: str, api_key: str | None = None) -> bool:
 
 def _link_seeded_channels(console: Console, printer: _Printer) -> None:
     """Bind the seeded deal's channel through the bot's own ``/rally link``."""
-    from bot.console.seed import LINKS
+    from devstack.seed import LINKS
 
     for channel, record in LINKS:
         result = console.slash_command("U0ALICE", channel, f"link {record.kind} {record.id}")
@@ -573,6 +569,3 @@ def _announce(
     for line in lines:
         printer.line("dev", line)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

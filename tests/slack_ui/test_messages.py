@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from workers import messages
+from slack_ui import messages
 
 
 def test_user_text_cannot_ping_or_forge_links() -> None:

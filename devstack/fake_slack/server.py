@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, request
 
-from bot.console.blockkit import normalize_blocks, validate_message_blocks, validate_view
-from bot.console.socket_mode import DEFAULT_APP_TOKEN, SocketMode, add_socket_mode_route
+from devstack.fake_slack.blockkit import normalize_blocks, validate_message_blocks, validate_view
+from devstack.fake_slack.socket_mode import DEFAULT_APP_TOKEN, SocketMode, add_socket_mode_route
 
 TEAM_ID = "T0RALLY001"
 TEAM_NAME = "Rally Dev"
@@ -1174,7 +1174,7 @@ def _bearer_token(params: dict[str, Any]) -> str | None:
 
 def create_blueprint(fake: FakeSlack, name: str = "fake_slack") -> Blueprint:
     """The Web API (``/api/<method>``), response URLs (``/response/<id>``) and Socket Mode
-    WebSocket (``/link/``, see :mod:`bot.console.socket_mode`) of ``fake``."""
+    WebSocket (``/link/``, see :mod:`devstack.fake_slack.socket_mode`) of ``fake``."""
     bp = Blueprint(name, __name__)
 
     @bp.route("/api/<method>", methods=["GET", "POST"])

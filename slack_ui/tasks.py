@@ -2,7 +2,7 @@
 
 Here (not in ``bot/blocks``) because the workers post and update these, and imports flow
 ``bot → workers``; the bot builds ``/rally tasks`` and the Home tab from the same functions.
-Everything a user typed goes through :func:`~workers.messages.escape`. Times are Slack
+Everything a user typed goes through :func:`~slack_ui.messages.escape`. Times are Slack
 ``<!date>`` tokens, so each reader sees them in their own time zone.
 
 Buttons (``action_id``; ``value`` is ``"<task id>:<due epoch>"``, the due date the
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from workers.messages import EDIT_AND_RETRY_ACTION, activity_url, escape, slack_time
+from slack_ui.messages import EDIT_AND_RETRY_ACTION, activity_url, escape, slack_time
 
 COMPLETE_ACTION: Final = "task_complete"
 SNOOZE_HOUR_ACTION: Final = "task_snooze_hour"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from workers.messages import EDIT_AND_RETRY_ACTION as _EDIT_AND_RETRY
-from workers.task_blocks import ACTIVITY_TYPES as ACTIVITY_TYPES
-from workers.task_blocks import (
+from slack_ui.messages import EDIT_AND_RETRY_ACTION as _EDIT_AND_RETRY
+from slack_ui.tasks import ACTIVITY_TYPES as ACTIVITY_TYPES
+from slack_ui.tasks import (
     OPEN_MODAL_ACTION_PREFIX,
     TASK_ACTIONS,
     TASKS_MORE_ACTION,

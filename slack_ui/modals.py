@@ -3,7 +3,7 @@
 ``build_log_modal`` renders a type's modal from a dict of field values (the same dict
 ``bot.forms.read_values`` returns from a submitted view), so "Edit and retry" reopens it
 with exactly what the user entered. Field names are the ``block_id`` constants of
-:mod:`bot.ids`.
+:mod:`slack_ui.ids`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from api_client.models import SHORT_TEXT_MAX, SUBJECT_MAX
-from bot import ids
+from slack_ui import ids
 
 TITLES = {
     "note": "Log a note",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.task_blocks import log_buttons
+from slack_ui.tasks import log_buttons
 
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("/rally call · task · note · meeting", "open the form for that kind of activity"),

@@ -7,7 +7,7 @@ POSTs it to the bot's ``/slack/events`` over HTTP, and applies the answer as Sla
 a slash command's acknowledgement body is shown to the person, a view submission's
 ``response_action`` updates, pushes, clears or marks errors on the modal, an answer
 slower than Slack's three seconds is reported the way Slack reports it. The bot's own Web
-API calls land in the same :class:`~bot.console.fake_slack.FakeSlack`, served by this app
+API calls land in the same :class:`~devstack.fake_slack.server.FakeSlack`, served by this app
 at ``api/`` (point ``SLACK_API_URL`` there), so the page sees them.
 
 Served only by ``rally-slack dev`` (mounted at ``/console``) and by the browser tests.
@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from flask import Blueprint, Flask, Response, abort, jsonify, redirect, request
 
-from bot.console import payloads
-from bot.console.fake_slack import (
+from devstack.fake_slack import payloads
+from devstack.fake_slack.server import (
     BOT_USER_ID,
     TEAM_ID,
     TEAM_NAME,
@@ -570,7 +570,7 @@ def _action_from_element(
 
 
 def _static(name: str) -> str:
-    return resources.files("bot.console").joinpath("static", name).read_text(encoding="utf-8")
+    return resources.files("devstack.console").joinpath("static", name).read_text(encoding="utf-8")
 
 
 def create_console_blueprint(console: Console) -> Blueprint:

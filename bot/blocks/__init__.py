@@ -1,1 +1,0 @@
-"""Block Kit builders: functions from data to views and messages."""
