@@ -1,0 +1,169 @@
+"""``/rally <subcommand> ...``: which command, with what arguments. Never raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Final, TypeAlias
+
+from api_client.models import (
+    GUID_RE,
+    ActivityType,
+)
+from bot.parsing.common import USAGE, RecordRefError, clip
+from bot.parsing.quick_create import QuickCreate, parse_quick_create
+from bot.parsing.records import KIND_WORDS, RecordRef, parse_record_ref
+from bot.parsing.slack_text import unescape_slack
+
+# ------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True, slots=True)
+class HelpCommand:
+    """Show help. ``unknown`` is the subcommand word we didn't recognise, if any."""
+
+    unknown: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenModalCommand:
+    """``/rally call`` etc. alone: open that type's modal."""
+
+    activity_type: ActivityType
+
+
+@dataclass(frozen=True, slots=True)
+class QuickCreateCommand:
+    """``/rally <type> <text>``: ``text`` is everything after the type word, as sent."""
+
+    activity_type: ActivityType
+    text: str
+
+    def parse(self, *, tz: str | tzinfo, now: datetime) -> QuickCreate:
+        """Read ``text`` with :func:`parse_quick_create` (raises QuickCreateError)."""
+        return parse_quick_create(self.activity_type, self.text, tz=tz, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class TasksCommand:
+    """``/rally tasks``: the person's open tasks."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCommand:
+    """``/rally link <kind> <ref>``: bind the channel to ``ref``."""
+
+    ref: RecordRef
+
+
+@dataclass(frozen=True, slots=True)
+class ShowLinkCommand:
+    """``/rally link`` alone: show the channel's binding."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnlinkCommand:
+    """``/rally unlink``: remove the channel's binding."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeCommand:
+    """``/rally me <owner id>`` maps the person; ``owner_id`` None means show the mapping."""
+
+    owner_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidCommand:
+    """A known subcommand with unusable arguments: tell the person why, and the usage."""
+
+    subcommand: str
+    messages: tuple[str, ...]
+    usage: str
+
+
+Command: TypeAlias = (
+    HelpCommand
+    | OpenModalCommand
+    | QuickCreateCommand
+    | TasksCommand
+    | LinkCommand
+    | ShowLinkCommand
+    | UnlinkCommand
+    | MeCommand
+    | InvalidCommand
+)
+
+COMMAND_TEXT_MAX: Final = 4000
+"""The longest ``/rally`` text read; longer is answered with a message, unread."""
+_TYPES: Final[dict[str, ActivityType]] = {t.value: t for t in ActivityType}
+
+
+def parse_command(text: str) -> Command:
+    """Read the text of a ``/rally`` command (SPEC §4). Never raises.
+
+    Subcommand words are case-insensitive; the rest keeps its case and spacing.
+
+    Args:
+        text: The slash command's ``text`` as Slack sent it.
+
+    Returns:
+        One of the command dataclasses; unknown subcommands give ``HelpCommand`` with
+        ``unknown`` set, bad arguments to a known one give ``InvalidCommand``.
+    """
+    if len(text) > COMMAND_TEXT_MAX:
+        return InvalidCommand(
+            "rally",
+            (f"that is {len(text)} characters long; /rally reads at most {COMMAND_TEXT_MAX}",),
+            USAGE["help"],
+        )
+    split = text.split(None, 1)
+    if not split:
+        return HelpCommand()
+    typed, rest = split[0], (split[1].strip() if len(split) > 1 else "")
+    word = typed.lower()
+    if word in ("help", "?"):
+        return HelpCommand()
+    if word in _TYPES:
+        if not rest:
+            return OpenModalCommand(_TYPES[word])
+        return QuickCreateCommand(_TYPES[word], rest)
+    if word == "tasks":
+        return TasksCommand()
+    if word == "unlink":
+        return UnlinkCommand()
+    if word == "link":
+        return _parse_link(rest)
+    if word == "me":
+        return _parse_me(rest)
+    return HelpCommand(unknown=clip(typed, 40))
+
+
+def _parse_link(rest: str) -> Command:
+    if not rest:
+        return ShowLinkCommand()
+    head, _, tail = rest.partition(" ")
+    kind_hint: str | None = None
+    target = rest
+    if head.lower() in KIND_WORDS:
+        kind_hint, target = head, tail
+    try:
+        return LinkCommand(parse_record_ref(kind_hint, target))
+    except RecordRefError as exc:
+        return InvalidCommand("link", (str(exc),), USAGE["link"])
+
+
+def _parse_me(rest: str) -> Command:
+    value = unescape_slack(rest).strip().strip("{}")
+    if not value:
+        return MeCommand(owner_id=None)
+    if not GUID_RE.match(value):
+        return InvalidCommand(
+            "me",
+            (
+                f'"{clip(value)}" isn\'t a Rally owner id; it looks like '
+                "3f2b8c1e-0d4a-4b6e-9c1f-2a7d5e8b9c01 (your profile in Rally shows it)",
+            ),
+            USAGE["me"],
+        )
+    return MeCommand(owner_id=value.lower())
