@@ -1,6 +1,6 @@
 """A typed, Slack-agnostic client for the Rally Activities API.
 
-    from api_client import ActivityChanges, CreateActivityRequest, RallyClient
+    from api_client import ActivityChanges, CreateActivityRequest, RallyClient, merge
 
     with RallyClient("https://acme.rallycrm.io", api_key) as rally:
         call = rally.create_activity(
@@ -8,13 +8,15 @@
                 {"activityType": "call", "subject": "Discovery call", "callDurationSeconds": 1800}
             )
         )
-        rally.update_activity(call.id, ActivityChanges(status="completed"))
+        rally.change_activity(call.id, ActivityChanges(status="completed"))  # GET + PUT
+        # or, with the activity already in hand, one PUT:
+        rally.update_activity(call.id, merge(call, ActivityChanges(status="completed")))
 
 Errors are described in :mod:`api_client.errors`; wire models in :mod:`api_client.models`.
 """
 
 from api_client._base import USER_AGENT, __version__
-from api_client.changes import ActivityChanges
+from api_client.changes import ActivityChanges, merge
 from api_client.client import MAX_BULK_ITEMS, MAX_PAGE_SIZE, RallyClient
 from api_client.errors import (
     AuthenticationError,
@@ -68,4 +70,5 @@ __all__ = [
     "UpdateActivityRequest",
     "ValidationError",
     "__version__",
+    "merge",
 ]

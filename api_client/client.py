@@ -10,7 +10,7 @@ from typing import Any, Final, overload
 from urllib.parse import quote
 
 from api_client._base import API_PREFIX, BaseClient, logger
-from api_client.changes import ActivityChanges
+from api_client.changes import Changes, as_changes, merge
 from api_client.errors import RallyError
 from api_client.models import (
     ACTIVITY_FIELD_NAMES,
@@ -30,14 +30,12 @@ MAX_BULK_ITEMS: Final = 100
 # The API refuses bodies over 1 MiB; stay clear of it with room for the brackets and commas.
 MAX_BULK_BODY_BYTES: Final = 1_000_000
 
-_WRITABLE_FIELDS: Final = frozenset(UpdateActivityRequest.model_fields)
 _WIRE_FIELD_BY_NAME: Final = {
     **{name: name for name in ACTIVITY_FIELD_NAMES},
     **{name: field.alias or name for name, field in ActivityResponse.model_fields.items()},
 }
 
 ActivityId = str | uuid.UUID
-Changes = ActivityChanges | CreateActivityRequest | UpdateActivityRequest | Mapping[str, Any]
 BulkItem = CreateActivityRequest | Mapping[str, Any]
 
 
@@ -89,30 +87,39 @@ class RallyClient(BaseClient):
         """
         return self._decode(self._request("GET", _activity_path(activity_id)), ActivityResponse)
 
-    def update_activity(self, activity_id: ActivityId, changes: Changes) -> ActivityResponse:
-        """Change some fields of an activity and leave the rest as they are.
+    def update_activity(
+        self, activity_id: ActivityId, request: UpdateActivityRequest | Mapping[str, Any]
+    ) -> ActivityResponse:
+        """Replace the writable fields of an activity with ``request`` (one ``PUT``).
 
-        The API's PUT replaces every writable field, so this reads the activity, lays the
-        fields that were *set* in ``changes`` over it (an explicit ``None`` clears a field)
-        and PUTs the whole body. The result is the same whether the server replaces or
-        patches. The read and the write are separate requests: a change made by someone
-        else in between is overwritten (the API offers no version check).
-
-        Args:
-            activity_id: The activity to change.
-            changes: An :class:`ActivityChanges` (or an ``UpdateActivityRequest`` /
-                ``CreateActivityRequest``, of which only the set fields count), or a
-                mapping of field names (wire or Python) to new values.
+        Omitted optional fields become null, as the API's PUT says. To change a few
+        fields of an activity you have just read, send ``merge(current, changes)``;
+        :meth:`change_activity` does the read too.
 
         Returns:
             The activity as stored after the update.
         """
-        patch = _changes_wire(changes)
-        current = self.get_activity(activity_id)
-        body = current.model_dump(by_alias=True, mode="json", include=set(_WRITABLE_FIELDS))
-        body.update(patch)
+        if isinstance(request, Mapping):
+            request = UpdateActivityRequest.model_validate(dict(request))
+        body = request.model_dump(by_alias=True, mode="json")
         response = self._request("PUT", _activity_path(activity_id), json=body)
         return self._decode(response, ActivityResponse)
+
+    def change_activity(self, activity_id: ActivityId, changes: Changes) -> ActivityResponse:
+        """Change some fields of an activity and leave the rest as they are (GET, then PUT).
+
+        Args:
+            activity_id: The activity to change.
+            changes: An :class:`~api_client.changes.ActivityChanges` (or a request model,
+                of which only the set fields count), or a mapping of field names (wire or
+                Python) to new values; an explicit ``None`` clears a field.
+
+        Returns:
+            The activity as stored after the update.
+        """
+        as_changes(changes)  # a bad change set is refused before any request
+        current = self.get_activity(activity_id)
+        return self.update_activity(activity_id, merge(current, changes))
 
     def delete_activity(self, activity_id: ActivityId) -> None:
         """Delete an activity.
@@ -329,14 +336,6 @@ class RallyClient(BaseClient):
 
 def _wire(model: _ActivityFields) -> dict[str, Any]:
     return model.model_dump(by_alias=True, exclude_unset=True, mode="json")
-
-
-def _changes_wire(changes: Changes) -> dict[str, Any]:
-    if isinstance(changes, Mapping):
-        changes = ActivityChanges.model_validate(dict(changes))
-    patch = _wire(changes)
-    patch.pop("id", None)  # a BulkActivityItem's id is not a field to write
-    return patch
 
 
 def _bulk_item_wire(item: BulkItem) -> dict[str, Any]:

@@ -111,8 +111,8 @@ def ten_changes(
     keys = Keys(ns)
     far = [m.decode() for m in conn.zrangebyscore(keys.due, horizon, "+inf", start=0, num=5000)]
     picked = rng.sample(far, 9)
-    writer.update_activity(picked[0], {"status": "completed"})
-    writer.update_activity(picked[1], {"dueDate": (now + timedelta(days=3)).isoformat()})
+    writer.change_activity(picked[0], {"status": "completed"})
+    writer.change_activity(picked[1], {"dueDate": (now + timedelta(days=3)).isoformat()})
     new = writer.create_activity(
         CreateActivityRequest.model_validate(
             {
@@ -124,7 +124,7 @@ def ten_changes(
     )
     writer.delete_activity(picked[2])
     for task_id in picked[3:9]:
-        writer.update_activity(task_id, {"subject": f"Edited {rng.randrange(10**6)}"})
+        writer.change_activity(task_id, {"subject": f"Edited {rng.randrange(10**6)}"})
     return {
         "completed": picked[0],
         "rescheduled": picked[1],

@@ -16,6 +16,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot import envelope
 from bot.app import create_app
+from bot.listeners.guard import IN_FLIGHT
 from core.settings import load_settings
 from workers.slack import response_url_allowed
 
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     log.info("event=socket_mode_started")
     stop.wait()
+    IN_FLIGHT.wait_idle(timeout=10)  # listeners already acknowledged finish their work
     handler.close()  # type: ignore[no-untyped-call]
     log.info("event=socket_mode_stopped signal=%s", received[0] if received else None)
     return 0

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from api_client import ActivityChanges, NotFoundError, RallyError
+from api_client import ActivityChanges, NotFoundError, RallyError, merge
 from api_client.models import ActivityType, Status
 from core.redis import worker_redis
 from core.settings import Settings
@@ -219,14 +219,17 @@ def act_on_task(
                     record = {"action": "gone", "user": user, "note": "No longer open in Rally"}
                     updated = current
                 elif action == COMPLETE_ACTION:
+                    # One PUT: the task was just read, so the merge needs no second GET.
                     updated = rally.update_activity(
-                        task_id, ActivityChanges(status=Status.COMPLETED)
+                        task_id, merge(current, ActivityChanges(status=Status.COMPLETED))
                     )
                 else:
                     base = due_epoch(current.due_date) if current.due_date else due
                     zone = user_zone(client, state, team, user)
                     new_due = snoozed_due(action, base, now=now, zone=zone)
-                    updated = rally.update_activity(task_id, ActivityChanges(due_date=new_due))
+                    updated = rally.update_activity(
+                        task_id, merge(current, ActivityChanges(due_date=new_due))
+                    )
                     record["new_due"] = due_epoch(new_due)
         except NotFoundError:
             if namespace:

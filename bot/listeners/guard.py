@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -33,12 +34,43 @@ SORRY = ":warning: Something went wrong on our side, so nothing changed. Please 
 CANNOT = ":warning: That can't be done from here: {reason}. Nothing changed."
 
 
+class InFlight:
+    """How many listeners are running: a shutdown (or a test) can wait for them to end."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._count += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._cond:
+            self._count -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no listener runs; returns False if ``timeout`` seconds passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._count == 0, timeout=timeout)
+
+
+IN_FLIGHT = InFlight()
+"""Every guarded listener of this process, while it runs (Bolt runs them on its own
+threads, after the acknowledgement has already answered Slack)."""
+
+
 def guarded(handler: Callable[..., Any]) -> Callable[[Args], None]:
     """Wrap a listener so it can neither fail Slack's request nor fail silently."""
     names = tuple(inspect.signature(handler).parameters)
     label = handler.__name__
 
     def run(args: Args) -> None:
+        with IN_FLIGHT:
+            _run(args)
+
+    def _run(args: Args) -> None:
         try:
             handler(**{name: getattr(args, name) for name in names})
         except Malformed as exc:

@@ -106,7 +106,7 @@ def test_create_get_update_delete_round_trip(rally: tuple[RallyClient, Recorder]
     assert created.status == "completed" and created.completed_at is not None
     assert rally.get_activity(created.id) == created
 
-    updated = rally.update_activity(created.id, ActivityChanges(subject="Follow-up call"))
+    updated = rally.change_activity(created.id, ActivityChanges(subject="Follow-up call"))
     assert updated.subject == "Follow-up call"
     assert updated.updated_at >= created.updated_at
     assert rally.get_activity(created.id) == updated
@@ -122,7 +122,7 @@ def test_create_get_update_delete_round_trip(rally: tuple[RallyClient, Recorder]
 def test_update_changes_only_what_was_set_though_put_replaces(app_client: RallyClient) -> None:
     task = app_client.create_activity(TASK)
 
-    done = app_client.update_activity(task.id, ActivityChanges(status="completed"))
+    done = app_client.change_activity(task.id, ActivityChanges(status="completed"))
 
     assert done.status == "completed" and done.completed_at is not None
     unchanged = (
@@ -137,7 +137,7 @@ def test_update_changes_only_what_was_set_though_put_replaces(app_client: RallyC
     for name in unchanged:
         assert getattr(done, name) == getattr(task, name), name
 
-    cleared = app_client.update_activity(task.id, {"body": None, "status": "pending"})
+    cleared = app_client.change_activity(task.id, {"body": None, "status": "pending"})
     assert cleared.body is None
     assert cleared.status == "pending" and cleared.completed_at is None
     assert cleared.due_date == task.due_date
@@ -146,7 +146,7 @@ def test_update_changes_only_what_was_set_though_put_replaces(app_client: RallyC
 def test_a_full_update_request_also_merges(app_client: RallyClient) -> None:
     task = app_client.create_activity(TASK)
 
-    result = app_client.update_activity(
+    result = app_client.change_activity(
         task.id, UpdateActivityRequest.model_validate({"subject": "New subject"})
     )
 
@@ -157,7 +157,7 @@ def test_update_with_a_field_of_another_type_names_the_field(app_client: RallyCl
     call = app_client.create_activity(CALL)
 
     with pytest.raises(ValidationError) as caught:
-        app_client.update_activity(call.id, {"dueDate": "2025-07-15T17:00:00Z"})
+        app_client.change_activity(call.id, {"dueDate": "2025-07-15T17:00:00Z"})
 
     assert "dueDate" in caught.value.field_errors
     assert "dueDate" in str(caught.value)
@@ -189,7 +189,7 @@ def test_tenants_cannot_see_each_others_activities(sandbox_app: flask.Flask) -> 
         with pytest.raises(NotFoundError):
             theirs.get_activity(created.id)
         with pytest.raises(NotFoundError):
-            theirs.update_activity(created.id, {"subject": "hijack"})
+            theirs.change_activity(created.id, {"subject": "hijack"})
         with pytest.raises(NotFoundError):
             theirs.delete_activity(created.id)
         assert theirs.list_activities() == []
@@ -275,7 +275,7 @@ def test_iter_sees_an_activity_updated_while_paging(app_client: RallyClient) -> 
         seen.append(item.subject)
         if item.subject == "n2":
             # Moves n0 (already seen) to the end: with plain offsets n3 would be skipped.
-            app_client.update_activity(made[0].id, {"subject": "n0 again"})
+            app_client.change_activity(made[0].id, {"subject": "n0 again"})
 
     assert seen == ["n0", "n1", "n2", "n3", "n4", "n5", "n0 again"]
 

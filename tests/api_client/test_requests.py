@@ -201,7 +201,7 @@ def test_iter_stops_a_server_that_ignores_paging(scripted: Scripted) -> None:
         list(h.client.iter_activities(page_size=2))
 
 
-def test_update_reads_merges_the_set_fields_and_puts_the_whole_body(scripted: Scripted) -> None:
+def test_change_reads_merges_the_set_fields_and_puts_the_whole_body(scripted: Scripted) -> None:
     current = activity_json(
         activityType="task",
         status="pending",
@@ -218,7 +218,7 @@ def test_update_reads_merges_the_set_fields_and_puts_the_whole_body(scripted: Sc
 
     h = scripted(httpx.Response(200, json=current), put_echo)
 
-    updated = h.client.update_activity(ACTIVITY_ID, ActivityChanges(status="completed", body=None))
+    updated = h.client.change_activity(ACTIVITY_ID, ActivityChanges(status="completed", body=None))
 
     get, put = h.script.requests
     assert (get.method, put.method) == ("GET", "PUT")
@@ -242,7 +242,7 @@ def test_update_reads_merges_the_set_fields_and_puts_the_whole_body(scripted: Sc
         UpdateActivityRequest.model_validate({"subject": "Renamed", "priority": "urgent"}),
     ],
 )
-def test_update_accepts_mappings_and_request_models(scripted: Scripted, changes: Any) -> None:
+def test_change_accepts_mappings_and_request_models(scripted: Scripted, changes: Any) -> None:
     current = activity_json(
         activityType="task",
         callDirection=None,
@@ -252,16 +252,16 @@ def test_update_accepts_mappings_and_request_models(scripted: Scripted, changes:
     )
     h = scripted(httpx.Response(200, json=current))
 
-    h.client.update_activity(ACTIVITY_ID, changes)
+    h.client.change_activity(ACTIVITY_ID, changes)
 
     sent = json.loads(h.script.requests[1].content)
     assert sent["priority"] == "urgent"
 
 
-def test_update_refuses_to_clear_the_subject_before_any_request(scripted: Scripted) -> None:
+def test_change_refuses_to_clear_the_subject_before_any_request(scripted: Scripted) -> None:
     h = scripted(httpx.Response(200, json=activity_json()))
     with pytest.raises(ValueError, match="cannot be cleared"):
-        h.client.update_activity(ACTIVITY_ID, {"subject": None})
+        h.client.change_activity(ACTIVITY_ID, {"subject": None})
     assert h.script.requests == []
 
 
@@ -388,3 +388,40 @@ def test_a_server_that_never_answers_times_out_for_real(silent_server: str) -> N
     ):
         client.get_activity(ACTIVITY_ID)
     assert len(sleeps) == 1
+
+
+def test_update_is_one_put_of_the_whole_request(scripted: Scripted) -> None:
+    current = activity_json(
+        activityType="note",
+        callDirection=None,
+        callOutcome=None,
+        callDurationSeconds=None,
+        body="old",
+    )
+    h = scripted(httpx.Response(200, json=current))
+    h.client.update_activity(ACTIVITY_ID, {"subject": "Only this"})
+    [put] = h.script.requests
+    assert put.method == "PUT"
+    sent = json.loads(put.content)
+    assert sent["subject"] == "Only this"
+    assert sent["body"] is None  # replace: what is omitted becomes null
+
+
+def test_merge_is_pure_and_keeps_what_the_change_does_not_name() -> None:
+    from api_client import ActivityResponse, merge
+
+    current = ActivityResponse.model_validate(
+        activity_json(
+            activityType="task",
+            callDirection=None,
+            callOutcome=None,
+            callDurationSeconds=None,
+            priority="low",
+            body="keep me",
+            status="pending",
+            completedAt=None,
+        )
+    )
+    body = merge(current, ActivityChanges(status="completed"))
+    assert (body.status, body.body, body.priority) == ("completed", "keep me", "low")
+    assert current.status == "pending"  # the activity itself is untouched

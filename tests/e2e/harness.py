@@ -17,6 +17,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from bot.listeners.guard import IN_FLIGHT
 from bot.server import create_flask_app
 from core.settings import Settings
 from devstack.fake_slack.payloads import (
@@ -58,9 +59,14 @@ class Rally:
     # -- Slack → app ----------------------------------------------------------------
 
     def post(self, body: bytes, *, headers: dict[str, str] | None = None) -> Any:
-        return self.client.post(
+        """Send one request; returns once Slack has its answer and every listener it started
+        has finished (they run on Bolt's threads after acknowledging), so what they queue
+        is there for :meth:`work`, however loaded the machine."""
+        response = self.client.post(
             "/slack/events", data=body, headers=headers or signed_headers(body, SIGNING_SECRET)
         )
+        assert IN_FLIGHT.wait_idle(timeout=60), "a listener is still running after 60 s"
+        return response
 
     def command(
         self,

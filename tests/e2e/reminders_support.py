@@ -138,4 +138,4 @@ def update_task(rally: Rally, task_id: str, **changes: Any) -> None:
     from api_client import RallyClient
 
     with RallyClient(rally.api_url, DEV_API_KEY) as client:
-        client.update_activity(task_id, changes)
+        client.change_activity(task_id, changes)

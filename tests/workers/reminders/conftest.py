@@ -58,7 +58,7 @@ class Rally:
 
     def update(self, activity_id: str, **changes: Any) -> ActivityResponse:
         client, _ = self.client()
-        return client.update_activity(activity_id, changes)
+        return client.change_activity(activity_id, changes)
 
     def delete(self, activity_id: str) -> None:
         client, _ = self.client()
