@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import redis
 from slack_bolt import App, BoltContext
@@ -16,28 +15,6 @@ from core.settings import Settings
 from workers.slack import web_client
 
 log = logging.getLogger(__name__)
-
-_REGISTERED: WeakKeyDictionary[App, list[tuple[str, Any]]] = WeakKeyDictionary()
-_RECORDED_METHODS = ("command", "shortcut", "view", "action", "event", "options", "message")
-
-
-class _RecordingApp:
-    """Passes registrations through to the app and notes each (kind, constraint)."""
-
-    def __init__(self, app: App) -> None:
-        self._app = app
-        self.registered: list[tuple[str, Any]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._app, name)
-        if name not in _RECORDED_METHODS:
-            return attr
-
-        def record(constraint: Any, *args: Any, **kwargs: Any) -> Any:
-            self.registered.append((name, constraint))
-            return attr(constraint, *args, **kwargs)
-
-        return record
 
 
 class VerificationRequired(ValueError):
@@ -85,12 +62,5 @@ def create_app(
         context[CONTEXT_KEY] = services
         return next()
 
-    recorder = _RecordingApp(app)
-    register_all(recorder)  # type: ignore[arg-type]
-    _REGISTERED[app] = recorder.registered
+    register_all(app)
     return app
-
-
-def registered_listeners(app: App) -> list[tuple[str, Any]]:
-    """(kind, constraint) of every listener ``create_app`` registered, e.g. ("command", "/rally")."""
-    return list(_REGISTERED.get(app, []))

@@ -89,11 +89,10 @@ def test_me_maps_the_user_and_their_activities_carry_the_owner_id(rally: Rally) 
     assert note["ownerId"] == OWNER_ID
 
 
-def test_tasks_answers_through_its_hook(rally: Rally) -> None:
-    from bot.listeners.commands import rally as rally_command
-
-    assert rally_command.TASKS_HANDLER is not None
-    assert "tasks" in ack_text(rally.command("tasks")).lower()
+def test_tasks_with_none_says_how_to_log_one(rally: Rally) -> None:
+    shown = ack_text(rally.command("tasks"))
+    assert "You have no open tasks with a due date" in shown
+    assert "/rally task" in shown
 
 
 def test_quick_create_task_reads_the_due_date_in_the_users_slack_time_zone(rally: Rally) -> None:

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.app import registered_listeners
+from bot.listeners import all_listeners
 from devstack.fake_slack import payloads
 from slack_ui import ids
 from slack_ui.modals import build_log_modal, build_type_chooser
@@ -273,22 +273,15 @@ def sender(rally: Rally, caplog: pytest.LogCaptureFixture) -> Sender:
 
 
 def test_every_registered_listener_has_a_seed(rally: Rally) -> None:
-    from flask import Flask
-
-    assert isinstance(rally.client.application, Flask)
     seeded = {name for _, name, _ in _seeds(rally)}
-    for kind, constraint in registered_listeners(_bolt(rally)):
+    for listener in all_listeners():
+        kind, constraint = listener.kind, listener.constraint
         if kind == "command":
             assert any(name.startswith(constraint) for name in seeded), constraint
         elif hasattr(constraint, "pattern"):
             assert any(constraint.match(name) for name in seeded), constraint.pattern
         else:
             assert constraint in seeded, (kind, constraint)
-
-
-def _bolt(rally: Rally) -> Any:
-    edge = rally.client.application.view_functions["slack_events"]  # type: ignore[union-attr]
-    return edge.bolt
 
 
 def test_the_seeds_themselves_are_answered_well(rally: Rally, sender: Sender) -> None:

@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
-from bot.app import create_app, registered_listeners
+from bot.app import create_app
+from bot.listeners import all_listeners
 from core.settings import Settings
 from devstack.fake_slack.payloads import (
     app_home_opened,
@@ -38,12 +39,16 @@ def declared(kind: str) -> set[str]:
 
 
 def registered(kind: str) -> set[Any]:
+    return {listener.constraint for listener in all_listeners() if listener.kind == kind}
+
+
+def test_the_app_registers_every_declared_listener() -> None:
     app = create_app(
         Settings(
             _env_file=None, slack_signing_secret="s", slack_bot_token="xoxb-test-not-a-real-token"
-        )
-    )  # type: ignore[call-arg]
-    return {constraint for k, constraint in registered_listeners(app) if k == kind}
+        )  # type: ignore[call-arg]
+    )
+    assert len(app._listeners) == len(all_listeners())
 
 
 def test_manifest_is_valid_against_slacks_published_schema() -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from slack_bolt import App
-
+from bot.listeners import Listener
 from bot.listeners.commands.rally import handle_rally_command
-from bot.listeners.guard import guarded
 from slack_ui import ids
 
-
-def register(app: App) -> None:
-    app.command(ids.RALLY_COMMAND)(guarded(handle_rally_command))
+LISTENERS: list[Listener] = [Listener("command", ids.RALLY_COMMAND, handle_rally_command)]

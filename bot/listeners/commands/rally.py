@@ -1,9 +1,7 @@
 """``/rally``: help, modals, quick-create, link/unlink, me (SPEC §4).
 
 Each subcommand is a plain function ``(ack, command, client, services, parsed) -> None``
-in ``SUBCOMMANDS``, keyed by the parsed command's class. ``/rally tasks`` is answered by
-``TASKS_HANDLER`` (:func:`list_open_tasks`; a test or the console may swap it with
-:func:`set_tasks_handler`).
+in ``SUBCOMMANDS``, keyed by the parsed command's class.
 """
 
 from __future__ import annotations
@@ -187,12 +185,6 @@ def _redis_down_reply(ack: Any, command: dict[str, Any]) -> None:
     ack(text=f"{REDIS_DOWN}\n```{escape(typed)}```")
 
 
-def _tasks(
-    ack: Any, command: dict[str, Any], client: WebClient, services: Services, parsed: TasksCommand
-) -> None:
-    TASKS_HANDLER(ack, command, client, services, parsed)
-
-
 def list_open_tasks(
     ack: Any, command: dict[str, Any], client: WebClient, services: Services, parsed: Any
 ) -> None:
@@ -217,15 +209,6 @@ def list_open_tasks(
         cards, offset=0, total=total, now=datetime.now(UTC), app_url=services.settings.rally_app_url
     )
     ack(text=message["text"], blocks=message["blocks"])
-
-
-TASKS_HANDLER: Handler = list_open_tasks
-
-
-def set_tasks_handler(handler: Handler) -> None:
-    """Swap the ``/rally tasks`` implementation (default :func:`list_open_tasks`)."""
-    global TASKS_HANDLER
-    TASKS_HANDLER = handler
 
 
 def _record_text(kind: str, record_id: str, services: Services) -> str:
@@ -316,7 +299,7 @@ SUBCOMMANDS: dict[type[Command], Callable[..., None]] = {
     InvalidCommand: _invalid,
     OpenModalCommand: _open_modal,
     QuickCreateCommand: _quick_create,
-    TasksCommand: _tasks,
+    TasksCommand: list_open_tasks,
     LinkCommand: _link,
     ShowLinkCommand: _show_link,
     UnlinkCommand: _unlink,
