@@ -25,7 +25,7 @@ RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
 # One way to stand up a private redis-server (and find a free port), shared with the tests.
-from tests.fixtures.redis import free_port, redis_server  # noqa: E402
+from devstack.local import free_port, redis_server  # noqa: E402
 
 __all__ = [
     "RESULTS",

@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +45,7 @@ from devstack.console.app import (
     shortcuts_from_manifest,
 )
 from devstack.fake_slack.server import FakeSlack
+from devstack.local import free_port
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -109,13 +109,6 @@ class _QuietPolling(logging.Filter):
 
 
 # --------------------------------------------------------------------------- parts
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers(url: str, timeout: float = 0.5) -> bool:

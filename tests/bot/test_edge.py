@@ -30,6 +30,7 @@ def _logged(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.subprocess
 def test_web_exits_at_once_naming_an_empty_signing_secret(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RALLY_"))}
     env |= {"SLACK_SIGNING_SECRET": "", "SLACK_BOT_TOKEN": "xoxb-test-not-a-real-token"}
@@ -42,6 +43,7 @@ def test_web_exits_at_once_naming_an_empty_signing_secret(tmp_path: Path) -> Non
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.subprocess
 def test_a_blank_line_in_dotenv_is_not_a_signing_secret(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("SLACK_SIGNING_SECRET=   \nSLACK_BOT_TOKEN=xoxb-test-x\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RALLY_"))}

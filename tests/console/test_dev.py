@@ -21,6 +21,8 @@ import pytest
 from tests.fixtures.redis import free_port
 from tests.fixtures.sandbox import DEV_API_KEY
 
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 HAS_CRON = importlib.util.find_spec("workers.schedules") is not None
 

@@ -18,6 +18,8 @@ from sandbox.tenants import DEV_API_KEY, tenant_for_key
 from tests.fixtures.redis import free_port
 from tests.sandbox.support import ACTIVITIES, note
 
+pytestmark = pytest.mark.subprocess
+
 
 def _command() -> list[str]:
     script = Path(sys.executable).with_name("rally-slack")

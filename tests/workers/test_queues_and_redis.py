@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import redis
 
 from slack_ui.tasks import COMPLETE_ACTION
@@ -58,6 +59,7 @@ def test_a_click_is_served_while_the_reminder_queue_has_a_backlog(rally: Rally) 
     assert buttons(reminders(rally, "C0SALES")[0]) == {}
 
 
+@pytest.mark.subprocess
 def test_a_worker_names_the_redis_settings_that_can_lose_work(tmp_path: Path) -> None:
     port = free_port()
     server = subprocess.Popen(

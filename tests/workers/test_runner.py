@@ -109,6 +109,7 @@ def test_long_running_worker_runs_one_process_per_queue_and_stops_on_sigterm(
     wait_until(lambda: Worker.all(connection=rally.redis) == [], timeout=20.0)
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("command", "missing"),
     [("socket", "SLACK_APP_TOKEN"), ("web", "SLACK_SIGNING_SECRET")],
