@@ -40,7 +40,9 @@ def services(settings: Settings) -> Services:
 
 @pytest.fixture
 def context(services: Services) -> BoltContext:
-    return BoltContext({"team_id": TEAM, "user_id": USER, "channel_id": CHANNEL, CONTEXT_KEY: services})
+    return BoltContext(
+        {"team_id": TEAM, "user_id": USER, "channel_id": CHANNEL, CONTEXT_KEY: services}
+    )
 
 
 @pytest.fixture

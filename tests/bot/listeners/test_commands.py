@@ -34,14 +34,18 @@ def test_help_lists_the_subcommands_with_a_button_per_type(
 ) -> None:
     handle_rally_command(ack=ack, command=_command("help"), client=client, context=context)
     answer = acked(ack)
-    buttons = [e["action_id"] for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    buttons = [
+        e["action_id"] for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
     assert buttons == [ids.open_modal_action(k) for k in ids.ACTIVITY_TYPES]
 
 
 def test_a_quick_create_is_queued_and_acknowledged(
     ack: Mock, client: Mock, context: BoltContext, services: Services
 ) -> None:
-    handle_rally_command(ack=ack, command=_command("note Budget approved"), client=client, context=context)
+    handle_rally_command(
+        ack=ack, command=_command("note Budget approved"), client=client, context=context
+    )
     assert "Logging note *Budget approved*" in acked(ack)["text"]
     [job] = queues.queue(queues.ACTIVITIES, services.conn).get_jobs()
     assert job.kwargs["request"] == {"activityType": "note", "subject": "Budget approved"}
@@ -50,7 +54,9 @@ def test_a_quick_create_is_queued_and_acknowledged(
 def test_a_bad_token_is_named_and_nothing_is_queued(
     ack: Mock, client: Mock, context: BoltContext, services: Services
 ) -> None:
-    handle_rally_command(ack=ack, command=_command("note x !urgent"), client=client, context=context)
+    handle_rally_command(
+        ack=ack, command=_command("note x !urgent"), client=client, context=context
+    )
     assert "!urgent" in acked(ack)["text"]
     assert queues.queue(queues.ACTIVITIES, services.conn).count == 0
 
@@ -66,8 +72,12 @@ def test_a_type_alone_opens_its_modal_prefilled_with_the_channels_deal(
     assert DEAL in json.dumps(view["blocks"])
 
 
-def test_link_then_unlink(ack: Mock, client: Mock, context: BoltContext, services: Services) -> None:
-    handle_rally_command(ack=ack, command=_command(f"link deal {DEAL}"), client=client, context=context)
+def test_link_then_unlink(
+    ack: Mock, client: Mock, context: BoltContext, services: Services
+) -> None:
+    handle_rally_command(
+        ack=ack, command=_command(f"link deal {DEAL}"), client=client, context=context
+    )
     assert "now linked" in acked(ack)["text"]
     assert services.state.get_link(TEAM, CHANNEL) is not None
     ack.reset_mock()
