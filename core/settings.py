@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,11 +33,18 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     rally_base_url: str | None = None
     rally_api_key: SecretStr | None = None
     rally_app_url: str | None = None
     redis_url: str = "redis://localhost:6379/0"
+    database_url: str = "sqlite:///.data/rally-slack.db"
+    # Comma-separated Fernet keys: the first encrypts, all decrypt (rotation).
+    rally_slack_encryption_keys: SecretStr | None = None
+    # Host patterns (fnmatch, host only) a workspace's Rally base URL may point at.
+    rally_allowed_hosts: str = "*.rallycrm.io"
     reminder_lead_minutes: int = Field(default=15, ge=0)
     port: int = 3000
     # Seconds between RQ retries of a create whose API call failed transiently; the
@@ -52,6 +59,9 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "slack_bot_token",
         "slack_app_token",
+        "slack_client_id",
+        "slack_client_secret",
+        "rally_slack_encryption_keys",
         "rally_base_url",
         "rally_api_key",
         "rally_app_url",
@@ -77,6 +87,43 @@ class Settings(BaseSettings):
     def notify_intervals(self) -> list[int]:
         """``NOTIFY_RETRY_INTERVALS`` as a list of non-negative seconds (at least one)."""
         return list(_intervals(self.notify_retry_intervals, "NOTIFY_RETRY_INTERVALS"))
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> Settings:
+        if bool(self.slack_client_id) != bool(self.slack_client_secret):
+            raise ValueError(
+                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together (OAuth distribution)"
+            )
+        if self.slack_client_id and self.slack_bot_token:
+            raise ValueError(
+                "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET (OAuth distribution), not both"
+            )
+        if self.rally_slack_encryption_keys is not None:
+            from core.secrets import Cipher
+
+            Cipher(self.encryption_keys())  # a key that is not a Fernet key fails here
+        return self
+
+    @property
+    def distributed(self) -> bool:
+        """OAuth distribution to many workspaces (else one workspace, ``SLACK_BOT_TOKEN``)."""
+        return bool(self.slack_client_id)
+
+    def encryption_keys(self) -> list[str]:
+        """``RALLY_SLACK_ENCRYPTION_KEYS`` as a list (first encrypts), empty when unset."""
+        raw = self.rally_slack_encryption_keys
+        text = raw.get_secret_value() if raw else ""
+        return [key.strip() for key in text.split(",") if key.strip()]
+
+    def allowed_hosts(self) -> list[str]:
+        """``RALLY_ALLOWED_HOSTS`` patterns, plus ``RALLY_BASE_URL``'s own host."""
+        from urllib.parse import urlsplit
+
+        patterns = [p.strip().lower() for p in self.rally_allowed_hosts.split(",") if p.strip()]
+        if self.rally_base_url and (host := urlsplit(self.rally_base_url).hostname):
+            patterns.append(host.lower())
+        return patterns
 
     def require(self, *names: str) -> None:
         """Fail with one clear message naming every missing required variable."""

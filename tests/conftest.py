@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 pytest_plugins = [
+    "tests.fixtures.database",
     "tests.fixtures.redis",
     "tests.fixtures.sandbox",
     "tests.fixtures.slack",

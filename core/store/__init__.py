@@ -1,0 +1,432 @@
+"""The durable store (SPEC §6): one ``Store`` over ``DATABASE_URL``.
+
+SQLite by default (a file under ``.data/``, created at the current schema on first use),
+PostgreSQL in production. Everything a workspace set up lives here: its Slack
+installation (tokens encrypted), its Rally connection and people's own keys (encrypted),
+owner mappings, channel links and the audit trail. Redis keeps only queues, caches and
+the reminder index, which can be rebuilt from Rally.
+
+    store = open_store(settings)
+    store.link_channel(team, channel, "deal", deal_id, by=user)
+    store.audit(team, user, "completed", surface="reminder", activity_id=task_id)
+
+Every method opens and commits its own short transaction; values going in and out are
+plain data (:class:`Link`, :class:`Connection`, ...), never ORM objects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.secrets import Cipher, last4
+from core.store import schema
+from core.store.installations import EncryptedInstallationStore, StateStore
+from core.store.migrate import SchemaOutOfDate, ensure_schema
+
+__all__ = [
+    "AuditEntry",
+    "Connection",
+    "Link",
+    "PersonalKey",
+    "SchemaOutOfDate",
+    "Store",
+    "engine_for",
+    "open_store",
+]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A channel's binding to one Rally record."""
+
+    kind: str
+    id: str
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A workspace's Rally tenant. ``api_key`` is decrypted: never log or show it."""
+
+    team_id: str
+    base_url: str
+    api_key: str
+    key_hint: str
+    status: str
+    status_detail: str | None
+    tenant_id: str | None
+    checked_at: datetime | None
+    connected_by: str | None
+
+
+@dataclass(frozen=True)
+class PersonalKey:
+    """A person's own Rally key. ``api_key`` is decrypted: never log or show it."""
+
+    team_id: str
+    user_id: str
+    api_key: str
+    key_hint: str
+    status: str
+    status_detail: str | None
+    owner_id: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    team_id: str
+    user_id: str | None
+    action: str
+    surface: str
+    activity_id: str | None
+    detail: dict[str, Any]
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for ``DATABASE_URL``; a SQLite file gets its folder, WAL and a busy wait."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # Several processes (web, workers, cron) share the file: readers never block the
+        # writer, and a writer waits for another instead of failing at once.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+class Store:
+    """Typed access to the durable store."""
+
+    def __init__(self, engine: Engine, cipher: Cipher | None) -> None:
+        self.engine = engine
+        self._cipher = cipher
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    @property
+    def cipher(self) -> Cipher:
+        if self._cipher is None:
+            raise RuntimeError(
+                "RALLY_SLACK_ENCRYPTION_KEYS is not set: it is needed to store or read a "
+                "credential (see README, Configuration)"
+            )
+        return self._cipher
+
+    # -- Slack installations (OAuth) ----------------------------------------------------
+
+    def installation_store(self, client_id: str) -> EncryptedInstallationStore:
+        return EncryptedInstallationStore(client_id, self.engine, self.cipher)
+
+    def state_store(self) -> StateStore:
+        return StateStore(self.engine)
+
+    # -- workspaces -----------------------------------------------------------------------
+
+    def owner_self_service(self, team: str) -> bool:
+        with self._session() as session:
+            workspace = session.get(schema.Workspace, team)
+            return bool(workspace and workspace.owner_self_service)
+
+    def set_owner_self_service(self, team: str, allowed: bool) -> None:
+        with self._session() as session:
+            workspace = session.get(schema.Workspace, team) or schema.Workspace(team_id=team)
+            workspace.owner_self_service = allowed
+            session.add(workspace)
+
+    # -- Rally connections ----------------------------------------------------------------
+
+    def save_connection(self, team: str, base_url: str, api_key: str, *, by: str | None) -> None:
+        """Keep a workspace's tenant (the key encrypted), to be checked (status ``checking``)."""
+        with self._session() as session:
+            row = session.get(schema.RallyConnection, team) or schema.RallyConnection(team_id=team)
+            row.base_url = base_url
+            row.api_key = self.cipher.encrypt(api_key)
+            row.key_hint = last4(api_key)
+            row.status, row.status_detail, row.tenant_id = "checking", None, None
+            row.connected_by, row.checked_at = by, None
+            session.add(row)
+
+    def connection(self, team: str) -> Connection | None:
+        with self._session() as session:
+            row = session.get(schema.RallyConnection, team)
+            if row is None:
+                return None
+            return Connection(
+                team_id=row.team_id,
+                base_url=row.base_url,
+                api_key=self.cipher.decrypt(row.api_key),
+                key_hint=row.key_hint,
+                status=row.status,
+                status_detail=row.status_detail,
+                tenant_id=row.tenant_id,
+                checked_at=row.checked_at,
+                connected_by=row.connected_by,
+            )
+
+    def set_connection_status(
+        self, team: str, status: str, *, detail: str | None = None, tenant_id: str | None = None
+    ) -> None:
+        with self._session() as session:
+            row = session.get(schema.RallyConnection, team)
+            if row is None:
+                return
+            row.status, row.status_detail = status, detail
+            row.tenant_id = tenant_id or row.tenant_id
+            row.checked_at = datetime.now(UTC)
+
+    def connected_teams(self) -> list[str]:
+        """Every workspace with a working (checked) Rally connection."""
+        with self._session() as session:
+            query = select(schema.RallyConnection.team_id).where(
+                schema.RallyConnection.status == "ok"
+            )
+            return sorted(session.scalars(query))
+
+    # -- personal keys --------------------------------------------------------------------
+
+    def save_personal_key(self, team: str, user: str, api_key: str) -> None:
+        with self._session() as session:
+            row = session.get(schema.PersonalKey, (team, user)) or schema.PersonalKey(
+                team_id=team, user_id=user
+            )
+            row.api_key = self.cipher.encrypt(api_key)
+            row.key_hint = last4(api_key)
+            row.status, row.status_detail, row.owner_id = "checking", None, None
+            session.add(row)
+
+    def personal_key(self, team: str, user: str) -> PersonalKey | None:
+        with self._session() as session:
+            row = session.get(schema.PersonalKey, (team, user))
+            if row is None:
+                return None
+            return PersonalKey(
+                team_id=row.team_id,
+                user_id=row.user_id,
+                api_key=self.cipher.decrypt(row.api_key),
+                key_hint=row.key_hint,
+                status=row.status,
+                status_detail=row.status_detail,
+                owner_id=row.owner_id,
+            )
+
+    def set_personal_key_status(
+        self,
+        team: str,
+        user: str,
+        status: str,
+        *,
+        detail: str | None = None,
+        owner_id: str | None = None,
+    ) -> None:
+        with self._session() as session:
+            row = session.get(schema.PersonalKey, (team, user))
+            if row is not None:
+                row.status, row.status_detail = status, detail
+                row.owner_id = owner_id or row.owner_id
+
+    def delete_personal_key(self, team: str, user: str) -> bool:
+        with self._session() as session:
+            result = session.execute(
+                delete(schema.PersonalKey).where(
+                    schema.PersonalKey.team_id == team, schema.PersonalKey.user_id == user
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- owner mappings -------------------------------------------------------------------
+
+    def set_owner(self, team: str, user: str, owner_id: str, *, by: str | None = None) -> None:
+        """Map a Slack user to a Rally owner id (``/rally me``)."""
+        with self._session() as session:
+            row = session.get(schema.OwnerMapping, (team, user)) or schema.OwnerMapping(
+                team_id=team, user_id=user
+            )
+            row.owner_id, row.set_by = owner_id.lower(), by
+            session.add(row)
+
+    def owner(self, team: str, user: str) -> str | None:
+        with self._session() as session:
+            row = session.get(schema.OwnerMapping, (team, user))
+            return row.owner_id if row else None
+
+    def user_for_owner(self, team: str | None, owner_id: str) -> tuple[str, str] | None:
+        """The (team, user) mapped to a Rally owner id, in ``team`` if given; the latest."""
+        with self._session() as session:
+            query = select(schema.OwnerMapping).where(
+                schema.OwnerMapping.owner_id == owner_id.lower()
+            )
+            if team is not None:
+                query = query.where(schema.OwnerMapping.team_id == team)
+            row = session.scalars(
+                query.order_by(schema.OwnerMapping.updated_at.desc()).limit(1)
+            ).first()
+            return (row.team_id, row.user_id) if row else None
+
+    # -- channel links --------------------------------------------------------------------
+
+    def link_channel(
+        self, team: str, channel: str, kind: str, record_id: str, *, by: str | None = None
+    ) -> Link | None:
+        """Bind a channel to a record; returns the binding it replaced, if any."""
+        with self._session() as session:
+            row = session.get(schema.ChannelLink, (team, channel))
+            previous = Link(row.kind, row.record_id) if row else None
+            row = row or schema.ChannelLink(team_id=team, channel_id=channel)
+            row.kind, row.record_id, row.linked_by = kind, record_id.lower(), by
+            row.linked_at = datetime.now(UTC)
+            session.add(row)
+            return previous
+
+    def unlink_channel(self, team: str, channel: str) -> Link | None:
+        """Remove a channel's binding; returns the one removed, if any."""
+        with self._session() as session:
+            row = session.get(schema.ChannelLink, (team, channel))
+            if row is None:
+                return None
+            session.delete(row)
+            return Link(row.kind, row.record_id)
+
+    def link(self, team: str, channel: str) -> Link | None:
+        with self._session() as session:
+            row = session.get(schema.ChannelLink, (team, channel))
+            return Link(row.kind, row.record_id) if row else None
+
+    def channels_linked_to(
+        self, kind: str, record_id: str, *, team: str | None = None
+    ) -> list[tuple[str, str]]:
+        """Every (team, channel) bound to a record, sorted (in ``team`` only, if given)."""
+        with self._session() as session:
+            query = select(schema.ChannelLink.team_id, schema.ChannelLink.channel_id).where(
+                schema.ChannelLink.kind == kind,
+                schema.ChannelLink.record_id == record_id.lower(),
+            )
+            if team is not None:
+                query = query.where(schema.ChannelLink.team_id == team)
+            return sorted((t, c) for t, c in session.execute(query))
+
+    # -- audit ----------------------------------------------------------------------------
+
+    def audit(
+        self,
+        team: str,
+        user: str | None,
+        action: str,
+        *,
+        surface: str,
+        activity_id: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Write one entry of the audit trail (who, what, which activity, where, when)."""
+        with self._session() as session:
+            session.add(
+                schema.AuditEvent(
+                    team_id=team,
+                    user_id=user,
+                    action=action,
+                    surface=surface,
+                    activity_id=activity_id,
+                    detail=detail,
+                    at=datetime.now(UTC),
+                )
+            )
+
+    def audit_trail(self, team: str, *, since: datetime | None = None) -> list[AuditEntry]:
+        """The team's audit trail, oldest first."""
+        with self._session() as session:
+            query = select(schema.AuditEvent).where(schema.AuditEvent.team_id == team)
+            if since is not None:
+                query = query.where(schema.AuditEvent.at >= since)
+            rows = session.scalars(query.order_by(schema.AuditEvent.at, schema.AuditEvent.id))
+            return [
+                AuditEntry(
+                    at=_aware(row.at),
+                    team_id=row.team_id,
+                    user_id=row.user_id,
+                    action=row.action,
+                    surface=row.surface,
+                    activity_id=row.activity_id,
+                    detail=dict(row.detail or {}),
+                )
+                for row in rows
+            ]
+
+    # -- meta -----------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        with self._session() as session:
+            row = session.get(schema.StoreMeta, key)
+            return row.value if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._session() as session:
+            session.merge(schema.StoreMeta(key=key, value=value))
+
+    # -- a workspace leaves ---------------------------------------------------------------
+
+    def forget_team(self, team: str, *, enterprise_id: str | None = None) -> dict[str, int]:
+        """Delete every row kept for a team (uninstall); returns rows deleted per table."""
+        counts: dict[str, int] = {}
+        with self._session() as session:
+            for model in (
+                schema.RallyConnection,
+                schema.PersonalKey,
+                schema.OwnerMapping,
+                schema.ChannelLink,
+                schema.AuditEvent,
+                schema.Workspace,
+            ):
+                result = session.execute(delete(model).where(model.team_id == team))
+                counts[model.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
+            for table in (schema.installations_table, schema.bots_table):
+                result = session.execute(delete(table).where(table.c.team_id == team))
+                counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
+        return counts
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+_OPEN: dict[tuple[int, str, tuple[str, ...]], Store] = {}
+
+
+def open_store(database_url: str, encryption_keys: list[str] | None) -> Store:
+    """The process's store on ``database_url`` (schema created or checked on first use).
+
+    One per process and URL: an engine is never carried across a fork (RQ's work horses
+    open their own).
+
+    Raises:
+        SchemaOutOfDate: the database needs ``rally-slack db upgrade``.
+    """
+    key = (os.getpid(), database_url, tuple(encryption_keys or ()))
+    if key not in _OPEN:
+        engine = engine_for(database_url)
+        ensure_schema(engine)
+        _OPEN[key] = Store(engine, Cipher(encryption_keys) if encryption_keys else None)
+    return _OPEN[key]
