@@ -41,7 +41,7 @@ from slack_ui.tasks import (
     tasks_message,
 )
 from workers import open_tasks
-from workers.jobs import rally_client
+from workers.rally import rally_client
 from workers.reminders.index import Keys, apply_activity, due_epoch, indexed_task, remove_task
 from workers.slack import deliver, retry_handlers, user_tz, web_client
 from workers.state import State
@@ -193,7 +193,7 @@ def act_on_task(
     try:
         now = datetime.now(UTC)
         try:
-            with rally_client(settings) as rally:
+            with rally_client(settings, use="actions") as rally:
                 current = rally.get_activity(task_id)
                 record: dict[str, Any] = {"action": action, "user": user, "at": now.isoformat()}
                 if current.activity_type != ActivityType.TASK:

@@ -16,7 +16,9 @@ from typing import Any
 import redis
 
 from api_client import RallyClient
+from core.redis import worker_redis
 from core.settings import Settings
+from workers.rally import rally_client
 from workers.reminders.index import namespace_for
 from workers.reminders.sync import SyncReport, sync_tasks
 from workers.reminders.tick import Poster, TickReport, tick
@@ -33,18 +35,11 @@ def settings_namespace(settings: Settings) -> str:
 def reminder_clients(settings: Settings) -> Iterator[tuple[RallyClient, redis.Redis, str]]:
     """The API client, Redis connection and namespace the sync and tick work with."""
     namespace = settings_namespace(settings)
-    assert settings.rally_base_url and settings.rally_api_key
-    conn = redis.Redis.from_url(settings.redis_url)
-    client = RallyClient(
-        settings.rally_base_url,
-        settings.rally_api_key.get_secret_value(),
-        timeout=15.0,
-        max_retries=2,
-    )
+    conn = worker_redis(settings.redis_url)
     try:
-        yield client, conn, namespace
+        with rally_client(settings, use="reminders") as client:
+            yield client, conn, namespace
     finally:
-        client.close()
         conn.close()
 
 
