@@ -28,12 +28,11 @@ from workers.reminders.index import (
     remove_task,
     was_sent,
 )
-from workers.reminders.sync import Cursor, SyncReport, load_cursor, sync_tasks
+from workers.reminders.sync import SyncReport, load_cursor, sync_tasks
 from workers.reminders.tick import Poster, TickReport, tick
 
 __all__ = [
     "REMINDER_FIELDS",
-    "Cursor",
     "DueTask",
     "Keys",
     "Poster",

@@ -13,7 +13,7 @@ Everything lives under ``rally:rem:<namespace>:`` (see :func:`namespace_for`)::
     owner:<ownerId>      ZSET  task id -> due epoch (s): the pending tasks of one Rally owner
                                (``/rally tasks`` and App Home list them without a scan)
     cursor               HASH  the sync cursor: ``since`` (ISO time), ``lastId``, ``atSince``
-    sync-lock            STR   one sync at a time per namespace (token, renewed per page)
+    sync-lock            STR   one sync at a time per namespace (a redis-py lock, renewed per page)
 
 The writes that must agree with each other (index a task / mark it reminded / claim it)
 are Lua scripts, so a sync that re-indexes a task while a tick marks it sent can never put
@@ -203,7 +203,8 @@ if redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
 return 1
 """
 
-# KEYS: a lock (a lease, the sync lock)   ARGV: token.  Deletes it only if still ours.
+# KEYS: lease   ARGV: token.  Deletes it only if still ours: the lease is set by _CLAIM, in
+# one step with the check of the sent marker, so it is no redis-py lock to release as one.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -396,12 +397,7 @@ def mark_sent(
 
 def release(conn: redis.Redis, task_id: str, due_epoch: int, token: str, *, namespace: str) -> None:
     """Give the lease back without marking sent, so the next tick tries again."""
-    release_lock(conn, Keys(namespace).lease(task_id, due_epoch), token)
-
-
-def release_lock(conn: redis.Redis, key: str, token: str) -> None:
-    """Delete the lock at ``key`` if it still holds ``token`` (not someone else's since)."""
-    _script("release")(keys=[key], args=[token], client=conn)
+    _script("release")(keys=[Keys(namespace).lease(task_id, due_epoch)], args=[token], client=conn)
 
 
 def was_sent(conn: redis.Redis, task_id: str, due_epoch: int, *, namespace: str) -> bool:

@@ -256,3 +256,29 @@ def test_a_second_concurrent_sync_stands_aside(rally: Rally, r: redis.Redis) -> 
     assert report.locked and counter.snapshot() == {}
     r.delete(Keys(rally.namespace).sync_lock)
     assert sync_tasks(client, r, namespace=rally.namespace).indexed == 1
+
+
+def test_a_sync_whose_lock_was_taken_over_stops_and_leaves_the_new_holder_alone(
+    rally: Rally, r: redis.Redis
+) -> None:
+    for i in range(25):
+        rally.task(f"task {i}", (i + 1) * HOUR)
+    lock_key = Keys(rally.namespace).sync_lock
+
+    def stall_past_the_lock() -> None:
+        # What a sync stalled past SYNC_LOCK_SECONDS sees: its lock expired, another took it.
+        r.set(lock_key, "another-sync", px=60_000)
+
+    client, _ = rally.client(
+        WriteDuringPaging(httpx.WSGITransport(app=rally.app), 2, stall_past_the_lock)
+    )
+    report = sync_tasks(client, r, namespace=rally.namespace, page_size=10)
+
+    assert report.lock_lost and report.pages == 1  # the second page was read, not applied
+    assert len(indexed_ids(r, namespace=rally.namespace)) == 10
+    assert r.get(lock_key) == b"another-sync"
+    r.delete(lock_key)
+    client, _ = rally.client()
+    resumed = sync_tasks(client, r, namespace=rally.namespace, page_size=10)
+    assert not resumed.lock_lost and len(indexed_ids(r, namespace=rally.namespace)) == 25
+    assert r.exists(lock_key) == 0  # released when done
