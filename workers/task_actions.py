@@ -42,7 +42,7 @@ from slack_ui.tasks import (
 )
 from workers import open_tasks
 from workers.rally import rally_client
-from workers.reminders.index import Keys, apply_activity, due_epoch, indexed_task, remove_task
+from workers.reminders.index import TaskIndex, due_epoch
 from workers.slack import deliver, retry_handlers, user_tz, web_client
 from workers.state import State
 
@@ -233,7 +233,7 @@ def act_on_task(
                     record["new_due"] = due_epoch(new_due)
         except NotFoundError:
             if namespace:
-                remove_task(conn, Keys(namespace), task_id)
+                TaskIndex(conn, namespace).remove(task_id)
             record = {"action": "gone", "user": user, "note": "Deleted in Rally"}
             state.record_task_action(task_id, due, record)
             _show_outcome(
@@ -261,7 +261,7 @@ def act_on_task(
             )
             return {"status": "failed", "error": type(exc).__name__}
         if namespace:
-            apply_activity(conn, Keys(namespace), updated)
+            TaskIndex(conn, namespace).apply(updated)
         state.record_task_action(task_id, due, record)
     finally:
         state.unlock_task(task_id, due)
@@ -332,7 +332,7 @@ def _show_outcome(
         return
     if card is None:
         namespace = open_tasks.namespace_of(settings)
-        fields = indexed_task(state.conn, task_id, namespace=namespace) if namespace else None
+        fields = TaskIndex(state.conn, namespace).task(task_id) if namespace else None
         card = (
             TaskCard.from_fields({**fields, "due": due})
             if fields

@@ -22,42 +22,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, Final, cast
+from typing import Final
 
-import redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
 from api_client import MAX_PAGE_SIZE, Cursor, Page, PartialActivityResponse, RallyClient
-from api_client.models import format_utc
-from workers.reminders.index import REMINDER_FIELDS, Keys, apply_activity
+from workers.reminders.index import REMINDER_FIELDS, TaskIndex
 
 logger = logging.getLogger("workers.reminders.sync")
 
 SYNC_LOCK_SECONDS: Final = 120
-
-
-def _cursor_fields(cursor: Cursor, run_at: datetime) -> dict[str, str]:
-    return {
-        "since": format_utc(cursor.since),
-        "lastId": cursor.last_id,
-        "atSince": str(cursor.at_since),
-        "lastRunAt": format_utc(run_at),
-    }
-
-
-def _cursor_from(raw: dict[Any, Any]) -> Cursor | None:
-    values = {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-        for k, v in raw.items()
-    }
-    if not values.get("since"):
-        return None
-    return Cursor(
-        since=datetime.fromisoformat(values["since"]),
-        last_id=values["lastId"],
-        at_since=int(values["atSince"]),
-    )
 
 
 @dataclass(slots=True)
@@ -90,16 +65,10 @@ class SyncReport:
     cursor: Cursor | None = field(default=None)
 
 
-def load_cursor(conn: redis.Redis, *, namespace: str) -> Cursor | None:
-    """The stored sync cursor of a namespace, or ``None`` before the first page."""
-    return _cursor_from(conn.hgetall(Keys(namespace).cursor))
-
-
 def sync_tasks(
     client: RallyClient,
-    conn: redis.Redis,
+    index: TaskIndex,
     *,
-    namespace: str,
     page_size: int = MAX_PAGE_SIZE,
     now: datetime | None = None,
     max_pages: int | None = None,
@@ -112,8 +81,7 @@ def sync_tasks(
 
     Args:
         client: The tenant's API client.
-        conn: Redis.
-        namespace: From :func:`~workers.reminders.index.namespace_for`.
+        index: The tenant's task index.
         page_size: Items per list request, 2..100 (the page starts with the last item
             already seen, so it needs room for at least one more).
         now: The time of this run, recorded as ``lastRunAt`` (defaults to the clock).
@@ -129,30 +97,28 @@ def sync_tasks(
     """
     if not 2 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 2 and {MAX_PAGE_SIZE}")
-    keys = Keys(namespace)
+    namespace = index.namespace
     run_at = now or datetime.now(UTC)
     report = SyncReport()
     started = time.perf_counter()
-    lock = conn.lock(keys.sync_lock, timeout=SYNC_LOCK_SECONDS, blocking=False)
+    lock = index.sync_lock(timeout=SYNC_LOCK_SECONDS)
     if not lock.acquire():
         report.locked = True
         logger.info("reminders.sync.locked namespace=%s", namespace)
         return report
     try:
-        pages = client.iter_changes(
-            load_cursor(conn, namespace=namespace), fields=REMINDER_FIELDS, page_size=page_size
-        )
+        pages = client.iter_changes(index.cursor(), fields=REMINDER_FIELDS, page_size=page_size)
         for page in islice(pages, max_pages):
             report.requests += page.requests
             report.reasked += page.reasked
             if not _renew(lock, namespace):
                 report.lock_lost = True
                 break
-            _apply(conn, keys, page, run_at, report)
+            _apply(index, page, run_at, report)
     finally:
         _release(lock, namespace)
         report.seconds = time.perf_counter() - started
-        report.cursor = load_cursor(conn, namespace=namespace)
+        report.cursor = index.cursor()
     logger.info(
         "reminders.sync namespace=%s requests=%d pages=%d seen=%d indexed=%d removed=%d "
         "reasked=%d seconds=%.3f",
@@ -169,20 +135,16 @@ def sync_tasks(
 
 
 def _apply(
-    conn: redis.Redis,
-    keys: Keys,
-    page: Page[PartialActivityResponse],
-    run_at: datetime,
-    report: SyncReport,
+    index: TaskIndex, page: Page[PartialActivityResponse], run_at: datetime, report: SyncReport
 ) -> None:
     """Apply one page to the index and store its cursor, all in one transaction."""
     if any(item.updated_at is None for item in page.items):
         # The index tells versions apart by updatedAt; without it one cannot be placed.
         raise ValueError("the API returned an activity without updatedAt")
-    pipe = conn.pipeline(transaction=True)
-    outcomes = [apply_activity(pipe, keys, item) for item in page.items]
+    pipe = index.conn.pipeline(transaction=True)
+    outcomes = [index.apply(item, pipe=pipe) for item in page.items]
     if page.cursor is not None:
-        pipe.hset(keys.cursor, mapping=cast(Any, _cursor_fields(page.cursor, run_at)))
+        index.save_cursor(page.cursor, run_at=run_at, pipe=pipe)
     pipe.execute()
     report.pages += 1
     report.seen += len(page.items)

@@ -18,21 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-import redis
-
 from api_client import ActivityResponse, NotFoundError, RallyClient, RallyError
-from workers.reminders.index import (
-    DEFAULT_LEASE_SECONDS,
-    DueTask,
-    Keys,
-    apply_activity,
-    claim,
-    due_epoch,
-    due_for_reminder,
-    mark_sent,
-    release,
-    remove_task,
-)
+from workers.reminders.index import DEFAULT_LEASE_SECONDS, DueTask, TaskIndex, due_epoch
 
 logger = logging.getLogger("workers.reminders.tick")
 
@@ -77,10 +64,9 @@ class TickReport:
 
 def tick(
     client: RallyClient,
-    conn: redis.Redis,
+    index: TaskIndex,
     poster: Poster,
     *,
-    namespace: str,
     now: datetime | None = None,
     lead_minutes: int,
     limit: int = DEFAULT_TICK_LIMIT,
@@ -101,9 +87,8 @@ def tick(
 
     Args:
         client: The tenant's API client.
-        conn: Redis.
+        index: The tenant's task index.
         poster: Posts one reminder; see :data:`Poster`.
-        namespace: From :func:`~workers.reminders.index.namespace_for`.
         now: The tick's time (defaults to the clock).
         lead_minutes: ``REMINDER_LEAD_MINUTES``.
         limit: At most this many tasks per tick; the rest are next tick's (soonest first).
@@ -115,18 +100,15 @@ def tick(
     now = now or datetime.now(UTC)
     horizon = due_epoch(now + timedelta(minutes=lead_minutes))
     report = TickReport()
-    for task in due_for_reminder(
-        conn, namespace=namespace, now=now, lead_minutes=lead_minutes, limit=limit
-    ):
+    namespace = index.namespace
+    for task in index.due(now=now, lead_minutes=lead_minutes, limit=limit):
         report.candidates += 1
-        token = claim(
-            conn, task.task_id, task.due_epoch, namespace=namespace, lease_seconds=lease_seconds
-        )
+        token = index.claim(task.task_id, task.due_epoch, lease_seconds=lease_seconds)
         if token is None:
             report.busy += 1
             continue
         report.claimed += 1
-        _remind(client, conn, poster, task, token, namespace, horizon, lease_seconds, report)
+        _remind(client, index, poster, task, token, namespace, horizon, lease_seconds, report)
     logger.info(
         "reminders.tick namespace=%s candidates=%d claimed=%d busy=%d posted=%d failed=%d "
         "deleted=%d closed=%d rescheduled=%d errors=%d",
@@ -146,7 +128,7 @@ def tick(
 
 def _remind(
     client: RallyClient,
-    conn: redis.Redis,
+    index: TaskIndex,
     poster: Poster,
     task: DueTask,
     token: str,
@@ -155,20 +137,19 @@ def _remind(
     lease_seconds: float,
     report: TickReport,
 ) -> None:
-    keys = Keys(namespace)
     due = task.due_epoch
     try:
         activity = client.get_activity(task.task_id)
     except NotFoundError:
-        remove_task(conn, keys, task.task_id)
-        release(conn, task.task_id, due, token, namespace=namespace)
+        index.remove(task.task_id)
+        index.release(task.task_id, due, token)
         report.deleted += 1
         logger.info(
             "reminders.dropped namespace=%s task=%s reason=deleted", namespace, task.task_id
         )
         return
     except RallyError as exc:
-        release(conn, task.task_id, due, token, namespace=namespace)
+        index.release(task.task_id, due, token)
         report.errors += 1
         logger.warning(
             "reminders.reread_failed namespace=%s task=%s error=%s",
@@ -177,8 +158,8 @@ def _remind(
             type(exc).__name__,
         )
         return
-    if apply_activity(conn, keys, activity) != "indexed" or activity.due_date is None:
-        release(conn, task.task_id, due, token, namespace=namespace)
+    if index.apply(activity) != "indexed" or activity.due_date is None:
+        index.release(task.task_id, due, token)
         report.closed += 1
         logger.info(
             "reminders.dropped namespace=%s task=%s reason=%s",
@@ -189,7 +170,7 @@ def _remind(
         return
     fresh_due = due_epoch(activity.due_date)
     if fresh_due != due:
-        release(conn, task.task_id, due, token, namespace=namespace)
+        index.release(task.task_id, due, token)
         report.rescheduled += 1
         logger.info(
             "reminders.rescheduled namespace=%s task=%s old_due=%d new_due=%d",
@@ -200,9 +181,7 @@ def _remind(
         )
         if fresh_due > horizon:
             return
-        new_token = claim(
-            conn, task.task_id, fresh_due, namespace=namespace, lease_seconds=lease_seconds
-        )
+        new_token = index.claim(task.task_id, fresh_due, lease_seconds=lease_seconds)
         if new_token is None:
             report.busy += 1
             return
@@ -213,10 +192,10 @@ def _remind(
         logger.exception("reminders.post_failed namespace=%s task=%s", namespace, task.task_id)
         posted = False
     if posted:
-        mark_sent(conn, task.task_id, due, token, namespace=namespace)
+        index.mark_sent(task.task_id, due, token)
         report.posted += 1
         report.reminded_ids.append(task.task_id)
         logger.info("reminders.posted namespace=%s task=%s due=%d", namespace, task.task_id, due)
     else:
-        release(conn, task.task_id, due, token, namespace=namespace)
+        index.release(task.task_id, due, token)
         report.failed += 1
