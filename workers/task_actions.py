@@ -23,6 +23,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from redis.exceptions import LockError
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
@@ -187,7 +188,8 @@ def act_on_task(
             _tell(response_url, client, team, user, channel, outcome_line(previous) + " already.")
         open_tasks.publish_home(client, conn, settings, team=team, user=user)
         return {"status": "already", "by": previous["user"]}
-    if not state.lock_task(task_id, due):
+    lock = state.task_lock(task_id, due)
+    if not lock.acquire():
         log.info("event=task_action_busy task=%s due=%d user=%s", task_id, due, user)
         return {"status": "busy"}
     try:
@@ -264,7 +266,10 @@ def act_on_task(
             TaskIndex(conn, namespace).apply(updated)
         state.record_task_action(task_id, due, record)
     finally:
-        state.unlock_task(task_id, due)
+        try:
+            lock.release()
+        except LockError:  # it outlived its timeout; whoever holds it now keeps it
+            log.info("event=task_lock_expired task=%s due=%d", task_id, due)
     log.info(
         "event=task_action_done task=%s action=%s user=%s due=%d new_due=%s",
         task_id,
