@@ -12,7 +12,14 @@
         # or, with the activity already in hand, one PUT:
         rally.update_activity(call.id, merge(call, ActivityChanges(status="completed")))
 
-Errors are described in :mod:`api_client.errors`; wire models in :mod:`api_client.models`.
+To follow what changed, page by page, resuming where the last run stopped::
+
+    for page in rally.iter_changes(stored_cursor, fields=["status", "dueDate"]):
+        handle(page.items)
+        stored_cursor = page.cursor  # store it with what handle() did
+
+Errors are described in :mod:`api_client.errors`; wire models in :mod:`api_client.models`;
+the paging cursor in :mod:`api_client.paging`.
 """
 
 from api_client._base import USER_AGENT, __version__
@@ -42,6 +49,7 @@ from api_client.models import (
     Status,
     UpdateActivityRequest,
 )
+from api_client.paging import Cursor, Page
 
 __all__ = [
     "MAX_BULK_ITEMS",
@@ -57,7 +65,9 @@ __all__ = [
     "CallDirection",
     "ConflictError",
     "CreateActivityRequest",
+    "Cursor",
     "NotFoundError",
+    "Page",
     "PartialActivityResponse",
     "Priority",
     "ProblemDetails",

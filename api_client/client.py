@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Final, overload
 from urllib.parse import quote
 
-from api_client._base import API_PREFIX, BaseClient, logger
+from api_client._base import BaseClient, logger
 from api_client.changes import Changes, as_changes, merge
 from api_client.errors import RallyError
 from api_client.models import (
@@ -24,6 +24,7 @@ from api_client.models import (
     _ActivityFields,
     format_utc,
 )
+from api_client.paging import MIN_PAGE_SIZE, Cursor, Page, walk
 
 MAX_PAGE_SIZE: Final = 100
 MAX_BULK_ITEMS: Final = 100
@@ -183,6 +184,59 @@ class RallyClient(BaseClient):
         return self._decode_list(response, PartialActivityResponse)
 
     @overload
+    def iter_changes(
+        self,
+        cursor: Cursor | None = None,
+        *,
+        fields: None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[Page[ActivityResponse]]: ...
+
+    @overload
+    def iter_changes(
+        self,
+        cursor: Cursor | None = None,
+        *,
+        fields: Sequence[str],
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[Page[PartialActivityResponse]]: ...
+
+    def iter_changes(
+        self,
+        cursor: Cursor | None = None,
+        *,
+        fields: Sequence[str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[Page[ActivityResponse]] | Iterator[Page[PartialActivityResponse]]:
+        """What changed after ``cursor``, page by page, each page with the cursor after it.
+
+        Store a page's :attr:`~api_client.paging.Page.cursor` together with what you did
+        with its items, and a later call from that cursor goes on exactly there: nothing
+        is skipped while others write, though an item may come twice (see
+        :mod:`api_client.paging`). The walk ends after a page shorter than ``page_size``,
+        which is yielded too (possibly with no items) so its cursor can be stored. Pages
+        are fetched lazily as the iterator is consumed.
+
+        Args:
+            cursor: Where a previous walk stopped; ``Cursor.at(t)`` for everything updated
+                at or after ``t``; ``None`` for everything.
+            fields: As for :meth:`list_activities`; ``updatedAt`` is asked for too, since
+                paging needs it.
+            page_size: Sent as ``limit``, 2..100 (each page after the first starts with
+                the last item already seen, so it needs room for one more).
+
+        Raises:
+            ValueError: ``fields`` names an unknown field, or ``page_size`` is outside 2..100.
+            RallyError: The server keeps returning the same page, so paging cannot make
+                progress (and whatever the list requests raise).
+        """
+        _check_page_size(page_size)
+        if fields is None:
+            return self._walk(ActivityResponse, cursor, None, page_size)
+        wire_fields = _wire_fields([*fields, "updatedAt"])
+        return self._walk(PartialActivityResponse, cursor, wire_fields, page_size)
+
+    @overload
     def iter_activities(
         self,
         *,
@@ -212,55 +266,36 @@ class RallyClient(BaseClient):
         Sends ``page_size`` as ``limit`` and stops after a page shorter than that.
         Pages are fetched lazily as the iterator is consumed.
 
-        Pages are chained by the last ``updatedAt`` seen (``updatedSince`` is inclusive)
-        plus an ``offset`` past the items already seen with exactly that time, not by a
-        growing offset: an activity updated while we page moves to the end of the
-        order, and with plain offsets that shift would skip an unseen activity. Here it
-        is seen again with its new values instead. When ``fields`` is given,
+        The items of :meth:`iter_changes`, one after another: pages are chained by the
+        last item seen, not by a growing offset, so an activity updated while we page
+        (which moves it to the end of the order) is seen again with its new values
+        instead of making us skip an unseen one. When ``fields`` is given,
         ``updatedAt`` is requested too, since paging needs it.
 
         Raises:
-            ValueError: As for :meth:`list_activities`, or ``page_size`` outside 1..100.
+            ValueError: As for :meth:`list_activities`, or ``page_size`` outside 2..100.
         """
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-        wire_fields = None if fields is None else _wire_fields([*fields, "updatedAt"])
-        _list_params(None, None, updated_since, wire_fields)  # reject bad input now, not lazily
-        if wire_fields is None:
-            return self._pages(ActivityResponse, updated_since, None, page_size)
-        return self._pages(PartialActivityResponse, updated_since, wire_fields, page_size)
+        _check_page_size(page_size)
+        _list_params(None, None, updated_since, None)  # reject bad input now, not lazily
+        cursor = None if updated_since is None else Cursor.at(updated_since)
+        if fields is None:
+            pages: Iterator[Page[Any]] = self.iter_changes(cursor, page_size=page_size)
+        else:
+            pages = self.iter_changes(cursor, fields=fields, page_size=page_size)
+        return (item for page in pages for item in page.items)
 
-    def _pages(
+    def _walk(
         self,
         model: type[ActivityResponse] | type[PartialActivityResponse],
-        since: datetime | None,
+        cursor: Cursor | None,
         wire_fields: list[str] | None,
         page_size: int,
-    ) -> Iterator[Any]:
-        skip = 0
-        previous_ids: list[str] = []
-        while True:
-            params = _list_params(page_size, skip or None, since, wire_fields)
-            page = self._decode_list(self._request("GET", "/activities", params=params), model)
-            ids = [item.id for item in page]
-            if page and ids == previous_ids:
-                raise RallyError(
-                    "the server returned the same page twice; paging cannot make progress",
-                    method="GET",
-                    path=f"{API_PREFIX}/activities",
-                )
-            yield from page
-            if len(page) < page_size:
-                return
-            previous_ids = ids
-            last = page[-1].updated_at
-            if last is None:  # a server that dropped updatedAt: fall back to offsets
-                skip += len(page)
-            elif since is not None and last == since:
-                skip += len(page)  # still inside one crowded instant
-            else:
-                since = last
-                skip = sum(1 for item in page if item.updated_at == last)
+    ) -> Iterator[Page[Any]]:
+        def list_page(limit: int, offset: int, since: datetime | None) -> list[Any]:
+            params = _list_params(limit, offset or None, since, wire_fields)
+            return self._decode_list(self._request("GET", "/activities", params=params), model)
+
+        return walk(list_page, cursor, page_size)
 
     # -- bulk ---------------------------------------------------------------------------
 
@@ -370,6 +405,11 @@ def _wire_fields(fields: Iterable[str]) -> list[str]:
     if not wire:
         raise ValueError("fields must name at least one field")
     return wire
+
+
+def _check_page_size(page_size: int) -> None:
+    if not MIN_PAGE_SIZE <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be between {MIN_PAGE_SIZE} and {MAX_PAGE_SIZE}")
 
 
 def _list_params(

@@ -34,7 +34,7 @@ from _common import free_port, median, print_table, rally_process, redis_server,
 from api_client import ActivityResponse, CreateActivityRequest, RallyClient
 from devstack.counting import CountingTransport
 from sandbox.app import DEV_API_KEY
-from workers.reminders import Keys, namespace_for, sync_tasks, tick
+from workers.reminders import TaskIndex, namespace_for, sync_tasks, tick
 
 LEAD_MINUTES = 15
 SEED_CHUNK = 2_000  # activities per bulk_create_activities call (20 requests of 100)
@@ -104,12 +104,14 @@ class Poster:
 
 
 def ten_changes(
-    writer: RallyClient, conn: redis.Redis, ns: str, rng: random.Random, now: datetime
+    writer: RallyClient, index: TaskIndex, rng: random.Random, now: datetime
 ) -> dict[str, str]:
     """Complete, reschedule, create, delete, and edit six: pending tasks far from due."""
     horizon = (now + timedelta(hours=2)).timestamp()
-    keys = Keys(ns)
-    far = [m.decode() for m in conn.zrangebyscore(keys.due, horizon, "+inf", start=0, num=5000)]
+    far = [
+        m.decode()
+        for m in index.conn.zrangebyscore(index.keys.due, horizon, "+inf", start=0, num=5000)
+    ]
     picked = rng.sample(far, 9)
     writer.change_activity(picked[0], {"status": "completed"})
     writer.change_activity(picked[1], {"dueDate": (now + timedelta(days=3)).isoformat()})
@@ -173,14 +175,14 @@ def main() -> None:
                 f"seeded {args.activities:,} activities in {seconds:.1f}s ({args.activities / seconds:,.0f}/s)"
             )
 
-            ns = namespace_for(base_url, DEV_API_KEY)
+            index = TaskIndex(conn, namespace_for(base_url, DEV_API_KEY))
             counter = CountingTransport(httpx.HTTPTransport())
             client = RallyClient(base_url, DEV_API_KEY, transport=counter, timeout=60)
             writer = RallyClient(base_url, DEV_API_KEY, timeout=60)
 
-            first = sync_tasks(client, conn, namespace=ns, page_size=args.page_size)
+            first = sync_tasks(client, index, page_size=args.page_size)
             first_counts = counter.reset()
-            indexed = conn.zcard(Keys(ns).due)
+            indexed = conn.zcard(index.keys.due)
             results["first_sync"] = {
                 "seconds": first.seconds,
                 "requests": first_counts,
@@ -195,7 +197,7 @@ def main() -> None:
 
             poster = Poster()
             started = time.perf_counter()
-            first_tick = tick(client, conn, poster, namespace=ns, lead_minutes=LEAD_MINUTES)
+            first_tick = tick(client, index, poster, lead_minutes=LEAD_MINUTES)
             results["first_tick"] = {
                 "seconds": time.perf_counter() - started,
                 "requests": counter.reset(),
@@ -207,13 +209,13 @@ def main() -> None:
 
             samples: list[dict[str, Any]] = []
             for _ in range(args.repeats):
-                changes = ten_changes(writer, conn, ns, rng, datetime.now(UTC))
+                changes = ten_changes(writer, index, rng, datetime.now(UTC))
                 counter.reset()
                 poster.posted.clear()
                 started = time.perf_counter()
-                sync = sync_tasks(client, conn, namespace=ns, page_size=args.page_size)
+                sync = sync_tasks(client, index, page_size=args.page_size)
                 sync_seconds = time.perf_counter() - started
-                report = tick(client, conn, poster, namespace=ns, lead_minutes=LEAD_MINUTES)
+                report = tick(client, index, poster, lead_minutes=LEAD_MINUTES)
                 total = time.perf_counter() - started
                 counts = counter.reset()
                 reminded = len(poster.posted)

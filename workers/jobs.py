@@ -21,12 +21,13 @@ from typing import Any
 
 import redis
 
-from api_client import AuthenticationError, NotFoundError, RallyClient, RallyError
+from api_client import AuthenticationError, NotFoundError, RallyError
 from api_client.models import CreateActivityRequest, format_utc
 from core.redis import worker_redis
 from core.settings import Settings
 from slack_ui import messages
 from workers import queues
+from workers.rally import rally_client
 from workers.slack import deliver, web_client
 from workers.state import Origin, State
 
@@ -37,19 +38,6 @@ def _settings() -> Settings:
     # Read per job, not cached: each job runs in a fresh work horse anyway, and tests
     # run jobs in-process under different environments.
     return Settings()
-
-
-def rally_client(settings: Settings) -> RallyClient:
-    """The configured tenant's API client, as the Slack-driven jobs use it."""
-    settings.require("rally_base_url", "rally_api_key")
-    assert settings.rally_base_url and settings.rally_api_key
-    # Few in-call retries: a longer outage is RQ's to retry, with the user kept informed.
-    return RallyClient(
-        settings.rally_base_url,
-        settings.rally_api_key.get_secret_value(),
-        timeout=10.0,
-        max_retries=1,
-    )
 
 
 def idempotency_key(submission_id: str) -> str:
@@ -80,7 +68,7 @@ def create_activity(
     settings = _settings()
     conn = worker_redis(settings.redis_url)
     try:
-        with rally_client(settings) as rally:
+        with rally_client(settings, use="activities") as rally:
             activity = rally.create_activity(
                 CreateActivityRequest.model_validate(request),
                 idempotency_key=idempotency_key(submission_id),

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 
 from core.settings import Settings
 from slack_ui.tasks import PAGE_SIZE, TaskCard, home_view
-from workers.reminders.index import due_epochs, indexed_tasks, owner_task_ids
+from workers.reminders.index import TaskIndex
 from workers.state import State
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,12 @@ def namespace_of(settings: Settings) -> str | None:
 def open_task_ids(conn: redis.Redis, namespace: str, *, team: str, user: str) -> list[str]:
     """Ids of the user's open tasks with a due date, soonest due first."""
     state = State(conn)
+    index = TaskIndex(conn, namespace)
     due: dict[str, int] = {}
     owner = state.get_owner(team, user)
     if owner:
-        due.update(owner_task_ids(conn, owner, namespace=namespace))
-    due.update(due_epochs(conn, state.logged_task_ids(team, user), namespace=namespace))
+        due.update(index.owner_tasks(owner))
+    due.update(index.due_epochs(state.logged_task_ids(team, user)))
     return sorted(due, key=lambda task_id: (due[task_id], task_id))
 
 
@@ -54,7 +55,7 @@ def open_tasks_page(
 ) -> tuple[list[TaskCard], int]:
     """One page of the user's open tasks and how many there are in all."""
     ids = open_task_ids(conn, namespace, team=team, user=user)
-    page = indexed_tasks(conn, ids[offset : offset + limit], namespace=namespace)
+    page = TaskIndex(conn, namespace).tasks(ids[offset : offset + limit])
     return [TaskCard.from_fields(fields) for fields in page], len(ids)
 
 

@@ -16,6 +16,7 @@ Keys::
     rally:logged-tasks:{team}:{user}       SET of task ids the user logged from Slack (``/rally tasks``)
     rally:reminder:{task_id}:{due}         HASH channel -> ts of each posted copy of a reminder
     rally:acted:{task_id}:{due}            JSON: who completed/snoozed a task from Slack, for that due
+    rally:acting:{task_id}:{due}           a redis-py lock: one Complete/Snooze of that due at a time
     rally:submission:{submission_id}       JSON: a pending submission, for "Edit and retry" (TTL 7 days)
     rally:undelivered:{team}:{user}        LIST of JSON outcomes Slack never let us tell (App Home shows them)
 """
@@ -28,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
 import redis
+from redis.lock import Lock
 
 PREFIX = "rally:"
 RecordKind = Literal["deal", "company", "contact"]
@@ -224,12 +226,14 @@ class State:
         raw = self.conn.get(_k("acted", task_id, str(due)))
         return cast(dict[str, Any], json.loads(raw)) if raw is not None else None
 
-    def lock_task(self, task_id: str, due: int, *, seconds: int = 120) -> bool:
-        """One action at a time on a task's due date (two workers, a double click)."""
-        return bool(self.conn.set(_k("acting", task_id, str(due)), "1", nx=True, ex=seconds))
-
-    def unlock_task(self, task_id: str, due: int) -> None:
-        self.conn.delete(_k("acting", task_id, str(due)))
+    def task_lock(self, task_id: str, due: int, *, seconds: int = 120) -> Lock:
+        """The lock that lets one action at a time act on a task's due date (two workers, a
+        double click). Not yet acquired; it never blocks, and expires after ``seconds``
+        so a worker that died holding it frees it."""
+        lock: Lock = self.conn.lock(
+            _k("acting", task_id, str(due)), timeout=seconds, blocking=False
+        )
+        return lock
 
     def set_confirmation(self, activity_id: str, channel: str, ts: str) -> None:
         """Note the real message that confirmed an activity (reminders thread under it)."""

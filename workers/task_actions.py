@@ -1,16 +1,19 @@
 """The job behind Complete / Snooze 1 hour / Snooze until tomorrow 9:00.
 
-``act_on_task`` is queued by the bot on ``rally-reminders`` the moment a button is
-clicked (a reminder in a channel, ``/rally tasks``, or the App Home). It:
+``act_on_task`` is queued by the bot on ``rally-actions`` the moment a button is
+clicked (a reminder in a channel, ``/rally tasks``, or the App Home). Each click becomes
+one ``_Click`` that the steps share. The job:
 
-1. takes a per-(task, due date) lock and checks whether someone already acted on that
-   due date (a double click, two people at once): then it only re-renders the messages;
-2. re-reads the task and changes it through ``api_client`` (status completed, or the due
-   date moved); a snooze is computed from the due date the button showed, so it can
-   never be applied twice;
+1. checks the clicker was shown the task there (``_was_shown``) and whether someone
+   already acted on that due date (a double click, two people at once): then it only
+   re-renders the messages (``_show_already_done``);
+2. under a per-(task, due date) redis-py lock, re-reads the task and changes it through
+   ``api_client`` (``_act_in_rally``, ``_change``: status completed, or the due date
+   moved); a snooze is computed from the due date the button showed, so it can never be
+   applied twice;
 3. refreshes the reminder index (a snoozed task is pending again under its new due date,
    so the tick reminds it once more then), updates every posted copy of the reminder in
-   place to say who did what, and re-publishes the clicker's App Home.
+   place to say who did what, and re-publishes the clicker's App Home (``_show_done``).
 
 A failure (Rally down or refusing) is told to the clicker alone, and nothing else
 changes, so the buttons still work for another try.
@@ -19,14 +22,24 @@ changes, so the buttons still work for another try.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from redis.exceptions import LockError
+from redis.lock import Lock
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from api_client import ActivityChanges, NotFoundError, RallyError, merge
+from api_client import (
+    ActivityChanges,
+    ActivityResponse,
+    NotFoundError,
+    RallyClient,
+    RallyError,
+    merge,
+)
 from api_client.models import ActivityType, Status
 from core.redis import worker_redis
 from core.settings import Settings
@@ -41,8 +54,8 @@ from slack_ui.tasks import (
     tasks_message,
 )
 from workers import open_tasks
-from workers.jobs import rally_client
-from workers.reminders.index import Keys, apply_activity, due_epoch, indexed_task, remove_task
+from workers.rally import rally_client
+from workers.reminders.index import TaskIndex, due_epoch
 from workers.slack import deliver, retry_handlers, user_tz, web_client
 from workers.state import State
 
@@ -123,6 +136,49 @@ def _tell(
         log.warning("event=tell_clicker_failed user=%s error=%s", user, type(exc).__name__)
 
 
+@dataclass(slots=True)
+class _Click:
+    """One Complete/Snooze click, and what the steps of acting on it share.
+
+    Attributes:
+        index: The configured tenant's task index, ``None`` when Rally isn't configured.
+        now: When the job took the click; a snooze counts from it.
+    """
+
+    action: str
+    task_id: str
+    due: int
+    team: str
+    user: str
+    channel: str | None
+    message_ts: str | None
+    response_url: str | None
+    surface: str
+    settings: Settings
+    state: State
+    slack: WebClient
+    index: TaskIndex | None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **click: Any) -> _Click:
+        state = State(worker_redis(settings.redis_url))
+        namespace = open_tasks.namespace_of(settings)
+        index = TaskIndex(state.conn, namespace) if namespace else None
+        return cls(settings=settings, state=state, slack=web_client(settings), index=index, **click)
+
+    def tell(self, text: str) -> None:
+        _tell(self.response_url, self.slack, self.team, self.user, self.channel, text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Acted:
+    """What a click left in Rally: the task as it is now, and who did what (``record``)."""
+
+    task: ActivityResponse
+    record: dict[str, Any]
+
+
 def act_on_task(
     action: str,
     task_id: str,
@@ -154,226 +210,263 @@ def act_on_task(
     """
     if action not in TASK_ACTIONS:
         raise ValueError(f"unknown task action {action!r}")
-    settings = Settings()
-    conn = worker_redis(settings.redis_url)
-    state = State(conn)
-    client = web_client(settings)
-    namespace = open_tasks.namespace_of(settings)
-
-    previous = state.get_task_action(task_id, due)
-    double_click = previous is not None and previous.get("user") == user
-    if not double_click and not may_act(
-        state,
-        namespace,
-        task_id,
-        due,
+    click = _Click.from_settings(
+        Settings(),
+        action=action,
+        task_id=task_id,
+        due=due,
         team=team,
         user=user,
-        surface=surface,
         channel=channel,
         message_ts=message_ts,
-    ):
-        log.warning(
-            "event=task_action_refused task=%s user=%s surface=%s reason=not_shown",
-            task_id,
-            user,
-            surface,
-        )
-        _tell(response_url, client, team, user, channel, NOT_SHOWN)
-        return {"status": "refused"}
+        response_url=response_url,
+        surface=surface,
+    )
+    previous = click.state.get_task_action(task_id, due)
+    if not _was_shown(click, previous):
+        return _refuse_not_shown(click)
     if previous is not None:
-        _show_outcome(client, state, settings, task_id, due, previous, channel, message_ts, surface)
-        if previous["user"] != user:
-            _tell(response_url, client, team, user, channel, outcome_line(previous) + " already.")
-        open_tasks.publish_home(client, conn, settings, team=team, user=user)
-        return {"status": "already", "by": previous["user"]}
-    if not state.lock_task(task_id, due):
+        return _show_already_done(click, previous)
+    lock = click.state.task_lock(task_id, due)
+    if not lock.acquire():
         log.info("event=task_action_busy task=%s due=%d user=%s", task_id, due, user)
         return {"status": "busy"}
     try:
-        now = datetime.now(UTC)
-        try:
-            with rally_client(settings) as rally:
-                current = rally.get_activity(task_id)
-                record: dict[str, Any] = {"action": action, "user": user, "at": now.isoformat()}
-                if current.activity_type != ActivityType.TASK:
-                    log.warning(
-                        "event=task_action_refused task=%s user=%s reason=not_a_task type=%s",
-                        task_id,
-                        user,
-                        current.activity_type.value,
-                    )
-                    _tell(response_url, client, team, user, channel, NOT_A_TASK)
-                    return {"status": "refused"}
-                if current.status == Status.COMPLETED and action == COMPLETE_ACTION:
-                    updated = current  # completed elsewhere meanwhile: the click still stands
-                elif current.status != Status.PENDING:
-                    _tell(
-                        response_url,
-                        client,
-                        team,
-                        user,
-                        channel,
-                        f"*{_subject(current.subject)}* is no longer open in Rally, so it can't be snoozed.",
-                    )
-                    record = {"action": "gone", "user": user, "note": "No longer open in Rally"}
-                    updated = current
-                elif action == COMPLETE_ACTION:
-                    # One PUT: the task was just read, so the merge needs no second GET.
-                    updated = rally.update_activity(
-                        task_id, merge(current, ActivityChanges(status=Status.COMPLETED))
-                    )
-                else:
-                    base = due_epoch(current.due_date) if current.due_date else due
-                    zone = user_zone(client, state, team, user)
-                    new_due = snoozed_due(action, base, now=now, zone=zone)
-                    updated = rally.update_activity(
-                        task_id, merge(current, ActivityChanges(due_date=new_due))
-                    )
-                    record["new_due"] = due_epoch(new_due)
-        except NotFoundError:
-            if namespace:
-                remove_task(conn, Keys(namespace), task_id)
-            record = {"action": "gone", "user": user, "note": "Deleted in Rally"}
-            state.record_task_action(task_id, due, record)
-            _show_outcome(
-                client, state, settings, task_id, due, record, channel, message_ts, surface
-            )
-            _tell(response_url, client, team, user, channel, "That task was deleted in Rally.")
-            return {"status": "gone"}
-        except RallyError as exc:
-            log.warning(
-                "event=task_action_failed task=%s action=%s user=%s error=%s",
-                task_id,
-                action,
-                user,
-                type(exc).__name__,
-            )
-            verb = "complete" if action == COMPLETE_ACTION else "snooze"
-            _tell(
-                response_url,
-                client,
-                team,
-                user,
-                channel,
-                f":warning: I couldn't {verb} that task: Rally didn't take it "
-                f"({type(exc).__name__}). Nothing changed; the buttons still work, try again.",
-            )
-            return {"status": "failed", "error": type(exc).__name__}
-        if namespace:
-            apply_activity(conn, Keys(namespace), updated)
-        state.record_task_action(task_id, due, record)
+        outcome = _act_in_rally(click)
     finally:
-        state.unlock_task(task_id, due)
+        _release(lock, click)
+    if isinstance(outcome, _Acted):
+        return _show_done(click, outcome)
+    return outcome
+
+
+def _was_shown(click: _Click, previous: dict[str, Any] | None) -> bool:
+    """May the clicker act here? A second click by whoever acted first always may."""
+    if previous is not None and previous.get("user") == click.user:
+        return True
+    return may_act(
+        click.state,
+        click.index.namespace if click.index else None,
+        click.task_id,
+        click.due,
+        team=click.team,
+        user=click.user,
+        surface=click.surface,
+        channel=click.channel,
+        message_ts=click.message_ts,
+    )
+
+
+def _refuse_not_shown(click: _Click) -> dict[str, Any]:
+    log.warning(
+        "event=task_action_refused task=%s user=%s surface=%s reason=not_shown",
+        click.task_id,
+        click.user,
+        click.surface,
+    )
+    click.tell(NOT_SHOWN)
+    return {"status": "refused"}
+
+
+def _show_already_done(click: _Click, previous: dict[str, Any]) -> dict[str, Any]:
+    """Someone acted on this due date already (a double click, two people at once)."""
+    _show_outcome(click, previous)
+    if previous["user"] != click.user:
+        click.tell(outcome_line(previous) + " already.")
+    _publish_home(click)
+    return {"status": "already", "by": previous["user"]}
+
+
+def _act_in_rally(click: _Click) -> _Acted | dict[str, Any]:
+    """Re-read the task, change it, and record that in the index and state (under the lock).
+
+    Returns:
+        What was done, or the job's result when it ends here (refused, gone, failed).
+    """
+    try:
+        with rally_client(click.settings, use="actions") as rally:
+            current = rally.get_activity(click.task_id)
+            if current.activity_type != ActivityType.TASK:
+                return _refuse_not_a_task(click, current)
+            acted = _change(click, rally, current)
+    except NotFoundError:
+        return _deleted_in_rally(click)
+    except RallyError as exc:
+        return _failed(click, exc)
+    if click.index is not None:
+        click.index.apply(acted.task)
+    click.state.record_task_action(click.task_id, click.due, acted.record)
+    return acted
+
+
+def _change(click: _Click, rally: RallyClient, current: ActivityResponse) -> _Acted:
+    """Complete or snooze ``current`` in Rally (or leave it, when that's moot now)."""
+    record: dict[str, Any] = {
+        "action": click.action,
+        "user": click.user,
+        "at": click.now.isoformat(),
+    }
+    if current.status == Status.COMPLETED and click.action == COMPLETE_ACTION:
+        return _Acted(current, record)  # completed elsewhere meanwhile: the click still stands
+    if current.status != Status.PENDING:
+        click.tell(
+            f"*{_subject(current.subject)}* is no longer open in Rally, so it can't be snoozed."
+        )
+        return _Acted(
+            current, {"action": "gone", "user": click.user, "note": "No longer open in Rally"}
+        )
+    if click.action == COMPLETE_ACTION:
+        # One PUT: the task was just read, so the merge needs no second GET.
+        changes = ActivityChanges(status=Status.COMPLETED)
+        return _Acted(rally.update_activity(click.task_id, merge(current, changes)), record)
+    base = due_epoch(current.due_date) if current.due_date else click.due
+    zone = user_zone(click.slack, click.state, click.team, click.user)
+    new_due = snoozed_due(click.action, base, now=click.now, zone=zone)
+    updated = rally.update_activity(
+        click.task_id, merge(current, ActivityChanges(due_date=new_due))
+    )
+    return _Acted(updated, {**record, "new_due": due_epoch(new_due)})
+
+
+def _refuse_not_a_task(click: _Click, current: ActivityResponse) -> dict[str, Any]:
+    log.warning(
+        "event=task_action_refused task=%s user=%s reason=not_a_task type=%s",
+        click.task_id,
+        click.user,
+        current.activity_type.value,
+    )
+    click.tell(NOT_A_TASK)
+    return {"status": "refused"}
+
+
+def _deleted_in_rally(click: _Click) -> dict[str, Any]:
+    if click.index is not None:
+        click.index.remove(click.task_id)
+    record = {"action": "gone", "user": click.user, "note": "Deleted in Rally"}
+    click.state.record_task_action(click.task_id, click.due, record)
+    _show_outcome(click, record)
+    click.tell("That task was deleted in Rally.")
+    return {"status": "gone"}
+
+
+def _failed(click: _Click, exc: RallyError) -> dict[str, Any]:
+    """Rally down or refusing: the clicker alone hears, and the buttons still work."""
+    log.warning(
+        "event=task_action_failed task=%s action=%s user=%s error=%s",
+        click.task_id,
+        click.action,
+        click.user,
+        type(exc).__name__,
+    )
+    verb = "complete" if click.action == COMPLETE_ACTION else "snooze"
+    click.tell(
+        f":warning: I couldn't {verb} that task: Rally didn't take it "
+        f"({type(exc).__name__}). Nothing changed; the buttons still work, try again."
+    )
+    return {"status": "failed", "error": type(exc).__name__}
+
+
+def _release(lock: Lock, click: _Click) -> None:
+    try:
+        lock.release()
+    except LockError:  # it outlived its timeout; whoever holds it now keeps it
+        log.info("event=task_lock_expired task=%s due=%d", click.task_id, click.due)
+
+
+def _show_done(click: _Click, acted: _Acted) -> dict[str, Any]:
+    """Tell everyone who can see the task what was done: the reminders, the list, Home."""
+    record, task = acted.record, acted.task
     log.info(
         "event=task_action_done task=%s action=%s user=%s due=%d new_due=%s",
-        task_id,
-        action,
-        user,
-        due,
+        click.task_id,
+        click.action,
+        click.user,
+        click.due,
         record.get("new_due", ""),
     )
-    _show_outcome(
-        client,
-        state,
-        settings,
-        task_id,
-        due,
-        record,
-        channel,
-        message_ts,
-        surface,
-        card=TaskCard(
-            id=task_id,
-            subject=updated.subject,
-            due=due,
-            priority=updated.priority.value if updated.priority else None,
-            owner_id=updated.owner_id,
-            deal_id=updated.deal_id,
-            company_id=updated.company_id,
-            contact_id=updated.contact_id,
-        ),
-    )
-    if surface == "list" and response_url:
-        _refresh_list(
-            settings,
-            conn,
-            team,
-            user,
-            response_url,
-            outcome_line(record) + f": *{_subject(updated.subject)}*",
-        )
-    open_tasks.publish_home(client, conn, settings, team=team, user=user)
+    _show_outcome(click, record, card=_card(click, task))
+    if click.surface == "list" and click.response_url:
+        _refresh_list(click, outcome_line(record) + f": *{_subject(task.subject)}*")
+    _publish_home(click)
     return {"status": "done", **{k: v for k, v in record.items() if k != "at"}}
+
+
+def _card(click: _Click, task: ActivityResponse) -> TaskCard:
+    return TaskCard(
+        id=click.task_id,
+        subject=task.subject,
+        due=click.due,
+        priority=task.priority.value if task.priority else None,
+        owner_id=task.owner_id,
+        deal_id=task.deal_id,
+        company_id=task.company_id,
+        contact_id=task.contact_id,
+    )
 
 
 def _subject(subject: str) -> str:
     return escape(subject)
 
 
-def _show_outcome(
-    client: WebClient,
-    state: State,
-    settings: Settings,
-    task_id: str,
-    due: int,
-    record: dict[str, Any],
-    channel: str | None,
-    message_ts: str | None,
-    surface: str,
-    *,
-    card: TaskCard | None = None,
-) -> None:
+def _publish_home(click: _Click) -> None:
+    open_tasks.publish_home(
+        click.slack, click.state.conn, click.settings, team=click.team, user=click.user
+    )
+
+
+def _show_outcome(click: _Click, record: dict[str, Any], *, card: TaskCard | None = None) -> None:
     """Update every posted copy of the reminder (and the clicked message) in place."""
-    copies = state.reminder_posts(task_id, due)
-    if surface == "message" and channel and message_ts:
-        copies.setdefault(channel, message_ts)
+    copies = click.state.reminder_posts(click.task_id, click.due)
+    if click.surface == "message" and click.channel and click.message_ts:
+        copies.setdefault(click.channel, click.message_ts)
     if not copies:
         return
     if card is None:
-        namespace = open_tasks.namespace_of(settings)
-        fields = indexed_task(state.conn, task_id, namespace=namespace) if namespace else None
+        fields = click.index.task(click.task_id) if click.index else None
         card = (
-            TaskCard.from_fields({**fields, "due": due})
+            TaskCard.from_fields({**fields, "due": click.due})
             if fields
-            else TaskCard(task_id, "(task)", due)
+            else TaskCard(click.task_id, "(task)", click.due)
         )
     owner_user = None
     if card.owner_id:
-        mapped = state.user_for_owner(card.owner_id)
+        mapped = click.state.user_for_owner(card.owner_id)
         owner_user = mapped[1] if mapped else None
-    message = acted_reminder(card, record, app_url=settings.rally_app_url, owner_user=owner_user)
+    message = acted_reminder(
+        card, record, app_url=click.settings.rally_app_url, owner_user=owner_user
+    )
     for where, ts in copies.items():
         try:
-            client.chat_update(channel=where, ts=ts, text=message["text"], blocks=message["blocks"])
+            click.slack.chat_update(
+                channel=where, ts=ts, text=message["text"], blocks=message["blocks"]
+            )
         except Exception as exc:  # one deleted copy must not keep the others stale
             log.info(
                 "event=reminder_update_failed task=%s channel=%s error=%s",
-                task_id,
+                click.task_id,
                 where,
                 type(exc).__name__,
             )
 
 
-def _refresh_list(
-    settings: Settings, conn: Any, team: str, user: str, response_url: str, notice: str
-) -> None:
+def _refresh_list(click: _Click, notice: str) -> None:
     """Replace the clicker's ephemeral ``/rally tasks`` list with a fresh first page."""
-    namespace = open_tasks.namespace_of(settings)
-    if namespace is None:
+    if click.index is None or click.response_url is None:
         return
-    cards, total = open_tasks.open_tasks_page(conn, namespace, team=team, user=user)
+    cards, total = open_tasks.open_tasks_page(
+        click.state.conn, click.index.namespace, team=click.team, user=click.user
+    )
     message = tasks_message(
         cards,
         offset=0,
         total=total,
         now=datetime.now(UTC),
-        app_url=settings.rally_app_url,
+        app_url=click.settings.rally_app_url,
         notice=notice,
     )
     try:
-        WebhookClient(response_url, timeout=10, retry_handlers=retry_handlers()).send(
+        WebhookClient(click.response_url, timeout=10, retry_handlers=retry_handlers()).send(
             text=message["text"], blocks=message["blocks"], replace_original=True
         )
     except Exception as exc:
-        log.info("event=tasks_list_refresh_failed user=%s error=%s", user, type(exc).__name__)
+        log.info("event=tasks_list_refresh_failed user=%s error=%s", click.user, type(exc).__name__)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,6 +33,7 @@ from tests.e2e.reminders_support import (
 from workers.reminder_poster import SlackPoster
 from workers.reminders.jobs import run_once, run_sync, run_tick
 from workers.state import State
+from workers.task_actions import act_on_task
 
 
 def _poster(rally: Rally) -> SlackPoster:
@@ -292,3 +294,70 @@ def test_a_task_logged_from_app_home_is_reminded_in_the_thread_of_its_dm_confirm
     assert "reminded 1" in remind_once()
     [reply] = rally.fake.thread(dm, confirmation["ts"])
     assert "From the Home tab" in text_of(reply) and buttons(reply)
+
+
+def _act(
+    rally: Rally, message: dict[str, Any], action: str, task: dict[str, Any], user: str
+) -> Any:
+    """The click job run directly, as RQ would, on the reminder ``message``."""
+    return act_on_task(
+        action,
+        task["id"],
+        due_epoch_of(task),
+        team="T0RALLY001",
+        user=user,
+        channel=message["channel"],
+        message_ts=message["ts"],
+        response_url=rally.fake.new_response_url(channel=message["channel"], user=user),
+    )
+
+
+def test_a_click_while_another_acts_is_busy_and_one_after_it_is_told_it_was_done(
+    rally: Rally,
+) -> None:
+    task = log_task(rally, f"Contended due:{iso_in(5)}")
+    remind_once()
+    [message] = reminders(rally, "C0SALES")
+    held = State(rally.redis).task_lock(task["id"], due_epoch_of(task))
+    assert held.acquire()  # another worker is acting on it
+
+    assert _act(rally, message, COMPLETE_ACTION, task, "U0ALICE") == {"status": "busy"}
+    assert get_task(rally, task["id"])["status"] == "pending"
+    held.release()
+    done = _act(rally, message, COMPLETE_ACTION, task, "U0ALICE")
+    late = _act(rally, message, SNOOZE_HOUR_ACTION, task, "U0BOB")
+
+    assert done == {"status": "done", "action": COMPLETE_ACTION, "user": "U0ALICE"}
+    assert late == {"status": "already", "by": "U0ALICE"}
+    assert get_task(rally, task["id"])["status"] == "completed"
+    assert "Completed by <@U0ALICE>" in text_of(reminders(rally, "C0SALES")[0])
+
+
+def test_clicks_on_a_task_deleted_or_closed_in_rally_since_say_so(rally: Rally) -> None:
+    deleted = log_task(rally, f"Deleted meanwhile due:{iso_in(5)}")
+    closed = log_task(rally, f"Completed meanwhile due:{iso_in(6)}")
+    remind_once()
+    by_subject = {
+        subject: m
+        for m in reminders(rally, "C0SALES")
+        for subject in ("Deleted meanwhile", "Completed meanwhile")
+        if subject in text_of(m)
+    }
+    api(rally, "DELETE", f"/{deleted['id']}")
+    update_task(rally, closed["id"], status="completed")
+
+    gone = _act(rally, by_subject["Deleted meanwhile"], SNOOZE_HOUR_ACTION, deleted, "U0ALICE")
+    moot = _act(rally, by_subject["Completed meanwhile"], SNOOZE_HOUR_ACTION, closed, "U0ALICE")
+
+    assert gone == {"status": "gone"}
+    assert moot == {
+        "status": "done",
+        "action": "gone",
+        "user": "U0ALICE",
+        "note": "No longer open in Rally",
+    }
+    told = " ".join(str(p.body) for p in rally.fake.response_posts())
+    assert "That task was deleted in Rally." in told
+    assert "is no longer open in Rally, so it can't be snoozed." in told
+    assert get_task(rally, closed["id"])["dueDate"] == closed["dueDate"]
+    assert all(buttons(m) == {} for m in reminders(rally, "C0SALES"))

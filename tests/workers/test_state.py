@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
+from redis.exceptions import LockError
 
 from workers.state import RECENT_LIMIT, Origin, State, Submission
 
@@ -76,3 +78,22 @@ def test_submissions_expire_after_seven_days(redis_conn: redis.Redis) -> None:
     assert 7 * 24 * 3600 - 5 < int(ttl) <= 7 * 24 * 3600  # type: ignore[arg-type]
     state.delete_submissions(["s1"])
     assert state.get_submission("s1") is None
+
+
+def test_a_task_lock_is_exclusive_and_its_late_release_spares_the_next_holder(
+    redis_conn: redis.Redis,
+) -> None:
+    state = State(redis_conn)
+    first = state.task_lock("t1", 1_900_000_000)
+    assert first.acquire()
+    assert not state.task_lock("t1", 1_900_000_000).acquire()  # a double click: busy
+    assert state.task_lock("t1", 1_900_003_600).acquire()  # another due date is another lock
+
+    redis_conn.delete("rally:acting:t1:1900000000")  # the first holder outlived its timeout
+    second = state.task_lock("t1", 1_900_000_000)
+    assert second.acquire()
+    with pytest.raises(LockError):
+        first.release()  # the old unlock would have deleted the second holder's lock
+    assert not state.task_lock("t1", 1_900_000_000).acquire()
+    second.release()
+    assert state.task_lock("t1", 1_900_000_000).acquire()

@@ -1,6 +1,7 @@
 """The Redis index of pending tasks, and the claim protocol that makes reminders exactly-once.
 
-Everything lives under ``rally:rem:<namespace>:`` (see :func:`namespace_for`)::
+One namespace's index is one :class:`TaskIndex`; everything lives under
+``rally:rem:<namespace>:`` (see :func:`namespace_for`)::
 
     due                  ZSET  task id -> due epoch (s): every pending task with a due date
     unsent               ZSET  task id -> due epoch (s): the subset not yet reminded for that due
@@ -13,7 +14,7 @@ Everything lives under ``rally:rem:<namespace>:`` (see :func:`namespace_for`)::
     owner:<ownerId>      ZSET  task id -> due epoch (s): the pending tasks of one Rally owner
                                (``/rally tasks`` and App Home list them without a scan)
     cursor               HASH  the sync cursor: ``since`` (ISO time), ``lastId``, ``atSince``
-    sync-lock            STR   one sync at a time per namespace (token, renewed per page)
+    sync-lock            STR   one sync at a time per namespace (a redis-py lock, renewed per page)
 
 The writes that must agree with each other (index a task / mark it reminded / claim it)
 are Lua scripts, so a sync that re-indexes a task while a tick marks it sent can never put
@@ -27,11 +28,13 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import redis
 from redis.commands.core import Script
+from redis.lock import Lock
 
+from api_client import Cursor
 from api_client.models import (
     ActivityResponse,
     ActivityType,
@@ -203,7 +206,8 @@ if redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
 return 1
 """
 
-# KEYS: a lock (a lease, the sync lock)   ARGV: token.  Deletes it only if still ours.
+# KEYS: lease   ARGV: token.  Deletes it only if still ours: the lease is set by _CLAIM, in
+# one step with the check of the sent marker, so it is no redis-py lock to release as one.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -249,48 +253,6 @@ def _hash_fields(activity: Activity) -> list[str]:
     return flat
 
 
-def apply_activity(
-    conn: redis.Redis | redis.client.Pipeline, keys: Keys, activity: Activity
-) -> str:
-    """Index, refresh or drop one activity as read from the API (idempotent).
-
-    Args:
-        conn: A Redis connection or pipeline (the scripts are queued on a pipeline).
-        keys: The namespace's keys.
-        activity: The activity as listed (with at least :data:`REMINDER_FIELDS`) or read.
-
-    Returns:
-        ``"indexed"`` for a pending task with a due date, ``"removed"`` for a task that is
-        not (completed, or its due date cleared), ``"ignored"`` for other types, which can
-        never become tasks.
-    """
-    if activity.activity_type is not None and activity.activity_type != ActivityType.TASK:
-        return "ignored"
-    updated = str(_micros(activity.updated_at)) if activity.updated_at else ""
-    if not is_remindable(activity):
-        _script("remove")(
-            keys=[keys.due, keys.unsent, keys.task(activity.id)],
-            args=[activity.id, updated],
-            client=conn,
-        )
-        return "removed"
-    assert activity.due_date is not None
-    due = due_epoch(activity.due_date)
-    _script("upsert")(
-        keys=[keys.due, keys.unsent, keys.task(activity.id), keys.sent(activity.id, due)],
-        args=[activity.id, due, updated or "0", *_hash_fields(activity)],
-        client=conn,
-    )
-    return "indexed"
-
-
-def remove_task(conn: redis.Redis, keys: Keys, task_id: str) -> None:
-    """Drop a task from the index unconditionally (it was deleted in Rally)."""
-    _script("remove")(
-        keys=[keys.due, keys.unsent, keys.task(task_id)], args=[task_id, ""], client=conn
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class DueTask:
     """A task the index says is due for a reminder.
@@ -307,148 +269,207 @@ class DueTask:
     fields: Mapping[str, str]
 
 
-def due_for_reminder(
-    conn: redis.Redis,
-    *,
-    namespace: str,
-    now: datetime,
-    lead_minutes: int,
-    limit: int | None = None,
-) -> list[DueTask]:
-    """The tasks due within ``lead_minutes`` of ``now`` (overdue ones too) not yet reminded.
-
-    Reads Redis only. Soonest due first.
+class TaskIndex:
+    """The reminder index of one namespace: every read and write of it goes through here.
 
     Args:
         conn: Redis.
         namespace: From :func:`namespace_for`.
-        now: The tick's time (aware).
-        lead_minutes: ``REMINDER_LEAD_MINUTES``.
-        limit: At most this many (the rest wait for the next tick).
-
-    Returns:
-        The due tasks with their indexed fields.
     """
-    keys = Keys(namespace)
-    horizon = due_epoch(now) + lead_minutes * 60
-    if limit is None:
-        pairs = conn.zrangebyscore(keys.unsent, "-inf", horizon, withscores=True)
-    else:
-        pairs = conn.zrangebyscore(
-            keys.unsent, "-inf", horizon, start=0, num=limit, withscores=True
+
+    def __init__(self, conn: redis.Redis, namespace: str) -> None:
+        self.conn = conn
+        self.namespace = namespace
+        self.keys = Keys(namespace)
+
+    def __repr__(self) -> str:
+        return f"TaskIndex(namespace={self.namespace!r})"
+
+    # -- what the sync and the clicks write ---------------------------------------------
+
+    def apply(self, activity: Activity, *, pipe: redis.client.Pipeline | None = None) -> str:
+        """Index, refresh or drop one activity as read from the API (idempotent).
+
+        Args:
+            activity: The activity as listed (with at least :data:`REMINDER_FIELDS`) or read.
+            pipe: Queue the write on this pipeline (the sync's transaction) instead of
+                running it now.
+
+        Returns:
+            ``"indexed"`` for a pending task with a due date, ``"removed"`` for a task that
+            is not (completed, or its due date cleared), ``"ignored"`` for other types,
+            which can never become tasks.
+        """
+        if activity.activity_type is not None and activity.activity_type != ActivityType.TASK:
+            return "ignored"
+        client = self.conn if pipe is None else pipe
+        keys = self.keys
+        updated = str(_micros(activity.updated_at)) if activity.updated_at else ""
+        if not is_remindable(activity):
+            _script("remove")(
+                keys=[keys.due, keys.unsent, keys.task(activity.id)],
+                args=[activity.id, updated],
+                client=client,
+            )
+            return "removed"
+        assert activity.due_date is not None
+        due = due_epoch(activity.due_date)
+        _script("upsert")(
+            keys=[keys.due, keys.unsent, keys.task(activity.id), keys.sent(activity.id, due)],
+            args=[activity.id, due, updated or "0", *_hash_fields(activity)],
+            client=client,
         )
-    scored: list[tuple[str, int]] = [(_text(member), int(score)) for member, score in pairs]  # type: ignore[str-unpack]
-    pipe = conn.pipeline(transaction=False)
-    for task_id, _ in scored:
-        pipe.hgetall(keys.task(task_id))
-    hashes = pipe.execute() if scored else []
-    return [
-        DueTask(task_id=task_id, due_epoch=score, fields=_texts(raw))
-        for (task_id, score), raw in zip(scored, hashes, strict=True)
-    ]
+        return "indexed"
 
+    def remove(self, task_id: str) -> None:
+        """Drop a task from the index unconditionally (it was deleted in Rally)."""
+        keys = self.keys
+        _script("remove")(
+            keys=[keys.due, keys.unsent, keys.task(task_id)], args=[task_id, ""], client=self.conn
+        )
 
-def claim(
-    conn: redis.Redis,
-    task_id: str,
-    due_epoch: int,
-    *,
-    namespace: str,
-    lease_seconds: float = DEFAULT_LEASE_SECONDS,
-) -> str | None:
-    """Take the in-flight lease on reminding ``task_id`` for ``due_epoch``.
+    def cursor(self) -> Cursor | None:
+        """Where the last sync stopped, or ``None`` before its first page."""
+        raw = _texts(self.conn.hgetall(self.keys.cursor))
+        if not raw.get("since"):
+            return None
+        return Cursor(
+            since=datetime.fromisoformat(raw["since"]),
+            last_id=raw["lastId"],
+            at_since=int(raw["atSince"]),
+        )
 
-    At most one holder at a time, and never once the reminder is marked sent. Whoever gets
-    a token must end with :func:`mark_sent` (posted) or :func:`release` (not posted); a
-    holder that dies loses the lease after ``lease_seconds`` and a later tick retries.
+    def save_cursor(
+        self, cursor: Cursor, *, run_at: datetime, pipe: redis.client.Pipeline | None = None
+    ) -> None:
+        """Store the sync's cursor and the time of its run (on ``pipe`` when given)."""
+        fields = {
+            "since": format_utc(cursor.since),
+            "lastId": cursor.last_id,
+            "atSince": str(cursor.at_since),
+            "lastRunAt": format_utc(run_at),
+        }
+        (self.conn if pipe is None else pipe).hset(self.keys.cursor, mapping=cast(Any, fields))
 
-    Returns:
-        A token to pass to :func:`mark_sent` / :func:`release`, or ``None`` when the
-        reminder was already sent or someone else is sending it.
-    """
-    keys = Keys(namespace)
-    token = secrets.token_hex(16)
-    got = _script("claim")(
-        keys=[keys.sent(task_id, due_epoch), keys.lease(task_id, due_epoch)],
-        args=[token, max(1, int(lease_seconds * 1000))],
-        client=conn,
-    )
-    return token if int(got) == 1 else None
+    def sync_lock(self, *, timeout: float) -> Lock:
+        """The lock that lets one sync of this namespace run at a time (not yet acquired)."""
+        lock: Lock = self.conn.lock(self.keys.sync_lock, timeout=timeout, blocking=False)
+        return lock
 
+    # -- the claim protocol ---------------------------------------------------------------
 
-def mark_sent(
-    conn: redis.Redis, task_id: str, due_epoch: int, token: str, *, namespace: str
-) -> None:
-    """Record, durably, that ``task_id`` was reminded for ``due_epoch``; free the lease."""
-    keys = Keys(namespace)
-    expire_at = max(due_epoch, int(datetime.now(UTC).timestamp())) + SENT_KEEP_SECONDS
-    _script("mark_sent")(
-        keys=[
-            keys.sent(task_id, due_epoch),
-            keys.unsent,
-            keys.task(task_id),
-            keys.lease(task_id, due_epoch),
-        ],
-        args=[task_id, due_epoch, token, expire_at],
-        client=conn,
-    )
+    def due(self, *, now: datetime, lead_minutes: int, limit: int | None = None) -> list[DueTask]:
+        """The tasks due within ``lead_minutes`` of ``now`` (overdue ones too) not yet reminded.
 
+        Reads Redis only. Soonest due first.
 
-def release(conn: redis.Redis, task_id: str, due_epoch: int, token: str, *, namespace: str) -> None:
-    """Give the lease back without marking sent, so the next tick tries again."""
-    release_lock(conn, Keys(namespace).lease(task_id, due_epoch), token)
+        Args:
+            now: The tick's time (aware).
+            lead_minutes: ``REMINDER_LEAD_MINUTES``.
+            limit: At most this many (the rest wait for the next tick).
 
+        Returns:
+            The due tasks with their indexed fields.
+        """
+        horizon = due_epoch(now) + lead_minutes * 60
+        if limit is None:
+            pairs = self.conn.zrangebyscore(self.keys.unsent, "-inf", horizon, withscores=True)
+        else:
+            pairs = self.conn.zrangebyscore(
+                self.keys.unsent, "-inf", horizon, start=0, num=limit, withscores=True
+            )
+        scored: list[tuple[str, int]] = [(_text(member), int(score)) for member, score in pairs]  # type: ignore[str-unpack]
+        pipe = self.conn.pipeline(transaction=False)
+        for task_id, _ in scored:
+            pipe.hgetall(self.keys.task(task_id))
+        hashes = pipe.execute() if scored else []
+        return [
+            DueTask(task_id=task_id, due_epoch=score, fields=_texts(raw))
+            for (task_id, score), raw in zip(scored, hashes, strict=True)
+        ]
 
-def release_lock(conn: redis.Redis, key: str, token: str) -> None:
-    """Delete the lock at ``key`` if it still holds ``token`` (not someone else's since)."""
-    _script("release")(keys=[key], args=[token], client=conn)
+    def claim(
+        self, task_id: str, due_epoch: int, *, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> str | None:
+        """Take the in-flight lease on reminding ``task_id`` for ``due_epoch``.
 
+        At most one holder at a time, and never once the reminder is marked sent. Whoever
+        gets a token must end with :meth:`mark_sent` (posted) or :meth:`release` (not
+        posted); a holder that dies loses the lease after ``lease_seconds`` and a later
+        tick retries.
 
-def was_sent(conn: redis.Redis, task_id: str, due_epoch: int, *, namespace: str) -> bool:
-    """Whether the reminder for this task and due date was posted."""
-    return bool(conn.exists(Keys(namespace).sent(task_id, due_epoch)))
+        Returns:
+            A token to pass to :meth:`mark_sent` / :meth:`release`, or ``None`` when the
+            reminder was already sent or someone else is sending it.
+        """
+        token = secrets.token_hex(16)
+        got = _script("claim")(
+            keys=[self.keys.sent(task_id, due_epoch), self.keys.lease(task_id, due_epoch)],
+            args=[token, max(1, int(lease_seconds * 1000))],
+            client=self.conn,
+        )
+        return token if int(got) == 1 else None
 
+    def mark_sent(self, task_id: str, due_epoch: int, token: str) -> None:
+        """Record, durably, that ``task_id`` was reminded for ``due_epoch``; free the lease."""
+        keys = self.keys
+        expire_at = max(due_epoch, int(datetime.now(UTC).timestamp())) + SENT_KEEP_SECONDS
+        _script("mark_sent")(
+            keys=[
+                keys.sent(task_id, due_epoch),
+                keys.unsent,
+                keys.task(task_id),
+                keys.lease(task_id, due_epoch),
+            ],
+            args=[task_id, due_epoch, token, expire_at],
+            client=self.conn,
+        )
 
-def indexed_task(conn: redis.Redis, task_id: str, *, namespace: str) -> dict[str, str] | None:
-    """The indexed fields of one task, or ``None`` when it is not in the index."""
-    raw = conn.hgetall(Keys(namespace).task(task_id))
-    if not raw:
-        return None
-    return _texts(raw)
+    def release(self, task_id: str, due_epoch: int, token: str) -> None:
+        """Give the lease back without marking sent, so the next tick tries again."""
+        _script("release")(
+            keys=[self.keys.lease(task_id, due_epoch)], args=[token], client=self.conn
+        )
 
+    def was_sent(self, task_id: str, due_epoch: int) -> bool:
+        """Whether the reminder for this task and due date was posted."""
+        return bool(self.conn.exists(self.keys.sent(task_id, due_epoch)))
 
-def owner_task_ids(conn: redis.Redis, owner_id: str, *, namespace: str) -> list[tuple[str, int]]:
-    """The indexed tasks of one Rally owner as (id, due epoch), soonest due first."""
-    pairs = conn.zrange(Keys(namespace).owner(owner_id), 0, -1, withscores=True)
-    return [(_text(member), int(score)) for member, score in pairs]  # type: ignore[str-unpack]
+    # -- reads for /rally tasks, App Home and the buttons -------------------------------
 
+    def task(self, task_id: str) -> dict[str, str] | None:
+        """The indexed fields of one task, or ``None`` when it is not in the index."""
+        raw = self.conn.hgetall(self.keys.task(task_id))
+        if not raw:
+            return None
+        return _texts(raw)
 
-def due_epochs(conn: redis.Redis, task_ids: list[str], *, namespace: str) -> dict[str, int]:
-    """The indexed due epoch of each of ``task_ids`` that is in the index."""
-    if not task_ids:
-        return {}
-    scores = conn.zmscore(Keys(namespace).due, task_ids)
-    return {
-        task_id: int(score)
-        for task_id, score in zip(task_ids, scores, strict=True)
-        if score is not None
-    }
+    def tasks(self, task_ids: list[str]) -> list[dict[str, str]]:
+        """The indexed fields of each of ``task_ids`` still in the index, in the given order."""
+        pipe = self.conn.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hgetall(self.keys.task(task_id))
+        return [_texts(raw) for raw in (pipe.execute() if task_ids else []) if raw]
 
+    def owner_tasks(self, owner_id: str) -> list[tuple[str, int]]:
+        """The indexed tasks of one Rally owner as (id, due epoch), soonest due first."""
+        pairs = self.conn.zrange(self.keys.owner(owner_id), 0, -1, withscores=True)
+        return [(_text(member), int(score)) for member, score in pairs]  # type: ignore[str-unpack]
 
-def indexed_tasks(
-    conn: redis.Redis, task_ids: list[str], *, namespace: str
-) -> list[dict[str, str]]:
-    """The indexed fields of each of ``task_ids`` still in the index, in the given order."""
-    keys = Keys(namespace)
-    pipe = conn.pipeline(transaction=False)
-    for task_id in task_ids:
-        pipe.hgetall(keys.task(task_id))
-    return [_texts(raw) for raw in (pipe.execute() if task_ids else []) if raw]
+    def due_epochs(self, task_ids: list[str]) -> dict[str, int]:
+        """The indexed due epoch of each of ``task_ids`` that is in the index."""
+        if not task_ids:
+            return {}
+        scores = self.conn.zmscore(self.keys.due, task_ids)
+        return {
+            task_id: int(score)
+            for task_id, score in zip(task_ids, scores, strict=True)
+            if score is not None
+        }
 
-
-def indexed_ids(conn: redis.Redis, *, namespace: str) -> set[str]:
-    """Every task id in the index (pending, with a due date)."""
-    return {_text(member) for member in conn.zrange(Keys(namespace).due, 0, -1)}
+    def ids(self) -> set[str]:
+        """Every task id in the index (pending, with a due date)."""
+        return {_text(member) for member in self.conn.zrange(self.keys.due, 0, -1)}
 
 
 def _text(value: object) -> str:

@@ -13,11 +13,11 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-import redis
-
 from api_client import RallyClient
+from core.redis import worker_redis
 from core.settings import Settings
-from workers.reminders.index import namespace_for
+from workers.rally import rally_client
+from workers.reminders.index import TaskIndex, namespace_for
 from workers.reminders.sync import SyncReport, sync_tasks
 from workers.reminders.tick import Poster, TickReport, tick
 
@@ -30,41 +30,27 @@ def settings_namespace(settings: Settings) -> str:
 
 
 @contextmanager
-def reminder_clients(settings: Settings) -> Iterator[tuple[RallyClient, redis.Redis, str]]:
-    """The API client, Redis connection and namespace the sync and tick work with."""
+def reminder_clients(settings: Settings) -> Iterator[tuple[RallyClient, TaskIndex]]:
+    """The API client and the task index the sync and tick work with."""
     namespace = settings_namespace(settings)
-    assert settings.rally_base_url and settings.rally_api_key
-    conn = redis.Redis.from_url(settings.redis_url)
-    client = RallyClient(
-        settings.rally_base_url,
-        settings.rally_api_key.get_secret_value(),
-        timeout=15.0,
-        max_retries=2,
-    )
+    conn = worker_redis(settings.redis_url)
     try:
-        yield client, conn, namespace
+        with rally_client(settings, use="reminders") as client:
+            yield client, TaskIndex(conn, namespace)
     finally:
-        client.close()
         conn.close()
 
 
 def run_sync(settings: Settings, *, now: datetime | None = None) -> SyncReport:
     """One incremental sync of the configured tenant."""
-    with reminder_clients(settings) as (client, conn, namespace):
-        return sync_tasks(client, conn, namespace=namespace, now=now)
+    with reminder_clients(settings) as (client, index):
+        return sync_tasks(client, index, now=now)
 
 
 def run_tick(settings: Settings, poster: Poster, *, now: datetime | None = None) -> TickReport:
     """One tick of the configured tenant, posting with ``poster``."""
-    with reminder_clients(settings) as (client, conn, namespace):
-        return tick(
-            client,
-            conn,
-            poster,
-            namespace=namespace,
-            now=now,
-            lead_minutes=settings.reminder_lead_minutes,
-        )
+    with reminder_clients(settings) as (client, index):
+        return tick(client, index, poster, now=now, lead_minutes=settings.reminder_lead_minutes)
 
 
 def run_once(

@@ -1,74 +1,38 @@
 """Incremental sync: keep the Redis index of pending tasks in step with the Activities API.
 
 The API cannot filter by type, status or due date, and does not report deletions; all it
-offers is "what changed since T" (``updatedSince``, inclusive), ordered by ``updatedAt``
-then ``id``. So the sync reads only what changed since its stored cursor, asks for just the
+offers is "what changed since T". So the sync walks
+:meth:`~api_client.RallyClient.iter_changes` from its stored cursor, asking for just the
 fields a reminder needs, and applies each page to the index in the same Redis transaction
-that advances the cursor: an interrupted first sync of a large tenant resumes at the page
-it stopped at.
+that stores the page's cursor: an interrupted first sync of a large tenant resumes at the
+page it stopped at. How the walk cannot skip a row while others write is told in
+:mod:`api_client.paging`; the items it may hand out twice (the one-item overlap, a retried
+page, an update during paging) are harmless here, since applying an activity to the index
+is idempotent and never rolls a task back to an older version.
 
-Paging is keyset-style. The cursor is the last item applied, ``(since, lastId)``, plus
-``atSince``: its position (1-based) among the items stamped exactly ``since``. The next
-page asks ``updatedSince=since&offset=atSince-1``, i.e. it starts *at* the last item seen.
-Because a write never gets a time already handed out (the API stamps writes with strictly
-increasing times), the group of items stamped ``since`` can only shrink (an item in it is
-updated, so it moves to the end of the order, or deleted). If the page does start with
-``lastId``, nothing before it moved and the offset skipped exactly what was seen; if it does
-not, the page is asked again from offset 0 and whatever is not after ``(since, lastId)`` is
-dropped. Growing offsets would instead skip an unseen row each time an update moved one
-from in front of it. Items seen twice (the one-item overlap, a retried page, an update
-during paging) are harmless: applying an activity to the index is idempotent and never
-rolls a task back to an older version.
+One sync per namespace runs at a time, under a redis-py lock renewed with each page; a
+sync that finds its lock gone (it stalled past the lock's timeout, so another may have
+started) stops before applying another page.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, cast
+from itertools import islice
+from typing import Final
 
-import redis
+from redis.exceptions import LockError
+from redis.lock import Lock
 
-from api_client import MAX_PAGE_SIZE, PartialActivityResponse, RallyClient
-from api_client.models import format_utc
-from workers.reminders.index import REMINDER_FIELDS, Keys, apply_activity, release_lock
+from api_client import MAX_PAGE_SIZE, Cursor, Page, PartialActivityResponse, RallyClient
+from workers.reminders.index import REMINDER_FIELDS, TaskIndex
 
 logger = logging.getLogger("workers.reminders.sync")
 
 SYNC_LOCK_SECONDS: Final = 120
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where the last sync stopped: the last item applied and its place among its ties."""
-
-    since: datetime
-    last_id: str
-    at_since: int
-
-    def to_redis(self) -> dict[str, str]:
-        return {
-            "since": format_utc(self.since),
-            "lastId": self.last_id,
-            "atSince": str(self.at_since),
-        }
-
-    @classmethod
-    def from_redis(cls, raw: dict[Any, Any]) -> Cursor | None:
-        values = {
-            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in raw.items()
-        }
-        if not values.get("since"):
-            return None
-        return cls(
-            since=datetime.fromisoformat(values["since"]),
-            last_id=values["lastId"],
-            at_since=int(values["atSince"]),
-        )
 
 
 @dataclass(slots=True)
@@ -83,6 +47,8 @@ class SyncReport:
         removed: Tasks dropped from the index (completed, due date cleared).
         reasked: Pages asked again from offset 0 because the tie group at the cursor shrank.
         locked: True when another sync of this namespace was running, so this one did nothing.
+        lock_lost: True when the lock expired under this sync (it stalled past
+            ``SYNC_LOCK_SECONDS``), so it stopped; the next run continues from its cursor.
         seconds: Wall time.
         cursor: The cursor after the sync, or ``None`` if nothing was ever read.
     """
@@ -94,33 +60,15 @@ class SyncReport:
     removed: int = 0
     reasked: int = 0
     locked: bool = False
+    lock_lost: bool = False
     seconds: float = 0.0
     cursor: Cursor | None = field(default=None)
 
 
-def load_cursor(conn: redis.Redis, *, namespace: str) -> Cursor | None:
-    """The stored sync cursor of a namespace, or ``None`` before the first page."""
-    return Cursor.from_redis(conn.hgetall(Keys(namespace).cursor))
-
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-
-
-def _after(item: PartialActivityResponse, cursor: Cursor | None) -> bool:
-    if cursor is None:
-        return True
-    assert item.updated_at is not None
-    return (item.updated_at, item.id) > (cursor.since, cursor.last_id)
-
-
 def sync_tasks(
     client: RallyClient,
-    conn: redis.Redis,
+    index: TaskIndex,
     *,
-    namespace: str,
     page_size: int = MAX_PAGE_SIZE,
     now: datetime | None = None,
     max_pages: int | None = None,
@@ -133,8 +81,7 @@ def sync_tasks(
 
     Args:
         client: The tenant's API client.
-        conn: Redis.
-        namespace: From :func:`~workers.reminders.index.namespace_for`.
+        index: The tenant's task index.
         page_size: Items per list request, 2..100 (the page starts with the last item
             already seen, so it needs room for at least one more).
         now: The time of this run, recorded as ``lastRunAt`` (defaults to the clock).
@@ -150,72 +97,28 @@ def sync_tasks(
     """
     if not 2 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 2 and {MAX_PAGE_SIZE}")
-    keys = Keys(namespace)
+    namespace = index.namespace
     run_at = now or datetime.now(UTC)
     report = SyncReport()
     started = time.perf_counter()
-    token = secrets.token_hex(16)
-    lock_ms = SYNC_LOCK_SECONDS * 1000
-    if not conn.set(keys.sync_lock, token, nx=True, px=lock_ms):
+    lock = index.sync_lock(timeout=SYNC_LOCK_SECONDS)
+    if not lock.acquire():
         report.locked = True
         logger.info("reminders.sync.locked namespace=%s", namespace)
         return report
     try:
-        cursor = load_cursor(conn, namespace=namespace)
-        offset = max(cursor.at_since - 1, 0) if cursor else 0
-        while max_pages is None or report.pages < max_pages:
-            page = client.list_activities(
-                limit=page_size,
-                offset=offset or None,
-                updated_since=cursor.since if cursor else None,
-                fields=REMINDER_FIELDS,
-            )
-            report.requests += 1
-            if (
-                cursor is not None
-                and offset > 0
-                and (not page or (page[0].id, page[0].updated_at) != (cursor.last_id, cursor.since))
-            ):
-                # The group stamped `since` lost an item before our position, so this
-                # offset may have jumped over an unseen one: ask again from its start.
-                report.reasked += 1
-                offset = 0
-                continue
-            if any(item.updated_at is None for item in page):
-                raise ValueError("the API returned an activity without updatedAt")
-            fresh = [item for item in page if _after(item, cursor)]
-            next_cursor = cursor
-            if page:
-                last = page[-1]
-                assert last.updated_at is not None
-                ties = sum(1 for item in page if item.updated_at == last.updated_at)
-                if cursor is not None and last.updated_at == cursor.since:
-                    at_since = offset + len(page)  # the whole page sits in one instant
-                else:
-                    at_since = ties
-                next_cursor = Cursor(since=last.updated_at, last_id=last.id, at_since=at_since)
-            pipe = conn.pipeline(transaction=True)
-            outcomes = [apply_activity(pipe, keys, item) for item in fresh]
-            if next_cursor is not None:
-                pipe.hset(
-                    keys.cursor,
-                    mapping=cast(Any, dict(next_cursor.to_redis(), lastRunAt=format_utc(run_at))),
-                )
-            pipe.eval(_RENEW, 1, keys.sync_lock, token, lock_ms)
-            pipe.execute()
-            report.pages += 1
-            report.seen += len(fresh)
-            report.indexed += outcomes.count("indexed")
-            report.removed += outcomes.count("removed")
-            cursor = next_cursor
-            if len(page) < page_size:
+        pages = client.iter_changes(index.cursor(), fields=REMINDER_FIELDS, page_size=page_size)
+        for page in islice(pages, max_pages):
+            report.requests += page.requests
+            report.reasked += page.reasked
+            if not _renew(lock, namespace):
+                report.lock_lost = True
                 break
-            assert cursor is not None
-            offset = cursor.at_since - 1
+            _apply(index, page, run_at, report)
     finally:
-        release_lock(conn, keys.sync_lock, token)
+        _release(lock, namespace)
         report.seconds = time.perf_counter() - started
-        report.cursor = load_cursor(conn, namespace=namespace)
+        report.cursor = index.cursor()
     logger.info(
         "reminders.sync namespace=%s requests=%d pages=%d seen=%d indexed=%d removed=%d "
         "reasked=%d seconds=%.3f",
@@ -229,3 +132,38 @@ def sync_tasks(
         report.seconds,
     )
     return report
+
+
+def _apply(
+    index: TaskIndex, page: Page[PartialActivityResponse], run_at: datetime, report: SyncReport
+) -> None:
+    """Apply one page to the index and store its cursor, all in one transaction."""
+    if any(item.updated_at is None for item in page.items):
+        # The index tells versions apart by updatedAt; without it one cannot be placed.
+        raise ValueError("the API returned an activity without updatedAt")
+    pipe = index.conn.pipeline(transaction=True)
+    outcomes = [index.apply(item, pipe=pipe) for item in page.items]
+    if page.cursor is not None:
+        index.save_cursor(page.cursor, run_at=run_at, pipe=pipe)
+    pipe.execute()
+    report.pages += 1
+    report.seen += len(page.items)
+    report.indexed += outcomes.count("indexed")
+    report.removed += outcomes.count("removed")
+
+
+def _renew(lock: Lock, namespace: str) -> bool:
+    """Give the lock its full timeout again; ``False`` if it is no longer ours."""
+    try:
+        lock.reacquire()
+    except LockError:
+        logger.warning("reminders.sync.lock_lost namespace=%s", namespace)
+        return False
+    return True
+
+
+def _release(lock: Lock, namespace: str) -> None:
+    try:
+        lock.release()
+    except LockError:  # expired under us: nothing of ours left to free
+        logger.info("reminders.sync.lock_expired namespace=%s", namespace)

@@ -18,21 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-import redis
-
 from api_client import ActivityResponse, NotFoundError, RallyClient, RallyError
-from workers.reminders.index import (
-    DEFAULT_LEASE_SECONDS,
-    DueTask,
-    Keys,
-    apply_activity,
-    claim,
-    due_epoch,
-    due_for_reminder,
-    mark_sent,
-    release,
-    remove_task,
-)
+from workers.reminders.index import DEFAULT_LEASE_SECONDS, TaskIndex, due_epoch
 
 logger = logging.getLogger("workers.reminders.tick")
 
@@ -77,10 +64,9 @@ class TickReport:
 
 def tick(
     client: RallyClient,
-    conn: redis.Redis,
+    index: TaskIndex,
     poster: Poster,
     *,
-    namespace: str,
     now: datetime | None = None,
     lead_minutes: int,
     limit: int = DEFAULT_TICK_LIMIT,
@@ -101,9 +87,8 @@ def tick(
 
     Args:
         client: The tenant's API client.
-        conn: Redis.
+        index: The tenant's task index.
         poster: Posts one reminder; see :data:`Poster`.
-        namespace: From :func:`~workers.reminders.index.namespace_for`.
         now: The tick's time (defaults to the clock).
         lead_minutes: ``REMINDER_LEAD_MINUTES``.
         limit: At most this many tasks per tick; the rest are next tick's (soonest first).
@@ -113,24 +98,160 @@ def tick(
         What happened to each candidate, counted.
     """
     now = now or datetime.now(UTC)
-    horizon = due_epoch(now + timedelta(minutes=lead_minutes))
-    report = TickReport()
-    for task in due_for_reminder(
-        conn, namespace=namespace, now=now, lead_minutes=lead_minutes, limit=limit
-    ):
-        report.candidates += 1
-        token = claim(
-            conn, task.task_id, task.due_epoch, namespace=namespace, lease_seconds=lease_seconds
-        )
-        if token is None:
-            report.busy += 1
+    run = _Tick(
+        client=client,
+        index=index,
+        poster=poster,
+        horizon=due_epoch(now + timedelta(minutes=lead_minutes)),
+        lease_seconds=lease_seconds,
+        report=TickReport(),
+    )
+    for task in index.due(now=now, lead_minutes=lead_minutes, limit=limit):
+        run.report.candidates += 1
+        claim = run.claim(task.task_id, task.due_epoch)
+        if claim is None:
+            run.report.busy += 1
             continue
-        report.claimed += 1
-        _remind(client, conn, poster, task, token, namespace, horizon, lease_seconds, report)
+        run.report.claimed += 1
+        _remind(run, claim)
+    _log(run)
+    return run.report
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A lease this tick holds: on reminding ``task_id`` for the due date ``due``."""
+
+    task_id: str
+    due: int
+    token: str
+
+
+@dataclass(slots=True)
+class _Tick:
+    """What the steps of one tick share.
+
+    Attributes:
+        horizon: The latest due epoch this tick reminds (its time plus the lead).
+        lease_seconds: How long a claim lasts if this tick dies holding it.
+    """
+
+    client: RallyClient
+    index: TaskIndex
+    poster: Poster
+    horizon: int
+    lease_seconds: float
+    report: TickReport
+
+    @property
+    def namespace(self) -> str:
+        return self.index.namespace
+
+    def claim(self, task_id: str, due: int) -> _Claim | None:
+        token = self.index.claim(task_id, due, lease_seconds=self.lease_seconds)
+        return None if token is None else _Claim(task_id, due, token)
+
+    def release(self, claim: _Claim) -> None:
+        self.index.release(claim.task_id, claim.due, claim.token)
+
+
+def _remind(run: _Tick, claim: _Claim) -> None:
+    """One claimed task: re-read it, follow it if it moved, post it, record the outcome."""
+    activity = _reread(run, claim)
+    if activity is None or not _still_open(run, claim, activity):
+        return
+    current = _claim_current_due(run, claim, activity)
+    if current is not None:
+        _post(run, current, activity)
+
+
+def _reread(run: _Tick, claim: _Claim) -> ActivityResponse | None:
+    """The task as it is now (the index may be a minute old); ``None`` if gone or unreadable."""
+    try:
+        return run.client.get_activity(claim.task_id)
+    except NotFoundError:
+        run.index.remove(claim.task_id)
+        run.release(claim)
+        run.report.deleted += 1
+        logger.info(
+            "reminders.dropped namespace=%s task=%s reason=deleted", run.namespace, claim.task_id
+        )
+    except RallyError as exc:
+        run.release(claim)
+        run.report.errors += 1
+        logger.warning(
+            "reminders.reread_failed namespace=%s task=%s error=%s",
+            run.namespace,
+            claim.task_id,
+            type(exc).__name__,
+        )
+    return None
+
+
+def _still_open(run: _Tick, claim: _Claim, activity: ActivityResponse) -> bool:
+    """Re-index the fresh read; ``False`` (dropped) unless still a pending task with a due."""
+    if run.index.apply(activity) == "indexed" and activity.due_date is not None:
+        return True
+    run.release(claim)
+    run.report.closed += 1
+    logger.info(
+        "reminders.dropped namespace=%s task=%s reason=%s",
+        run.namespace,
+        claim.task_id,
+        activity.status.value,
+    )
+    return False
+
+
+def _claim_current_due(run: _Tick, claim: _Claim, activity: ActivityResponse) -> _Claim | None:
+    """The claim to post under: this one, or, when the due date moved to within the lead,
+    one for the new date (``None`` when it moved beyond the lead or that one is taken)."""
+    assert activity.due_date is not None
+    fresh_due = due_epoch(activity.due_date)
+    if fresh_due == claim.due:
+        return claim
+    run.release(claim)
+    run.report.rescheduled += 1
+    logger.info(
+        "reminders.rescheduled namespace=%s task=%s old_due=%d new_due=%d",
+        run.namespace,
+        claim.task_id,
+        claim.due,
+        fresh_due,
+    )
+    if fresh_due > run.horizon:
+        return None
+    moved = run.claim(claim.task_id, fresh_due)
+    if moved is None:
+        run.report.busy += 1
+    return moved
+
+
+def _post(run: _Tick, claim: _Claim, activity: ActivityResponse) -> None:
+    """Post the reminder; mark it sent, or release it for the next tick."""
+    try:
+        posted = run.poster(activity)
+    except Exception:
+        logger.exception("reminders.post_failed namespace=%s task=%s", run.namespace, claim.task_id)
+        posted = False
+    if not posted:
+        run.release(claim)
+        run.report.failed += 1
+        return
+    run.index.mark_sent(claim.task_id, claim.due, claim.token)
+    run.report.posted += 1
+    run.report.reminded_ids.append(claim.task_id)
+    logger.info(
+        "reminders.posted namespace=%s task=%s due=%d", run.namespace, claim.task_id, claim.due
+    )
+
+
+def _log(run: _Tick) -> None:
+    report = run.report
     logger.info(
         "reminders.tick namespace=%s candidates=%d claimed=%d busy=%d posted=%d failed=%d "
         "deleted=%d closed=%d rescheduled=%d errors=%d",
-        namespace,
+        run.namespace,
         report.candidates,
         report.claimed,
         report.busy,
@@ -141,82 +262,3 @@ def tick(
         report.rescheduled,
         report.errors,
     )
-    return report
-
-
-def _remind(
-    client: RallyClient,
-    conn: redis.Redis,
-    poster: Poster,
-    task: DueTask,
-    token: str,
-    namespace: str,
-    horizon: int,
-    lease_seconds: float,
-    report: TickReport,
-) -> None:
-    keys = Keys(namespace)
-    due = task.due_epoch
-    try:
-        activity = client.get_activity(task.task_id)
-    except NotFoundError:
-        remove_task(conn, keys, task.task_id)
-        release(conn, task.task_id, due, token, namespace=namespace)
-        report.deleted += 1
-        logger.info(
-            "reminders.dropped namespace=%s task=%s reason=deleted", namespace, task.task_id
-        )
-        return
-    except RallyError as exc:
-        release(conn, task.task_id, due, token, namespace=namespace)
-        report.errors += 1
-        logger.warning(
-            "reminders.reread_failed namespace=%s task=%s error=%s",
-            namespace,
-            task.task_id,
-            type(exc).__name__,
-        )
-        return
-    if apply_activity(conn, keys, activity) != "indexed" or activity.due_date is None:
-        release(conn, task.task_id, due, token, namespace=namespace)
-        report.closed += 1
-        logger.info(
-            "reminders.dropped namespace=%s task=%s reason=%s",
-            namespace,
-            task.task_id,
-            activity.status.value,
-        )
-        return
-    fresh_due = due_epoch(activity.due_date)
-    if fresh_due != due:
-        release(conn, task.task_id, due, token, namespace=namespace)
-        report.rescheduled += 1
-        logger.info(
-            "reminders.rescheduled namespace=%s task=%s old_due=%d new_due=%d",
-            namespace,
-            task.task_id,
-            due,
-            fresh_due,
-        )
-        if fresh_due > horizon:
-            return
-        new_token = claim(
-            conn, task.task_id, fresh_due, namespace=namespace, lease_seconds=lease_seconds
-        )
-        if new_token is None:
-            report.busy += 1
-            return
-        token, due = new_token, fresh_due
-    try:
-        posted = poster(activity)
-    except Exception:
-        logger.exception("reminders.post_failed namespace=%s task=%s", namespace, task.task_id)
-        posted = False
-    if posted:
-        mark_sent(conn, task.task_id, due, token, namespace=namespace)
-        report.posted += 1
-        report.reminded_ids.append(task.task_id)
-        logger.info("reminders.posted namespace=%s task=%s due=%d", namespace, task.task_id, due)
-    else:
-        release(conn, task.task_id, due, token, namespace=namespace)
-        report.failed += 1

@@ -21,7 +21,7 @@ import redis
 from api_client import ActivityResponse, CreateActivityRequest, RallyClient
 from devstack.counting import CountingTransport
 from sandbox.app import create_app
-from workers.reminders import namespace_for
+from workers.reminders import TaskIndex, namespace_for
 
 BASE_URL = "http://rally.sandbox.test"
 API_KEY = "rk_test_reminders_not_a_real_key"
@@ -100,3 +100,9 @@ class RecordingPoster:
 @pytest.fixture
 def r(redis_conn: redis.Redis) -> redis.Redis:
     return redis_conn
+
+
+@pytest.fixture
+def index(rally: Rally, r: redis.Redis) -> TaskIndex:
+    """The task index of the test's sandbox tenant."""
+    return TaskIndex(r, rally.namespace)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import redis
 
-from workers.reminders import due_epoch, owner_task_ids, sync_tasks
+from workers.reminders import TaskIndex, due_epoch, sync_tasks
 
 from .conftest import Rally
 
@@ -16,18 +16,20 @@ OWNER_B = "bbbbbbbb-0000-4000-8000-000000000002"
 
 def _sync(rally: Rally, r: redis.Redis) -> None:
     client, _ = rally.client()
-    sync_tasks(client, r, namespace=rally.namespace)
+    sync_tasks(client, TaskIndex(r, rally.namespace))
 
 
 def test_owner_sets_follow_reassignment_rescheduling_completion_and_deletion(
-    rally: Rally, r: redis.Redis
+    rally: Rally,
+    r: redis.Redis,
+    index: TaskIndex,
 ) -> None:
     later = rally.task("later", timedelta(days=2), ownerId=OWNER_A)
     sooner = rally.task("sooner", timedelta(hours=1), ownerId=OWNER_A)
     moving = rally.task("moving", timedelta(hours=3), ownerId=OWNER_A)
     rally.task("no due date", None, ownerId=OWNER_A)
     _sync(rally, r)
-    assert [i for i, _ in owner_task_ids(r, OWNER_A, namespace=rally.namespace)] == [
+    assert [i for i, _ in index.owner_tasks(OWNER_A)] == [
         sooner.id,
         moving.id,
         later.id,
@@ -37,18 +39,14 @@ def test_owner_sets_follow_reassignment_rescheduling_completion_and_deletion(
     new_due = rally.update(sooner.id, dueDate=(later.due_date + timedelta(hours=1)).isoformat())
     rally.delete(later.id)
     _sync(rally, r)  # a deletion is only seen by the tick's re-read: "later" stays for now
-    assert owner_task_ids(r, OWNER_B, namespace=rally.namespace) == [
-        (moving.id, due_epoch(moving.due_date))
-    ]
-    assert [i for i, _ in owner_task_ids(r, OWNER_A, namespace=rally.namespace)] == [
+    assert index.owner_tasks(OWNER_B) == [(moving.id, due_epoch(moving.due_date))]
+    assert [i for i, _ in index.owner_tasks(OWNER_A)] == [
         later.id,
         sooner.id,
     ]
     assert new_due.due_date is not None
-    assert dict(owner_task_ids(r, OWNER_A, namespace=rally.namespace))[sooner.id] == due_epoch(
-        new_due.due_date
-    )
+    assert dict(index.owner_tasks(OWNER_A))[sooner.id] == due_epoch(new_due.due_date)
 
     rally.update(moving.id, status="completed")
     _sync(rally, r)
-    assert owner_task_ids(r, OWNER_B, namespace=rally.namespace) == []
+    assert index.owner_tasks(OWNER_B) == []

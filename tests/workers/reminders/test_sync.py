@@ -10,15 +10,7 @@ import pytest
 import redis
 
 from api_client import RallyConnectionError
-from workers.reminders import (
-    REMINDER_FIELDS,
-    Keys,
-    due_epoch,
-    indexed_ids,
-    indexed_task,
-    load_cursor,
-    sync_tasks,
-)
+from workers.reminders import REMINDER_FIELDS, TaskIndex, due_epoch, sync_tasks
 
 from .conftest import Rally
 
@@ -40,32 +32,32 @@ def _seed_mix(rally: Rally) -> set[str]:
 
 
 def test_first_sync_indexes_exactly_the_pending_tasks_with_due_dates(
-    rally: Rally, r: redis.Redis
+    rally: Rally,
+    r: redis.Redis,
+    index: TaskIndex,
 ) -> None:
     expected = _seed_mix(rally)
     client, counter = rally.client()
 
-    report = sync_tasks(client, r, namespace=rally.namespace, page_size=4)
+    report = sync_tasks(client, index, page_size=4)
 
-    assert indexed_ids(r, namespace=rally.namespace) == expected
+    assert index.ids() == expected
     # 11 activities in pages of 4 that each start on the last one seen: 4 + 3 + 3 + 1.
     assert counter.snapshot() == {"list": 4}
     assert (report.requests, report.seen, report.indexed) == (4, 11, 6)
     for url in counter.urls:
         assert parse_qs(url.query.decode())["fields"] == [",".join(REMINDER_FIELDS)]
-    keys = Keys(rally.namespace)
+    keys = index.keys
     for task_id in expected:
-        stored = indexed_task(r, task_id, namespace=rally.namespace)
+        stored = index.task(task_id)
         assert stored is not None
         assert r.zscore(keys.due, task_id) == int(stored["due"])
         assert r.zscore(keys.unsent, task_id) == int(stored["due"])
     detailed = next(
-        task_id
-        for task_id in expected
-        if (indexed_task(r, task_id, namespace=rally.namespace) or {}).get("subject") == "detailed"
+        task_id for task_id in expected if (index.task(task_id) or {}).get("subject") == "detailed"
     )
     fresh = client.get_activity(detailed)
-    stored = indexed_task(r, detailed, namespace=rally.namespace)
+    stored = index.task(detailed)
     assert stored is not None
     assert fresh.due_date is not None and fresh.updated_at is not None
     assert stored["priority"] == "high"
@@ -74,13 +66,15 @@ def test_first_sync_indexes_exactly_the_pending_tasks_with_due_dates(
     assert int(stored["due"]) == due_epoch(fresh.due_date)
 
 
-def test_incremental_sync_reads_only_the_changes(rally: Rally, r: redis.Redis) -> None:
+def test_incremental_sync_reads_only_the_changes(
+    rally: Rally, r: redis.Redis, index: TaskIndex
+) -> None:
     tasks = [rally.task(f"task {i}", (i + 1) * HOUR) for i in range(30)]
     client, counter = rally.client()
-    sync_tasks(client, r, namespace=rally.namespace, page_size=10)
+    sync_tasks(client, index, page_size=10)
     counter.reset()
 
-    idle = sync_tasks(client, r, namespace=rally.namespace, page_size=10)
+    idle = sync_tasks(client, index, page_size=10)
     assert counter.reset() == {"list": 1}
     assert (idle.seen, idle.indexed, idle.removed) == (0, 0, 0)
 
@@ -90,29 +84,31 @@ def test_incremental_sync_reads_only_the_changes(rally: Rally, r: redis.Redis) -
     rally.update(tasks[12].id, dueDate=None)
     new = rally.task("brand new", 5 * timedelta(minutes=1))
 
-    report = sync_tasks(client, r, namespace=rally.namespace, page_size=10)
+    report = sync_tasks(client, index, page_size=10)
 
     assert counter.reset() == {"list": 1}
     assert (report.seen, report.indexed, report.removed) == (5, 3, 2)
-    ids = indexed_ids(r, namespace=rally.namespace)
+    ids = index.ids()
     assert tasks[3].id not in ids and tasks[12].id not in ids
     assert new.id in ids
-    keys = Keys(rally.namespace)
+    keys = index.keys
     assert r.zscore(keys.due, moved.id) == due_epoch(moved.due_date)  # type: ignore[arg-type]
-    assert indexed_task(r, tasks[11].id, namespace=rally.namespace)["subject"] == "renamed"  # type: ignore[index]
+    assert index.task(tasks[11].id)["subject"] == "renamed"  # type: ignore[index]
     assert len(ids) == 30 - 2 + 1
 
 
-def test_a_task_reopened_returns_to_the_index(rally: Rally, r: redis.Redis) -> None:
+def test_a_task_reopened_returns_to_the_index(
+    rally: Rally, r: redis.Redis, index: TaskIndex
+) -> None:
     task = rally.task("flip-flop", HOUR)
     client, _ = rally.client()
-    sync_tasks(client, r, namespace=rally.namespace)
+    sync_tasks(client, index)
     rally.update(task.id, status="completed")
-    sync_tasks(client, r, namespace=rally.namespace)
-    assert task.id not in indexed_ids(r, namespace=rally.namespace)
+    sync_tasks(client, index)
+    assert task.id not in index.ids()
     rally.update(task.id, status="pending")
-    sync_tasks(client, r, namespace=rally.namespace)
-    assert task.id in indexed_ids(r, namespace=rally.namespace)
+    sync_tasks(client, index)
+    assert task.id in index.ids()
 
 
 class FailAfter(httpx.BaseTransport):
@@ -128,7 +124,9 @@ class FailAfter(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
-def test_an_interrupted_first_sync_resumes_where_it_stopped(rally: Rally, r: redis.Redis) -> None:
+def test_an_interrupted_first_sync_resumes_where_it_stopped(
+    rally: Rally, r: redis.Redis, index: TaskIndex
+) -> None:
     client, _ = rally.client()
     created = client.bulk_create_activities(
         [
@@ -146,16 +144,16 @@ def test_an_interrupted_first_sync_resumes_where_it_stopped(rally: Rally, r: red
     broken, broken_counter = rally.client(FailAfter(httpx.WSGITransport(app=rally.app), pages=4))
 
     with pytest.raises(RallyConnectionError):
-        sync_tasks(broken, r, namespace=rally.namespace, page_size=10)
-    cursor = load_cursor(r, namespace=rally.namespace)
+        sync_tasks(broken, index, page_size=10)
+    cursor = index.cursor()
     assert cursor is not None
-    partial = indexed_ids(r, namespace=rally.namespace)
+    partial = index.ids()
     assert 0 < len(partial) < len(tasks)
 
     client, counter = rally.client()
-    report = sync_tasks(client, r, namespace=rally.namespace, page_size=10)
+    report = sync_tasks(client, index, page_size=10)
 
-    assert indexed_ids(r, namespace=rally.namespace) == tasks
+    assert index.ids() == tasks
     # Exactly one pass: 4 pages before the failure, the rest after; nothing read twice
     # except the one-item overlap each page starts with.
     total_pages = broken_counter.snapshot()["list"] - 1 + counter.snapshot()["list"]
@@ -178,7 +176,7 @@ class WriteDuringPaging(httpx.BaseTransport):
         return response
 
 
-def test_updates_during_paging_skip_nothing(rally: Rally, r: redis.Redis) -> None:
+def test_updates_during_paging_skip_nothing(rally: Rally, r: redis.Redis, index: TaskIndex) -> None:
     tasks = [rally.task(f"task {i}", (i + 1) * HOUR) for i in range(40)]
 
     def meddle() -> None:
@@ -189,15 +187,12 @@ def test_updates_during_paging_skip_nothing(rally: Rally, r: redis.Redis) -> Non
         rally.update(tasks[31].id, dueDate="2031-05-05T05:00:00Z")
 
     client, _ = rally.client(WriteDuringPaging(httpx.WSGITransport(app=rally.app), 2, meddle))
-    sync_tasks(client, r, namespace=rally.namespace, page_size=10)
+    sync_tasks(client, index, page_size=10)
 
-    ids = indexed_ids(r, namespace=rally.namespace)
+    ids = index.ids()
     assert ids == {t.id for t in tasks} - {tasks[30].id}
-    assert indexed_task(r, tasks[2].id, namespace=rally.namespace)["subject"] == "seen, then edited"  # type: ignore[index]
-    assert (
-        indexed_task(r, tasks[31].id, namespace=rally.namespace)["dueDate"]
-        == "2031-05-05T05:00:00Z"
-    )  # type: ignore[index]
+    assert index.task(tasks[2].id)["subject"] == "seen, then edited"  # type: ignore[index]
+    assert index.task(tasks[31].id)["dueDate"] == "2031-05-05T05:00:00Z"  # type: ignore[index]
 
 
 def _stamp_all_at_once(rally: Rally, ids: list[str]) -> None:
@@ -209,25 +204,29 @@ def _stamp_all_at_once(rally: Rally, ids: list[str]) -> None:
 
 
 def test_many_activities_sharing_one_timestamp_across_page_edges(
-    rally: Rally, r: redis.Redis
+    rally: Rally,
+    r: redis.Redis,
+    index: TaskIndex,
 ) -> None:
     tasks = [rally.task(f"tied {i}", (i + 1) * HOUR) for i in range(9)]
     _stamp_all_at_once(rally, [t.id for t in tasks[2:8]])
     client, _ = rally.client()
 
-    report = sync_tasks(client, r, namespace=rally.namespace, page_size=2)
+    report = sync_tasks(client, index, page_size=2)
 
-    assert indexed_ids(r, namespace=rally.namespace) == {t.id for t in tasks}
+    assert index.ids() == {t.id for t in tasks}
     assert report.seen == 9 and report.reasked == 0
     after = rally.task("after the tie", HOUR)
-    again = sync_tasks(client, r, namespace=rally.namespace, page_size=2)
+    again = sync_tasks(client, index, page_size=2)
     # [last tied, new] fills a page of 2, so one more (empty-handed) request ends it.
     assert (again.seen, again.requests) == (1, 2)
-    assert after.id in indexed_ids(r, namespace=rally.namespace)
+    assert after.id in index.ids()
 
 
 def test_a_tie_group_that_shrinks_under_the_cursor_is_reread_not_skipped(
-    rally: Rally, r: redis.Redis
+    rally: Rally,
+    r: redis.Redis,
+    index: TaskIndex,
 ) -> None:
     tasks = [rally.task(f"tied {i}", (i + 1) * HOUR) for i in range(8)]
     tied = sorted(t.id for t in tasks)
@@ -242,17 +241,47 @@ def test_a_tie_group_that_shrinks_under_the_cursor_is_reread_not_skipped(
     client, _ = rally.client(
         WriteDuringPaging(httpx.WSGITransport(app=rally.app), 2, complete_the_first_two)
     )
-    report = sync_tasks(client, r, namespace=rally.namespace, page_size=3)
+    report = sync_tasks(client, index, page_size=3)
 
-    assert indexed_ids(r, namespace=rally.namespace) == set(tied[2:])
+    assert index.ids() == set(tied[2:])
     assert report.reasked == 1
 
 
-def test_a_second_concurrent_sync_stands_aside(rally: Rally, r: redis.Redis) -> None:
+def test_a_second_concurrent_sync_stands_aside(
+    rally: Rally, r: redis.Redis, index: TaskIndex
+) -> None:
     rally.task("t", HOUR)
-    r.set(Keys(rally.namespace).sync_lock, "someone-else", px=60_000)
+    r.set(index.keys.sync_lock, "someone-else", px=60_000)
     client, counter = rally.client()
-    report = sync_tasks(client, r, namespace=rally.namespace)
+    report = sync_tasks(client, index)
     assert report.locked and counter.snapshot() == {}
-    r.delete(Keys(rally.namespace).sync_lock)
-    assert sync_tasks(client, r, namespace=rally.namespace).indexed == 1
+    r.delete(index.keys.sync_lock)
+    assert sync_tasks(client, index).indexed == 1
+
+
+def test_a_sync_whose_lock_was_taken_over_stops_and_leaves_the_new_holder_alone(
+    rally: Rally,
+    r: redis.Redis,
+    index: TaskIndex,
+) -> None:
+    for i in range(25):
+        rally.task(f"task {i}", (i + 1) * HOUR)
+    lock_key = index.keys.sync_lock
+
+    def stall_past_the_lock() -> None:
+        # What a sync stalled past SYNC_LOCK_SECONDS sees: its lock expired, another took it.
+        r.set(lock_key, "another-sync", px=60_000)
+
+    client, _ = rally.client(
+        WriteDuringPaging(httpx.WSGITransport(app=rally.app), 2, stall_past_the_lock)
+    )
+    report = sync_tasks(client, index, page_size=10)
+
+    assert report.lock_lost and report.pages == 1  # the second page was read, not applied
+    assert len(index.ids()) == 10
+    assert r.get(lock_key) == b"another-sync"
+    r.delete(lock_key)
+    client, _ = rally.client()
+    resumed = sync_tasks(client, index, page_size=10)
+    assert not resumed.lock_lost and len(index.ids()) == 25
+    assert r.exists(lock_key) == 0  # released when done

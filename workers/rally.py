@@ -1,0 +1,69 @@
+"""The one place the workers build a Rally client, with the timeout and retries of each use.
+
+Every job builds its client from :class:`~core.settings.Settings` (STYLE: Jobs); what
+differs between jobs is only how long a call may take and how often the client itself
+retries before the failure is the job's to handle. That policy is the table below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, Literal
+
+from api_client import RallyClient
+from core.settings import Settings
+
+Use = Literal["activities", "actions", "reminders"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPolicy:
+    """How one kind of job talks to Rally.
+
+    Attributes:
+        timeout: Seconds for each connect, read, write and pool wait.
+        max_retries: Retries inside one call, before the error reaches the job.
+    """
+
+    timeout: float
+    max_retries: int
+
+
+POLICIES: Final[Mapping[Use, ClientPolicy]] = MappingProxyType(
+    {
+        # Someone in Slack waits on a create or a click: few in-call retries, since a
+        # longer outage is RQ's to retry (or the user's, told at once), with them informed.
+        "activities": ClientPolicy(timeout=10.0, max_retries=1),
+        "actions": ClientPolicy(timeout=10.0, max_retries=1),
+        # Nobody waits on the sync and the tick, and the next minute's run tries again;
+        # more patience per call keeps a slow Rally from failing a whole sync.
+        "reminders": ClientPolicy(timeout=15.0, max_retries=2),
+    }
+)
+
+
+def rally_client(settings: Settings, *, use: Use) -> RallyClient:
+    """The configured tenant's API client, with the policy of ``use`` (see :data:`POLICIES`).
+
+    Args:
+        settings: Names the tenant (``RALLY_BASE_URL``, ``RALLY_API_KEY``).
+        use: ``"activities"`` (creating what Slack submitted), ``"actions"``
+            (Complete/Snooze clicks) or ``"reminders"`` (the sync and the tick).
+
+    Returns:
+        A client to use as a context manager (or close).
+
+    Raises:
+        SystemExit: ``RALLY_BASE_URL`` or ``RALLY_API_KEY`` is not set (naming it).
+    """
+    settings.require("rally_base_url", "rally_api_key")
+    assert settings.rally_base_url and settings.rally_api_key
+    policy = POLICIES[use]
+    return RallyClient(
+        settings.rally_base_url,
+        settings.rally_api_key.get_secret_value(),
+        timeout=policy.timeout,
+        max_retries=policy.max_retries,
+    )
