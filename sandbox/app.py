@@ -52,7 +52,7 @@ from sandbox.parsing import (
 )
 from sandbox.problems import ProblemError, problem
 from sandbox.store import Store, WriteTx, to_wire
-from sandbox.tenants import DEV_API_KEY, Tenant, tenant_for_key
+from sandbox.tenants import DEV_API_KEY, Tenant, parse_key_spec, tenant_for_key
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -83,7 +83,8 @@ def create_app(
     Args:
         db_path: SQLite database file (created if missing; ``:memory:`` is per thread,
             so use a file).
-        api_keys: Accepted ``X-Api-Key`` values, each a tenant of its own; None or empty
+        api_keys: Accepted ``X-Api-Key`` values, each ``KEY`` (a tenant of its own) or
+            ``KEY=TENANT:OWNER`` (an owner in a named, shared tenant); None or empty
             means only :data:`DEV_API_KEY`.
         faults: Faults to inject; None for a well-behaved server.
 
@@ -93,7 +94,7 @@ def create_app(
     keys = list(api_keys) if api_keys else [DEV_API_KEY]
     api = _Api(
         store=Store(db_path),
-        tenants={key: tenant_for_key(key) for key in keys},
+        tenants=dict(parse_key_spec(spec) for spec in keys),
         injector=FaultInjector(faults or Faults()),
     )
     app = Flask("sandbox")

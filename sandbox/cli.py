@@ -17,7 +17,7 @@ from core.wsgi import GunicornServer, gthread_options
 from sandbox.app import create_app
 from sandbox.faults import Faults
 from sandbox.store import Store
-from sandbox.tenants import DEV_API_KEY, tenant_for_key
+from sandbox.tenants import DEV_API_KEY, parse_key_spec, tenant_for_key
 
 DEFAULT_DB = os.path.join(".data", "sandbox.db")
 
@@ -34,6 +34,14 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
     return value
+
+
+def _key_spec(text: str) -> str:
+    try:
+        parse_key_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _positive(text: str) -> int:
@@ -54,8 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--api-key",
         action="append",
         dest="api_keys",
-        metavar="KEY",
-        help=f"accepted X-Api-Key, each a tenant of its own; repeatable (default {DEV_API_KEY})",
+        metavar="KEY[=TENANT:OWNER]",
+        type=_key_spec,
+        help=(
+            "accepted X-Api-Key, repeatable: KEY is a tenant of its own; KEY=TENANT:OWNER "
+            f"an owner of the tenant TENANT (names), shared with its other keys "
+            f"(default {DEV_API_KEY})"
+        ),
     )
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--latency-ms", type=_non_negative, default=0, help="delay every request")
@@ -152,8 +165,8 @@ def _announce(args: argparse.Namespace, keys: list[str], faults: Faults) -> None
     )
     print(f"sandbox: OpenAPI document at http://{args.host}:{args.port}/openapi.json", flush=True)
     if args.api_keys:
-        for number, key in enumerate(keys, 1):
-            tenant = tenant_for_key(key)
+        for number, spec in enumerate(keys, 1):
+            tenant = parse_key_spec(spec)[1]
             # The keys are the caller's secrets: name them by position, never echo them.
             print(
                 f"sandbox: key #{number}: tenant {tenant.tenant_id}, owner {tenant.owner_id}",

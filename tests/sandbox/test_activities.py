@@ -188,3 +188,37 @@ def test_tenants_are_stable_and_distinct_per_key() -> None:
     assert tenant_for_key("a").tenant_id != tenant_for_key("b").tenant_id
     assert DEV_TENANT.tenant_id != OTHER_TENANT.tenant_id
     assert DEV_TENANT.owner_id != DEV_TENANT.tenant_id
+
+
+def test_keys_naming_one_tenant_share_it_each_with_its_own_owner(
+    make_sandbox_app: Any,
+) -> None:
+    from sandbox.tenants import parse_key_spec
+
+    app = make_sandbox_app(api_keys=["rk_alice=acme:alice", "rk_bob=acme:bob", "rk_eve=globex:eve"])
+    client = app.test_client()
+    made = client.post(
+        "/api/v1/activities",
+        json={"activityType": "note", "subject": "Alice's note"},
+        headers={"X-Api-Key": "rk_alice"},
+    ).get_json()
+    assert made["ownerId"] == parse_key_spec("rk_alice=acme:alice")[1].owner_id
+    seen_by_bob = client.get(f"/api/v1/activities/{made['id']}", headers={"X-Api-Key": "rk_bob"})
+    assert seen_by_bob.status_code == 200
+    assert seen_by_bob.get_json()["tenantId"] == made["tenantId"]
+    by_eve = client.get(f"/api/v1/activities/{made['id']}", headers={"X-Api-Key": "rk_eve"})
+    assert by_eve.status_code == 404
+    bobs = client.post(
+        "/api/v1/activities",
+        json={"activityType": "note", "subject": "Bob's"},
+        headers={"X-Api-Key": "rk_bob"},
+    ).get_json()
+    assert bobs["ownerId"] != made["ownerId"]
+
+
+@pytest.mark.parametrize("spec", ["=acme:alice", "rk=acme", "rk=:alice", "rk=acme:"])
+def test_a_malformed_key_spec_is_refused(spec: str) -> None:
+    from sandbox.tenants import parse_key_spec
+
+    with pytest.raises(ValueError):
+        parse_key_spec(spec)
