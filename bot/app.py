@@ -8,11 +8,13 @@ from typing import Any
 
 import redis
 from slack_bolt import App, BoltContext
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 
 from bot.listeners import register_all
 from bot.services import CONTEXT_KEY, Services
 from core.settings import Settings
-from workers.slack import web_client
+from slack_ui import ids
+from workers.slack import retry_handlers, web_client
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +48,22 @@ def create_app(
         )
     if not verify_requests:
         log.warning("event=request_verification_disabled reason=socket_mode")
-    app = App(
-        signing_secret=secret or None,
-        client=web_client(settings),
+    services = Services.from_settings(settings, conn=redis)
+    common: dict[str, Any] = {
+        "signing_secret": secret or None,
         # auth.test runs on the first request instead of at import: a worker booting
         # while Slack is unreachable still starts and serves /healthz.
-        token_verification_enabled=False,
-        request_verification_enabled=verify_requests,
-        logger=logging.getLogger("bot.bolt"),
-    )
-    services = Services.from_settings(settings, conn=redis)
+        "token_verification_enabled": False,
+        "request_verification_enabled": verify_requests,
+        "logger": logging.getLogger("bot.bolt"),
+    }
+    if settings.distributed:
+        app = App(oauth_settings=oauth_settings(settings, services), **common)
+        # Bolt's OAuth flow calls oauth.v2.access on this client: SLACK_API_URL's.
+        app.client.base_url = settings.slack_api_url
+        app.client.retry_handlers.extend(retry_handlers())
+    else:
+        app = App(client=web_client(settings), **common)
 
     @app.middleware
     def inject_services(context: BoltContext, next: Callable[[], Any]) -> Any:
@@ -64,3 +72,34 @@ def create_app(
 
     register_all(app)
     return app
+
+
+def oauth_settings(settings: Settings, services: Services) -> OAuthSettings:
+    """Bolt's OAuth v2 flow on the durable store (tokens encrypted), state checked.
+
+    ``/slack/install`` sends the person to Slack's consent page (beside ``SLACK_API_URL``:
+    ``https://slack.com/oauth/v2/authorize``, or the console's), ``/slack/oauth_redirect``
+    finishes it with ``oauth.v2.access``. Bolt rotates expiring tokens itself.
+    """
+    assert settings.slack_client_id and settings.slack_client_secret
+    store = services.store
+    return OAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        scopes=list(ids.BOT_SCOPES),
+        installation_store=store.installation_store(settings.slack_client_id),
+        state_store=store.state_store(),
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_PATH,
+        authorization_url=authorize_url(settings.slack_api_url),
+        installation_store_bot_only=True,
+    )
+
+
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+
+
+def authorize_url(api_url: str) -> str:
+    """Slack's consent page beside its Web API (``…/api/`` → ``…/oauth/v2/authorize``)."""
+    return api_url.rstrip("/").removesuffix("/api") + "/oauth/v2/authorize"

@@ -25,7 +25,7 @@ from typing import Any
 import redis
 from flask import Flask, Response, jsonify, request
 from slack_bolt import App, BoltRequest
-from slack_bolt.adapter.flask.handler import to_flask_response
+from slack_bolt.adapter.flask.handler import SlackRequestHandler, to_flask_response
 from slack_bolt.request.internals import (
     build_normalized_headers,
     extract_content_type,
@@ -34,7 +34,7 @@ from slack_bolt.request.internals import (
 from slack_sdk.signature import SignatureVerifier
 
 from bot import envelope
-from bot.app import create_app
+from bot.app import INSTALL_PATH, REDIRECT_PATH, create_app
 from core.redis import request_path_redis
 from core.settings import Settings, load_settings
 from core.wsgi import GunicornServer, gthread_options
@@ -128,6 +128,22 @@ def create_flask_app(settings: Settings, *, redis_conn: redis.Redis | None = Non
     # No static folder: Flask would otherwise serve /static/<path> from the working directory.
     flask_app = Flask("rally-slack", static_folder=None)
     flask_app.add_url_rule("/slack/events", "slack_events", edge, methods=["POST"])
+    if bolt.oauth_flow is not None:
+        oauth = SlackRequestHandler(bolt)
+
+        def oauth_page() -> Any:
+            # Bolt checks the state (cookie and store) and answers any odd query itself;
+            # anything it trips on is the caller's fault, never a 500.
+            try:
+                return oauth.handle(request)
+            except Exception as exc:
+                log.warning(
+                    "event=oauth_page_failed path=%s error=%s", request.path, type(exc).__name__
+                )
+                return _answer(400, "bad_oauth_request")
+
+        flask_app.add_url_rule(INSTALL_PATH, "slack_install", oauth_page, methods=["GET"])
+        flask_app.add_url_rule(REDIRECT_PATH, "slack_oauth_redirect", oauth_page, methods=["GET"])
 
     @flask_app.get("/healthz")
     def healthz() -> tuple[Response, int]:
@@ -160,7 +176,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """``rally-slack web``: gunicorn (gthread) serving :func:`create_flask_app`."""
     settings = load_settings()
-    settings.require("slack_signing_secret", "slack_bot_token")
+    settings.require("slack_signing_secret")
+    if not settings.distributed:
+        settings.require("slack_bot_token")
     options = gthread_options(
         host=args.host,
         port=args.port or settings.port,

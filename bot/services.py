@@ -17,9 +17,11 @@ from slack_sdk import WebClient
 
 from core.redis import request_path_redis
 from core.settings import Settings
+from core.store import Store
 from workers import queues
-from workers.slack import user_tz, web_client
+from workers.slack import is_admin, user_tz, web_client
 from workers.state import State, Submission
+from workers.workspace import store_of
 
 log = logging.getLogger(__name__)
 
@@ -50,31 +52,44 @@ def _digest(*parts: str) -> str:
 
 @dataclass
 class Services:
-    """Settings and clients shared by the listeners of one app."""
+    """Settings, the store and the clients shared by the listeners of one app."""
 
     settings: Settings
     conn: redis.Redis
-    tz_client: WebClient
+    store: Store
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, conn: redis.Redis | None = None) -> Services:
+    def from_settings(
+        cls, settings: Settings, *, conn: redis.Redis | None = None, store: Store | None = None
+    ) -> Services:
         return cls(
             settings=settings,
             conn=conn if conn is not None else request_path_redis(settings.redis_url),
-            tz_client=web_client(settings, timeout=TZ_LOOKUP_TIMEOUT_S, retries="none"),
+            store=store if store is not None else store_of(settings),
         )
 
     @property
     def state(self) -> State:
         return State(self.conn)
 
-    def user_tz(self, team: str, user: str) -> tuple[str, bool]:
+    def quick(self, client: WebClient) -> WebClient:
+        """``client``'s team token on a short leash: a lookup inside Slack's 3 seconds
+        answers in time with "unknown" rather than late."""
+        quick = web_client(self.settings, timeout=TZ_LOOKUP_TIMEOUT_S, retries="none")
+        quick.token = client.token
+        return quick
+
+    def user_tz(self, client: WebClient, team: str, user: str) -> tuple[str, bool]:
         """The user's IANA time zone and whether it is known (else ``("UTC", False)``).
 
         Cached in Redis for a day; on a miss, ``users.info`` is asked with a short timeout.
         """
-        tz = user_tz(self.tz_client, self.state, team, user)
+        tz = user_tz(self.quick(client), self.state, team, user)
         return (tz, True) if tz else ("UTC", False)
+
+    def is_admin(self, client: WebClient, team: str, user: str) -> bool:
+        """Whether Slack says the user is a workspace admin or owner (cached an hour)."""
+        return is_admin(self.quick(client), self.state, team, user)
 
     def submit(
         self,

@@ -58,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
     finish) and exits 0, so a supervisor's stop is an orderly one.
     """
     settings = load_settings()
-    settings.require("slack_app_token", "slack_bot_token")
+    settings.require("slack_app_token")
+    if not settings.distributed:
+        settings.require("slack_bot_token")
     assert settings.slack_app_token is not None
     app = create_app(settings, verify_requests=False)
     handler = CheckedSocketModeHandler(

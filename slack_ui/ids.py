@@ -10,25 +10,25 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from slack_ui.messages import EDIT_AND_RETRY_ACTION as _EDIT_AND_RETRY
-from slack_ui.tasks import ACTIVITY_TYPES as ACTIVITY_TYPES
-from slack_ui.tasks import (
-    OPEN_MODAL_ACTION_PREFIX,
-    TASK_ACTIONS,
-    TASKS_MORE_ACTION,
-)
-
 # -- declared in the manifest ---------------------------------------------------------
 
 RALLY_COMMAND: Final = "/rally"
 LOG_ACTIVITY_SHORTCUT: Final = "log_activity"
 LOG_AS_NOTE_SHORTCUT: Final = "log_as_note"
 APP_HOME_OPENED: Final = "app_home_opened"
+APP_UNINSTALLED: Final = "app_uninstalled"
+TOKENS_REVOKED: Final = "tokens_revoked"
 
 COMMANDS: Final = (RALLY_COMMAND,)
 GLOBAL_SHORTCUTS: Final = (LOG_ACTIVITY_SHORTCUT,)
 MESSAGE_SHORTCUTS: Final = (LOG_AS_NOTE_SHORTCUT,)
-BOT_EVENTS: Final = (APP_HOME_OPENED,)
+BOT_EVENTS: Final = (APP_HOME_OPENED, APP_UNINSTALLED, TOKENS_REVOKED)
+
+BOT_SCOPES: Final = ("commands", "chat:write", "im:write", "users:read")
+"""The bot scopes the app asks for when installed (OAuth) and declares in the manifest."""
+
+ACTIVITY_TYPES: Final = ("note", "task", "call", "meeting")
+"""The types, in the order buttons show them."""
 
 # -- views (modals) -------------------------------------------------------------------
 
@@ -44,20 +44,37 @@ LOG_VIEWS: Final[dict[str, str]] = {
     "meeting": LOG_MEETING_VIEW,
 }
 CHOOSE_TYPE_VIEW: Final = "log_choose_type"
+CONNECT_RALLY_VIEW: Final = "connect_rally"
+"""An admin connects the workspace to its Rally tenant (base URL, API key)."""
+CONNECT_PERSONAL_VIEW: Final = "connect_personal_key"
+"""A person stores their own Rally API key."""
 
 # -- actions --------------------------------------------------------------------------
 
-# OPEN_MODAL_ACTION_PREFIX (imported above; the Home tab is built in workers): buttons
-# opening a type's modal, ``open_modal_call`` etc.; the value is the type.
+OPEN_MODAL_ACTION_PREFIX: Final = "open_modal_"
+"""Buttons opening a type's modal, ``open_modal_call`` etc.; the type is in the id."""
 _TYPES_RE = "|".join(ACTIVITY_TYPES)
 OPEN_MODAL_ACTION_RE: Final = re.compile(rf"^{OPEN_MODAL_ACTION_PREFIX}({_TYPES_RE})$")
 CHOOSE_TYPE_ACTION_PREFIX: Final = "choose_type_"
 CHOOSE_TYPE_ACTION_RE: Final = re.compile(rf"^{CHOOSE_TYPE_ACTION_PREFIX}({_TYPES_RE})$")
-EDIT_AND_RETRY_ACTION: Final = _EDIT_AND_RETRY
-TASK_ACTION_IDS: Final = TASK_ACTIONS
+EDIT_AND_RETRY_ACTION: Final = "edit_and_retry"
+"""The "Edit and retry" button of a failure; ``value`` is the submission id."""
+COMPLETE_ACTION: Final = "task_complete"
+SNOOZE_HOUR_ACTION: Final = "task_snooze_hour"
+SNOOZE_TOMORROW_ACTION: Final = "task_snooze_tomorrow"
+TASK_ACTIONS: Final = (COMPLETE_ACTION, SNOOZE_HOUR_ACTION, SNOOZE_TOMORROW_ACTION)
 """Complete / Snooze buttons on reminders, ``/rally tasks`` and App Home (``value``: "task:due")."""
-TASKS_MORE: Final = TASKS_MORE_ACTION
+TASK_ACTION_IDS: Final = TASK_ACTIONS
+TASK_ACTIONS_BLOCK: Final = "rally_task_actions"
+TASKS_MORE_ACTION: Final = "tasks_more"
 """The next page of ``/rally tasks``; ``value`` is the offset."""
+TASKS_MORE: Final = TASKS_MORE_ACTION
+CONNECT_RALLY_ACTION: Final = "connect_rally_open"
+"""App Home, admins: open the Connect Rally modal."""
+CONNECT_PERSONAL_ACTION: Final = "connect_personal_open"
+"""App Home: open the form for one's own Rally key."""
+OWNER_SELF_SERVICE_ACTION: Final = "owner_self_service"
+"""App Home, admins: let people choose their own owner id (``value``: "on" | "off")."""
 
 
 def open_modal_action(activity_type: str) -> str:
@@ -84,6 +101,8 @@ DURATION: Final = "duration"
 START: Final = "start"
 LOCATION: Final = "location"
 MEETING_URL: Final = "meeting_url"
+RALLY_URL: Final = "rally_url"
+API_KEY: Final = "api_key"
 
 MODAL_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "note": (SUBJECT, BODY, DEAL, COMPANY, CONTACT, STATUS),

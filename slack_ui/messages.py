@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-EDIT_AND_RETRY_ACTION = "edit_and_retry"
-"""action_id of the "Edit and retry" button; ``value`` is the submission id."""
+from slack_ui.ids import EDIT_AND_RETRY_ACTION
 
 FIELD_LABELS: dict[str, str] = {
     "activityType": "Type",

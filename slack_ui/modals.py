@@ -206,3 +206,87 @@ def read_metadata(view: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+SECRET_HINT = (
+    "Stored encrypted and never shown again (only its last four characters). "
+    "Find it in Rally under Settings → API keys."
+)
+
+
+def _secret_input(label: str, placeholder: str) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": ids.API_KEY,
+        "label": _plain(label),
+        "hint": _plain(SECRET_HINT),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": ids.input_action(ids.API_KEY),
+            "max_length": 200,
+            "placeholder": _plain(placeholder),
+        },
+    }
+
+
+def build_connect_rally(
+    *, base_url: str | None = None, metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An admin connects the workspace to its Rally tenant: base URL and API key."""
+    url_element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": ids.input_action(ids.RALLY_URL),
+        "max_length": 2048,
+        "placeholder": _plain("https://acme.rallycrm.io"),
+    }
+    if base_url:
+        url_element["initial_value"] = base_url
+    return {
+        "type": "modal",
+        "callback_id": ids.CONNECT_RALLY_VIEW,
+        "title": _plain("Connect Rally"),
+        "submit": _plain("Connect"),
+        "close": _plain("Cancel"),
+        "private_metadata": json.dumps(metadata or {}, separators=(",", ":")),
+        "blocks": [
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "Everyone in this workspace logs to this Rally tenant. "
+                    "The key is checked before it is used.",
+                },
+            },
+            {
+                "type": "input",
+                "block_id": ids.RALLY_URL,
+                "label": _plain("Rally address"),
+                "element": url_element,
+            },
+            _secret_input("Workspace API key", "rk_live_…"),
+        ],
+    }
+
+
+def build_connect_personal(*, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A person stores their own Rally API key, so Rally attributes what they log."""
+    return {
+        "type": "modal",
+        "callback_id": ids.CONNECT_PERSONAL_VIEW,
+        "title": _plain("Your Rally key"),
+        "submit": _plain("Save"),
+        "close": _plain("Cancel"),
+        "private_metadata": json.dumps(metadata or {}, separators=(",", ":")),
+        "blocks": [
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "What you log, complete or snooze from Slack then goes out "
+                    "with your own key, so Rally attributes it to you. "
+                    "`/rally disconnect` removes it.",
+                },
+            },
+            _secret_input("Your API key", "rk_…"),
+        ],
+    }

@@ -22,16 +22,38 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from slack_ui.messages import EDIT_AND_RETRY_ACTION, activity_url, escape, slack_time
+from slack_ui.ids import (
+    ACTIVITY_TYPES,
+    COMPLETE_ACTION,
+    CONNECT_PERSONAL_ACTION,
+    CONNECT_RALLY_ACTION,
+    EDIT_AND_RETRY_ACTION,
+    OPEN_MODAL_ACTION_PREFIX,
+    OWNER_SELF_SERVICE_ACTION,
+    SNOOZE_HOUR_ACTION,
+    SNOOZE_TOMORROW_ACTION,
+    TASK_ACTIONS_BLOCK,
+    TASKS_MORE_ACTION,
+)
+from slack_ui.messages import activity_url, escape, slack_time
 
-COMPLETE_ACTION: Final = "task_complete"
-SNOOZE_HOUR_ACTION: Final = "task_snooze_hour"
-SNOOZE_TOMORROW_ACTION: Final = "task_snooze_tomorrow"
-TASK_ACTIONS: Final = (COMPLETE_ACTION, SNOOZE_HOUR_ACTION, SNOOZE_TOMORROW_ACTION)
-TASKS_MORE_ACTION: Final = "tasks_more"
-OPEN_MODAL_ACTION_PREFIX: Final = "open_modal_"
-ACTIVITY_TYPES: Final = ("note", "task", "call", "meeting")
-TASK_ACTIONS_BLOCK: Final = "rally_task_actions"
+__all__ = [
+    "PAGE_SIZE",
+    "Setup",
+    "TaskCard",
+    "acted_reminder",
+    "button_value",
+    "home_view",
+    "log_buttons",
+    "outcome_line",
+    "parse_button_value",
+    "record_link",
+    "reminder",
+    "task_buttons",
+    "task_rows",
+    "tasks_message",
+]
+
 PAGE_SIZE: Final = 10
 
 RECORD_PATHS: Final = {"deal": "deals", "company": "companies", "contact": "contacts"}
@@ -321,6 +343,102 @@ def undelivered_blocks(
     return blocks
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What App Home says about how this workspace and this person reach Rally.
+
+    Attributes:
+        status: The workspace's connection: ``ok``, ``checking``, ``failed`` or ``none``.
+        host: The connected Rally host (never the key).
+        key_hint: The last four characters of the workspace key.
+        detail: Why the last check failed, in words.
+        from_environment: Set by the operator (``RALLY_BASE_URL``), not from Slack.
+        admin: The viewer is a workspace admin (sees Connect Rally and the settings).
+        self_service: People may choose their own owner id (``/rally me``).
+        personal_hint: The last four of the viewer's own key, when they connected one.
+        personal_status: That key's check: ``ok``, ``checking`` or ``failed``.
+    """
+
+    status: str = "none"
+    host: str | None = None
+    key_hint: str | None = None
+    detail: str | None = None
+    from_environment: bool = False
+    admin: bool = False
+    self_service: bool = False
+    personal_hint: str | None = None
+    personal_status: str | None = None
+
+
+_STATUS_WORDS: Final = {
+    "ok": ":large_green_circle: Connected to",
+    "checking": ":hourglass_flowing_sand: Checking the connection to",
+    "failed": ":red_circle: Could not connect to",
+}
+
+
+def setup_blocks(setup: Setup) -> list[dict[str, Any]]:
+    """The workspace's Rally connection and the viewer's own key, with what they may do."""
+    if setup.status == "none":
+        line = ":electric_plug: This workspace isn't connected to Rally yet."
+        if not setup.admin:
+            line += " Ask a workspace admin to connect it here."
+    else:
+        line = f"{_STATUS_WORDS.get(setup.status, setup.status)} *{escape(setup.host or '?')}*"
+        if setup.key_hint:
+            line += f" (key {escape(setup.key_hint)})"
+        if setup.detail and setup.status == "failed":
+            line += f"\n{escape(setup.detail)}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": line}},
+    ]
+    elements: list[dict[str, Any]] = []
+    if setup.admin and not setup.from_environment:
+        label = "Connect Rally" if setup.status == "none" else "Change connection"
+        elements.append(_button(CONNECT_RALLY_ACTION, label, "open", primary=setup.status != "ok"))
+    if setup.status == "ok":
+        label = "Connect your own key" if not setup.personal_hint else "Replace your key"
+        elements.append(_button(CONNECT_PERSONAL_ACTION, label, "open"))
+    if setup.admin:
+        turn = "off" if setup.self_service else "on"
+        label = (
+            "Stop people choosing their owner id"
+            if setup.self_service
+            else "Let people choose their owner id"
+        )
+        elements.append(_button(OWNER_SELF_SERVICE_ACTION, label, turn))
+    if setup.personal_hint:
+        words = {"ok": "checked", "checking": "being checked", "failed": "refused by Rally"}
+        state = words.get(setup.personal_status or "", setup.personal_status or "")
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"You log with your own key ({escape(setup.personal_hint)}, "
+                        f"{state}); `/rally disconnect` removes it.",
+                    }
+                ],
+            }
+        )
+    if elements:
+        blocks.append({"type": "actions", "block_id": "home_setup", "elements": elements})
+    return blocks
+
+
+def _button(action_id: str, label: str, value: str, *, primary: bool = False) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": value,
+    }
+    if primary:
+        button["style"] = "primary"
+    return button
+
+
 def home_view(
     *,
     tasks: list[TaskCard] | None,
@@ -329,17 +447,26 @@ def home_view(
     now: datetime,
     app_url: str | None,
     undelivered: Sequence[Mapping[str, Any]] | None = None,
+    setup: Setup | None = None,
 ) -> dict[str, Any]:
-    """The App Home: log buttons, open tasks with buttons, recently logged.
+    """The App Home: the Rally connection, log buttons, open tasks with buttons, recently
+    logged.
 
     Args:
         tasks: The first page of open tasks (``None``: the task index is unavailable).
         total_tasks: How many open tasks there are in all.
         recent: (activity id, type, subject) the user logged, newest first.
         undelivered: Outcomes whose notification gave up (see ``undelivered_blocks``).
+        setup: The connection and the viewer's key (see :class:`Setup`).
     """
+    setup = setup or Setup()
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Rally"}},
+        *setup_blocks(setup),
+    ]
+    if setup.status != "ok":
+        return {"type": "home", "blocks": blocks}
+    blocks += [
         log_buttons("home_log_buttons"),
         *undelivered_blocks(list(undelivered or []), app_url),
         {"type": "header", "text": {"type": "plain_text", "text": "Your open tasks"}},

@@ -26,9 +26,9 @@ from api_client.models import CreateActivityRequest, format_utc
 from core.redis import worker_redis
 from core.settings import Settings
 from slack_ui import messages
-from workers import queues
+from workers import queues, workspace
 from workers.rally import rally_client
-from workers.slack import deliver, web_client
+from workers.slack import deliver
 from workers.state import Origin, State
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,14 @@ def create_activity(
     settings = _settings()
     conn = worker_redis(settings.redis_url)
     try:
-        with rally_client(settings, use="activities") as rally:
+        as_whom = workspace.credential(settings, origin.get("team"), origin.get("user"))
+    except workspace.NotConnected:
+        return _reject(conn, settings, submission_id, request, origin, NOT_CONNECTED, {})
+    if as_whom.personal:
+        # Their own key: Rally makes them the owner and checks what they may do.
+        request = {k: v for k, v in request.items() if k != "ownerId"}
+    try:
+        with rally_client(as_whom, use="activities") as rally:
             activity = rally.create_activity(
                 CreateActivityRequest.model_validate(request),
                 idempotency_key=idempotency_key(submission_id),
@@ -83,7 +90,6 @@ def create_activity(
             )
             raise
         field_errors = dict(getattr(exc, "field_errors", None) or {})
-        reason = _permanent_reason(exc)
         log.info(
             "event=create_rejected submission=%s user=%s status=%s fields=%s",
             submission_id,
@@ -91,23 +97,11 @@ def create_activity(
             exc.status_code,
             ",".join(field_errors),
         )
-        queues.enqueue_notify(
-            conn,
-            settings=settings,
-            submission_id=submission_id,
-            outcome={
-                "ok": False,
-                "reason": reason,
-                "field_errors": field_errors,
-                "retryable": True,
-                "activity_type": request.get("activityType"),
-                "subject": _subject(request),
-                "origin": origin,
-            },
-        )
-        return {"status": "rejected", "reason": reason, "field_errors": field_errors}
+        reason = _permanent_reason(exc, personal=as_whom.personal)
+        return _reject(conn, settings, submission_id, request, origin, reason, field_errors)
 
     wire = activity.model_dump(by_alias=True, mode="json")
+    _remember(settings, origin, wire, personal=as_whom.personal)
     State(conn).record_origin(
         wire["id"],
         Origin(
@@ -136,7 +130,67 @@ def create_activity(
     return {"status": "created", "id": wire["id"]}
 
 
-def _permanent_reason(exc: RallyError) -> str:
+NOT_CONNECTED = (
+    "this workspace isn't connected to Rally yet; an admin connects it from the app's "
+    "Home tab (Connect Rally)."
+)
+
+
+def _reject(
+    conn: redis.Redis,
+    settings: Settings,
+    submission_id: str,
+    request: dict[str, Any],
+    origin: dict[str, Any],
+    reason: str,
+    field_errors: dict[str, list[str]],
+) -> dict[str, Any]:
+    """Tell the submitter at once, with Edit and retry (a permanent refusal)."""
+    queues.enqueue_notify(
+        conn,
+        settings=settings,
+        submission_id=submission_id,
+        outcome={
+            "ok": False,
+            "reason": reason,
+            "field_errors": field_errors,
+            "retryable": True,
+            "activity_type": request.get("activityType"),
+            "subject": _subject(request),
+            "origin": origin,
+        },
+    )
+    return {"status": "rejected", "reason": reason, "field_errors": field_errors}
+
+
+def _remember(
+    settings: Settings, origin: dict[str, Any], wire: dict[str, Any], *, personal: bool
+) -> None:
+    """The audit trail's entry; and with a person's own key, which Rally owner they are."""
+    team, user = origin.get("team"), origin.get("user")
+    if not team:
+        return
+    store = workspace.store_of(settings)
+    store.audit(
+        team,
+        user,
+        "logged",
+        surface=str(origin.get("surface") or "slack"),
+        activity_id=wire["id"],
+        type=wire["activityType"],
+    )
+    if personal and user and wire.get("ownerId"):
+        store.set_personal_key_status(team, user, "ok", owner_id=wire["ownerId"])
+        # Reminders name the owner as this person from now on.
+        store.set_owner(team, user, wire["ownerId"], by=user)
+
+
+def _permanent_reason(exc: RallyError, *, personal: bool = False) -> str:
+    if isinstance(exc, AuthenticationError) and personal:
+        return (
+            "Rally refused your own API key; connect it again with `/rally connect`, "
+            "or `/rally disconnect` to log with the workspace's."
+        )
     if isinstance(exc, AuthenticationError):
         return "Rally refused this app's API key; ask whoever installed the app to check it."
     if isinstance(exc, NotFoundError):
@@ -215,9 +269,14 @@ def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any
             submission_id=submission_id if submission is not None else None,
             retryable=bool(outcome.get("retryable")),
         )
-    delivered = deliver(
+    try:
         # 429s are waited out here; any other failure is RQ's to retry, with backoff.
-        web_client(settings, retries="rate_limits"),
+        slack = workspace.slack_client(settings, origin.get("team"), retries="rate_limits")
+    except workspace.NotInstalled:
+        log.warning("event=notify_skipped submission=%s reason=not_installed", submission_id)
+        return {"route": "none"}
+    delivered = deliver(
+        slack,
         user=origin["user"],
         channel=origin.get("channel"),
         message=message,

@@ -284,3 +284,47 @@ def enqueue_reminder_tick(conn: redis.Redis) -> None:
     """Queue one reminder sync and one tick (the cron's work, on demand)."""
     enqueue_schedule(conn, "workers.schedules.sync_job", SYNC_JOB_ID)
     enqueue_schedule(conn, "workers.schedules.tick_job", TICK_JOB_ID)
+
+
+def enqueue_connection_check(conn: redis.Redis, *, team: str, user: str | None) -> None:
+    """Queue checking the workspace's Rally key (``workers.lifecycle.check_connection``)."""
+    queue(ACTIONS, conn).enqueue_call(
+        "workers.lifecycle.check_connection",
+        kwargs={"team": team, "user": user},
+        result_ttl=3600,
+        failure_ttl=FAILURE_TTL,
+        timeout=TASK_ACTION_TIMEOUT,
+        description=f"check Rally connection of {team}",
+    )
+
+
+def enqueue_personal_key_check(conn: redis.Redis, *, team: str, user: str) -> None:
+    """Queue checking a person's own Rally key (``workers.lifecycle.check_personal_key``)."""
+    queue(ACTIONS, conn).enqueue_call(
+        "workers.lifecycle.check_personal_key",
+        kwargs={"team": team, "user": user},
+        result_ttl=3600,
+        failure_ttl=FAILURE_TTL,
+        timeout=TASK_ACTION_TIMEOUT,
+        description=f"check the Rally key of {user}",
+    )
+
+
+def enqueue_forget_team(conn: redis.Redis, *, team: str, enterprise_id: str | None) -> None:
+    """Queue forgetting a workspace that uninstalled the app (``workers.lifecycle``).
+
+    One per team: a second uninstall event while the first is queued is the same work.
+    """
+    try:
+        queue(REMINDERS, conn).enqueue_call(
+            "workers.lifecycle.forget_team",
+            kwargs={"team": team, "enterprise_id": enterprise_id},
+            job_id=f"forget-{team}",
+            unique=True,
+            result_ttl=0,
+            failure_ttl=FAILURE_TTL,
+            timeout=REMINDER_JOB_TIMEOUT,
+            description=f"forget workspace {team}",
+        )
+    except DuplicateJobError:
+        log.info("event=duplicate_forget team=%s", team)

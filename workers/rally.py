@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from api_client import RallyClient
-from core.settings import Settings
+from workers.workspace import Credential
 
 Use = Literal["activities", "actions", "reminders"]
 
@@ -44,26 +44,22 @@ POLICIES: Final[Mapping[Use, ClientPolicy]] = MappingProxyType(
 )
 
 
-def rally_client(settings: Settings, *, use: Use) -> RallyClient:
-    """The configured tenant's API client, with the policy of ``use`` (see :data:`POLICIES`).
+def rally_client(credential: Credential, *, use: Use) -> RallyClient:
+    """A client for ``credential``'s tenant, with the policy of ``use`` (see :data:`POLICIES`).
 
     Args:
-        settings: Names the tenant (``RALLY_BASE_URL``, ``RALLY_API_KEY``).
+        credential: Whom to call as (``workers.workspace.credential``): a workspace's
+            connection, or a person's own key.
         use: ``"activities"`` (creating what Slack submitted), ``"actions"``
             (Complete/Snooze clicks) or ``"reminders"`` (the sync and the tick).
 
     Returns:
         A client to use as a context manager (or close).
-
-    Raises:
-        SystemExit: ``RALLY_BASE_URL`` or ``RALLY_API_KEY`` is not set (naming it).
     """
-    settings.require("rally_base_url", "rally_api_key")
-    assert settings.rally_base_url and settings.rally_api_key
     policy = POLICIES[use]
     return RallyClient(
-        settings.rally_base_url,
-        settings.rally_api_key.get_secret_value(),
+        credential.base_url,
+        credential.api_key,
         timeout=policy.timeout,
         max_retries=policy.max_retries,
     )

@@ -44,7 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """One sync and one tick (see the module docstring)."""
     settings = load_settings()
-    settings.require("rally_base_url", "rally_api_key")
     conn = worker_redis(settings.redis_url)
     if args.enqueue:
         queues.enqueue_reminder_tick(conn)
@@ -53,10 +52,13 @@ def run(args: argparse.Namespace) -> int:
     from workers.reminder_poster import SlackPoster
     from workers.reminders.jobs import run_once
 
-    poster = SlackPoster.from_settings(settings, conn)
-    if args.now is not None:
-        poster.clock = lambda: args.now
-    synced, ticked = run_once(settings, poster, now=args.now)
+    def poster_for(team: str | None) -> SlackPoster:
+        poster = SlackPoster.from_settings(settings, conn, team=team)
+        if args.now is not None:
+            poster.clock = lambda: args.now
+        return poster
+
+    synced, ticked = run_once(settings, poster_for, now=args.now)
     locked = " (another sync was running)" if synced.locked else ""
     print(
         f"synced {synced.seen}{locked}, reminded {ticked.posted}"

@@ -30,7 +30,9 @@ from slack_sdk.errors import SlackApiError
 
 from api_client import ActivityResponse
 from core.settings import Settings
+from core.store import Store
 from slack_ui.tasks import TaskCard, reminder
+from workers import workspace
 from workers.reminders.index import due_epoch
 from workers.slack import FALLBACK_ERRORS
 from workers.state import RECORD_KINDS, State
@@ -61,21 +63,33 @@ class SlackPoster:
         self,
         client: WebClient,
         conn: redis.Redis,
+        store: Store,
         *,
+        team: str | None,
         app_url: str | None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
         self.state = State(conn)
+        self.store = store
+        self.team = team
         self.app_url = app_url
         self.clock = clock
         self.posted: list[tuple[str, str, str]] = []  # (task id, channel, ts), for reports
 
     @classmethod
-    def from_settings(cls, settings: Settings, conn: redis.Redis) -> SlackPoster:
-        from workers.slack import web_client
-
-        return cls(web_client(settings), conn, app_url=settings.rally_app_url)
+    def from_settings(
+        cls, settings: Settings, conn: redis.Redis, *, team: str | None = None
+    ) -> SlackPoster:
+        """The poster for ``team``'s workspace (``None``: the one workspace of
+        ``SLACK_BOT_TOKEN``), posting only to that workspace's channels."""
+        return cls(
+            workspace.slack_client(settings, team),
+            conn,
+            workspace.store_of(settings),
+            team=team,
+            app_url=settings.rally_app_url,
+        )
 
     def targets(self, activity: ActivityResponse) -> tuple[list[Target], str | None]:
         """Where the reminder goes, and the user who logged it from Slack (if known)."""
@@ -93,7 +107,7 @@ class SlackPoster:
             record_id = getattr(activity, f"{kind}_id")
             if not record_id:
                 continue
-            for _team, channel in self.state.channels_linked_to(kind, record_id):
+            for _team, channel in self.store.channels_linked_to(kind, record_id, team=self.team):
                 targets.setdefault(channel, Target(channel))
         return list(targets.values()), logger
 
@@ -103,7 +117,7 @@ class SlackPoster:
         card = TaskCard.from_fields(activity.model_dump(by_alias=True, mode="json"))
         owner_user = None
         if activity.owner_id:
-            mapped = self.state.user_for_owner(activity.owner_id)
+            mapped = self.store.user_for_owner(self.team, activity.owner_id)
             owner_user = mapped[1] if mapped else None
         message = reminder(card, now=self.clock(), app_url=self.app_url, owner_user=owner_user)
         targets, logged_by = self.targets(activity)

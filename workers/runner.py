@@ -198,6 +198,9 @@ PRELOAD = (
     "workers.schedules",
     "workers.reminder_poster",
     "workers.task_actions",
+    "workers.lifecycle",
+    "workers.workspace",
+    "core.store",
 )
 
 

@@ -112,6 +112,29 @@ def user_tz(client: WebClient, state: State, team: str, user: str) -> str | None
     return tz
 
 
+def is_admin(client: WebClient, state: State, team: str, user: str) -> bool:
+    """Whether the user is a workspace admin or owner (``users.info``), cached an hour.
+
+    When Slack can't say, the answer is no: a permission is never granted on a timeout.
+    """
+    with contextlib.suppress(redis.RedisError):
+        cached = state.get_role(team, user)
+        if cached is not None:
+            return cached == "admin"
+    try:
+        info = client.users_info(user=user)["user"]
+    except Exception as exc:  # slow or failing Slack: no admin rights today
+        log.info("event=role_lookup_failed user=%s error=%s", user, type(exc).__name__)
+        return False
+    admin = bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+    with contextlib.suppress(redis.RedisError):
+        state.set_role(team, user, "admin" if admin else "member")
+    if info.get("tz"):
+        with contextlib.suppress(redis.RedisError):
+            state.set_user_tz(team, user, str(info["tz"]))
+    return admin
+
+
 @dataclass(frozen=True)
 class Delivered:
     """How a message reached the user; ``channel``/``ts`` only for a real message."""

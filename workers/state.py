@@ -6,11 +6,11 @@ of plain strings; nothing here holds a secret.
 
 Keys::
 
-    rally:link:{team}:{channel}            JSON {"kind", "id"}: the channel's Rally record
-    rally:linked:{kind}:{id}               SET of "{team}:{channel}" bound to that record
-    rally:owner:{team}:{user}              the user's Rally owner id (``/rally me``)
-    rally:owner-user:{owner_id}            "{team}:{user}": the Slack user last mapped to that owner
+    (channel links and owner mappings live in the durable store, ``core.store``; an
+    earlier version kept them under rally:link, rally:linked, rally:owner and
+    rally:owner-user, which ``rally-slack db upgrade`` carries over once)
     rally:tz:{team}:{user}                 the user's IANA time zone from users.info (TTL 1 day)
+    rally:role:{team}:{user}               "admin" or "member" from users.info (TTL 1 hour)
     rally:origin:{activity_id}             JSON: where an activity came from (see ``Origin``)
     rally:recent:{team}:{user}             LIST of activity ids, newest first, capped
     rally:logged-tasks:{team}:{user}       SET of task ids the user logged from Slack (``/rally tasks``)
@@ -36,6 +36,7 @@ RecordKind = Literal["deal", "company", "contact"]
 RECORD_KINDS: tuple[RecordKind, ...] = ("deal", "company", "contact")
 
 TZ_TTL_SECONDS = 24 * 3600
+ROLE_TTL_SECONDS = 3600
 SUBMISSION_TTL_SECONDS = 7 * 24 * 3600
 UNDELIVERED_LIMIT = 20
 UNDELIVERED_TTL_SECONDS = 30 * 24 * 3600
@@ -89,12 +90,6 @@ class Submission:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_DEL_IF_EQUALS = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 def _text(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
@@ -109,70 +104,40 @@ class State:
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn
 
-    # -- channel bindings -------------------------------------------------------------
+    # -- what an earlier version kept here (links, owners): now in the store ------------
 
-    def link_channel(
-        self, team: str, channel: str, kind: RecordKind, record_id: str
-    ) -> Link | None:
-        """Bind a channel to a record; returns the binding it replaced, if any."""
-        record_id = record_id.lower()
-        previous = self.get_link(team, channel)
-        pipe = self.conn.pipeline()
-        if previous is not None:
-            pipe.srem(_k("linked", previous.kind, previous.id), f"{team}:{channel}")
-        pipe.set(_k("link", team, channel), json.dumps({"kind": kind, "id": record_id}))
-        pipe.sadd(_k("linked", kind, record_id), f"{team}:{channel}")
-        pipe.execute()
-        return previous
+    def legacy_links(self) -> list[tuple[str, str, Link]]:
+        """(team, channel, link) of every channel link an earlier version kept in Redis."""
+        found = []
+        for key in self.conn.scan_iter(match=_k("link", "*"), count=500):
+            _, _, team, channel = _text(key).split(":", 3)
+            raw = self.conn.get(key)
+            if raw is not None:
+                data = json.loads(raw)
+                found.append((team, channel, Link(kind=data["kind"], id=data["id"])))
+        return found
 
-    def unlink_channel(self, team: str, channel: str) -> Link | None:
-        """Remove a channel's binding; returns the one removed, if any."""
-        previous = self.get_link(team, channel)
-        if previous is None:
-            return None
-        pipe = self.conn.pipeline()
-        pipe.delete(_k("link", team, channel))
-        pipe.srem(_k("linked", previous.kind, previous.id), f"{team}:{channel}")
-        pipe.execute()
-        return previous
+    def legacy_owners(self) -> list[tuple[str, str, str]]:
+        """(team, user, owner id) of every ``/rally me`` an earlier version kept in Redis."""
+        found = []
+        for key in self.conn.scan_iter(match=_k("owner", "*"), count=500):
+            _, _, team, user = _text(key).split(":", 3)
+            raw = self.conn.get(key)
+            if raw is not None:
+                found.append((team, user, _text(raw)))
+        return found
 
-    def get_link(self, team: str, channel: str) -> Link | None:
-        raw = self.conn.get(_k("link", team, channel))
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        return Link(kind=data["kind"], id=data["id"])
+    def forget_legacy(self) -> int:
+        """Delete the links and owners an earlier version kept here (after carrying over)."""
+        patterns = ("link", "linked", "owner", "owner-user")
+        keys = [k for p in patterns for k in self.conn.scan_iter(match=_k(p, "*"), count=500)]
+        return int(self.conn.delete(*keys)) if keys else 0
 
-    def channels_linked_to(self, kind: RecordKind, record_id: str) -> list[tuple[str, str]]:
-        """Every (team, channel) bound to a record, sorted for stable output."""
-        members = cast(set[bytes], self.conn.smembers(_k("linked", kind, record_id.lower())))
-        pairs = [m.decode().split(":", 1) for m in members]
-        return sorted((team, channel) for team, channel in pairs)
+    def set_role(self, team: str, user: str, role: str) -> None:
+        self.conn.set(_k("role", team, user), role, ex=ROLE_TTL_SECONDS)
 
-    # -- users ------------------------------------------------------------------------
-
-    def set_owner(self, team: str, user: str, owner_id: str) -> None:
-        """Map a Slack user to a Rally owner id, and the owner back to the user (reminders
-        name the owner as a Slack mention)."""
-        previous = self.get_owner(team, user)
-        pipe = self.conn.pipeline()
-        if previous and previous != owner_id:
-            # Only drop the reverse entry if it still names this user.
-            pipe.eval(_DEL_IF_EQUALS, 1, _k("owner-user", previous), f"{team}:{user}")
-        pipe.set(_k("owner", team, user), owner_id)
-        pipe.set(_k("owner-user", owner_id), f"{team}:{user}")
-        pipe.execute()
-
-    def user_for_owner(self, owner_id: str) -> tuple[str, str] | None:
-        """The (team, user) last mapped to a Rally owner id with ``/rally me``, if any."""
-        raw = self.conn.get(_k("owner-user", owner_id))
-        if raw is None:
-            return None
-        team, _, user = _text(raw).partition(":")
-        return team, user
-
-    def get_owner(self, team: str, user: str) -> str | None:
-        raw = self.conn.get(_k("owner", team, user))
+    def get_role(self, team: str, user: str) -> str | None:
+        raw = self.conn.get(_k("role", team, user))
         return _text(raw) if raw is not None else None
 
     def set_user_tz(self, team: str, user: str, tz: str) -> None:

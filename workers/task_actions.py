@@ -43,25 +43,21 @@ from api_client import (
 from api_client.models import ActivityType, Status
 from core.redis import worker_redis
 from core.settings import Settings
+from core.store import Store
+from slack_ui.ids import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, TASK_ACTIONS
 from slack_ui.messages import escape
-from slack_ui.tasks import (
-    COMPLETE_ACTION,
-    SNOOZE_HOUR_ACTION,
-    TASK_ACTIONS,
-    TaskCard,
-    acted_reminder,
-    outcome_line,
-    tasks_message,
-)
-from workers import open_tasks
+from slack_ui.tasks import TaskCard, acted_reminder, outcome_line, tasks_message
+from workers import open_tasks, workspace
 from workers.rally import rally_client
 from workers.reminders.index import TaskIndex, due_epoch
-from workers.slack import deliver, retry_handlers, user_tz, web_client
+from workers.slack import deliver, retry_handlers, user_tz
 from workers.state import State
 
 log = logging.getLogger(__name__)
 
 SNOOZE_TOMORROW_AT = time(9, 0)
+_SURFACES = {"message": "reminder", "list": "tasks_list", "home": "home"}
+"""Where a click came from, as the audit trail names it."""
 NOT_SHOWN = (
     ":no_entry: That button isn't on a task you were shown (a reminder in this channel, "
     "your `/rally tasks` or your Home), so nothing changed."
@@ -80,6 +76,7 @@ def may_act(
     surface: str,
     channel: str | None,
     message_ts: str | None,
+    store: Store,
 ) -> bool:
     """Whether the clicker was shown this task where they clicked (see README, "Who may
     act on a reminder").
@@ -96,7 +93,7 @@ def may_act(
         )
     if namespace is None:
         return False
-    return task_id in open_tasks.open_task_ids(state.conn, namespace, team=team, user=user)
+    return task_id in open_tasks.open_task_ids(state.conn, store, namespace, team=team, user=user)
 
 
 def user_zone(client: WebClient, state: State, team: str, user: str) -> ZoneInfo:
@@ -156,6 +153,7 @@ class _Click:
     surface: str
     settings: Settings
     state: State
+    store: Store
     slack: WebClient
     index: TaskIndex | None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -163,9 +161,18 @@ class _Click:
     @classmethod
     def from_settings(cls, settings: Settings, **click: Any) -> _Click:
         state = State(worker_redis(settings.redis_url))
-        namespace = open_tasks.namespace_of(settings)
+        # The index is the workspace's tenant's, whoever clicks; Rally is called as the
+        # clicker when they connected their own key (see _act_in_rally).
+        namespace = open_tasks.namespace_of(settings, click["team"])
         index = TaskIndex(state.conn, namespace) if namespace else None
-        return cls(settings=settings, state=state, slack=web_client(settings), index=index, **click)
+        return cls(
+            settings=settings,
+            state=state,
+            store=workspace.store_of(settings),
+            slack=workspace.slack_client(settings, click["team"]),
+            index=index,
+            **click,
+        )
 
     def tell(self, text: str) -> None:
         _tell(self.response_url, self.slack, self.team, self.user, self.channel, text)
@@ -249,6 +256,7 @@ def _was_shown(click: _Click, previous: dict[str, Any] | None) -> bool:
         click.index.namespace if click.index else None,
         click.task_id,
         click.due,
+        store=click.store,
         team=click.team,
         user=click.user,
         surface=click.surface,
@@ -284,7 +292,12 @@ def _act_in_rally(click: _Click) -> _Acted | dict[str, Any]:
         What was done, or the job's result when it ends here (refused, gone, failed).
     """
     try:
-        with rally_client(click.settings, use="actions") as rally:
+        as_whom = workspace.credential(click.settings, click.team, click.user)
+    except workspace.NotConnected:
+        click.tell(":warning: This workspace isn't connected to Rally, so nothing changed.")
+        return {"status": "failed", "error": "NotConnected"}
+    try:
+        with rally_client(as_whom, use="actions") as rally:
             current = rally.get_activity(click.task_id)
             if current.activity_type != ActivityType.TASK:
                 return _refuse_not_a_task(click, current)
@@ -296,6 +309,16 @@ def _act_in_rally(click: _Click) -> _Acted | dict[str, Any]:
     if click.index is not None:
         click.index.apply(acted.task)
     click.state.record_task_action(click.task_id, click.due, acted.record)
+    if acted.record.get("action") in TASK_ACTIONS:
+        verb = "completed" if click.action == COMPLETE_ACTION else "snoozed"
+        click.store.audit(
+            click.team,
+            click.user,
+            verb,
+            surface=_SURFACES.get(click.surface, click.surface),
+            activity_id=click.task_id,
+            **({"new_due": acted.record["new_due"]} if "new_due" in acted.record else {}),
+        )
     return acted
 
 
@@ -430,7 +453,7 @@ def _show_outcome(click: _Click, record: dict[str, Any], *, card: TaskCard | Non
         )
     owner_user = None
     if card.owner_id:
-        mapped = click.state.user_for_owner(card.owner_id)
+        mapped = click.store.user_for_owner(click.team, card.owner_id)
         owner_user = mapped[1] if mapped else None
     message = acted_reminder(
         card, record, app_url=click.settings.rally_app_url, owner_user=owner_user
@@ -454,7 +477,7 @@ def _refresh_list(click: _Click, notice: str) -> None:
     if click.index is None or click.response_url is None:
         return
     cards, total = open_tasks.open_tasks_page(
-        click.state.conn, click.index.namespace, team=click.team, user=click.user
+        click.state.conn, click.store, click.index.namespace, team=click.team, user=click.user
     )
     message = tasks_message(
         cards,

@@ -40,6 +40,8 @@ activity type is an error that names it; nothing is silently dropped.
 
 from bot.parsing.commands import (
     Command,
+    ConnectCommand,
+    DisconnectCommand,
     HelpCommand,
     InvalidCommand,
     LinkCommand,
@@ -65,6 +67,8 @@ __all__ = [
     "MAX_MINUTES",
     "USAGE",
     "Command",
+    "ConnectCommand",
+    "DisconnectCommand",
     "HelpCommand",
     "InvalidCommand",
     "LinkCommand",

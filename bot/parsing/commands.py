@@ -74,6 +74,16 @@ class MeCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectCommand:
+    """``/rally connect``: open the form to store one's own Rally API key."""
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectCommand:
+    """``/rally disconnect``: forget one's own Rally API key."""
+
+
+@dataclass(frozen=True, slots=True)
 class InvalidCommand:
     """A known subcommand with unusable arguments: tell the person why, and the usage."""
 
@@ -91,6 +101,8 @@ Command: TypeAlias = (
     | ShowLinkCommand
     | UnlinkCommand
     | MeCommand
+    | ConnectCommand
+    | DisconnectCommand
     | InvalidCommand
 )
 
@@ -136,6 +148,10 @@ def parse_command(text: str) -> Command:
         return _parse_link(rest)
     if word == "me":
         return _parse_me(rest)
+    if word == "connect":
+        return ConnectCommand()
+    if word == "disconnect":
+        return DisconnectCommand()
     return HelpCommand(unknown=clip(typed, 40))
 
 

@@ -13,6 +13,8 @@ USAGE: Final[dict[str, str]] = {
     "link": "/rally link deal|company|contact <id or Rally URL>",
     "unlink": "/rally unlink",
     "me": "/rally me <your Rally owner id>",
+    "connect": "/rally connect",
+    "disconnect": "/rally disconnect",
     "help": "/rally help",
 }
 """One usage line per subcommand, for help text and error replies."""

@@ -187,6 +187,16 @@ class Store:
                 connected_by=row.connected_by,
             )
 
+    def connection_status(self, team: str) -> tuple[str, str | None, str | None] | None:
+        """(status, base URL's host, key hint) of a team's connection, without its key."""
+        with self._session() as session:
+            row = session.get(schema.RallyConnection, team)
+            if row is None:
+                return None
+            from urllib.parse import urlsplit
+
+            return row.status, urlsplit(row.base_url).hostname, row.key_hint
+
     def set_connection_status(
         self, team: str, status: str, *, detail: str | None = None, tenant_id: str | None = None
     ) -> None:

@@ -55,7 +55,7 @@ def test_link_show_unlink_round_trip_and_modal_prefill(rally: Rally) -> None:
     assert "isn't linked" in ack_text(rally.command("link"))
     shown = ack_text(rally.command(f"link deal {APP_URL}/deals/{DEAL_ID}"))
     assert DEAL_ID in shown and f"{APP_URL}/deals/{DEAL_ID}" in shown
-    assert State(rally.redis).channels_linked_to("deal", DEAL_ID) == [(TEAM_ID, "C0SALES")]
+    assert rally.store.channels_linked_to("deal", DEAL_ID) == [(TEAM_ID, "C0SALES")]
     assert DEAL_ID in ack_text(rally.command("link"))
 
     view = rally.open_modal("task")
@@ -64,21 +64,22 @@ def test_link_show_unlink_round_trip_and_modal_prefill(rally: Rally) -> None:
 
     shown = ack_text(rally.command(f"link contact {CONTACT_ID}"))
     assert CONTACT_ID in shown and "It was linked to" in shown
-    assert State(rally.redis).channels_linked_to("deal", DEAL_ID) == []
+    assert rally.store.channels_linked_to("deal", DEAL_ID) == []
 
-    assert "Unlinked" in ack_text(rally.command("unlink"))
+    assert "unlinked this channel" in ack_text(rally.command("unlink"))
     assert "wasn't linked" in ack_text(rally.command("unlink"))
-    assert State(rally.redis).get_link(TEAM_ID, "C0SALES") is None
+    assert rally.store.link(TEAM_ID, "C0SALES") is None
 
 
 def test_link_with_a_bad_target_says_why_and_binds_nothing(rally: Rally) -> None:
     shown = ack_text(rally.command("link deal not-an-id"))
     assert "Usage" in shown
-    assert State(rally.redis).get_link(TEAM_ID, "C0SALES") is None
+    assert rally.store.link(TEAM_ID, "C0SALES") is None
 
 
 def test_me_maps_the_user_and_their_activities_carry_the_owner_id(rally: Rally) -> None:
     assert "aren't mapped" in ack_text(rally.command("me"))
+    rally.store.set_owner_self_service(TEAM_ID, True)
     assert OWNER_ID in ack_text(rally.command(f"me {OWNER_ID.upper()}"))
     assert OWNER_ID in ack_text(rally.command("me"))
     assert "isn't a Rally owner id" in ack_text(rally.command("me bob"))
@@ -162,3 +163,13 @@ def test_an_expired_trigger_is_explained_instead_of_silence(rally: Rally) -> Non
     assert rally.command("meeting", response_url=url).status_code == 200
     post = rally.fake.wait_until(lambda: rally.fake.response_posts(url))
     assert "expired_trigger_id" in post[0].body["text"] and "/rally meeting" in post[0].body["text"]
+
+
+def test_me_for_someone_else_s_owner_id_is_refused_to_a_non_admin(rally: Rally) -> None:
+    shown = ack_text(rally.command(f"me {OWNER_ID}"))
+    assert "Only a workspace admin" in shown
+    assert rally.store.owner(TEAM_ID, "U0ALICE") is None
+    rally.command("note Logged as the workspace")
+    rally.work()
+    [note] = rally.activities()
+    assert note["ownerId"] != OWNER_ID

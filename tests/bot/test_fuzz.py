@@ -27,7 +27,12 @@ from hypothesis import strategies as st
 from bot.listeners import all_listeners
 from devstack.fake_slack import payloads
 from slack_ui import ids
-from slack_ui.modals import build_log_modal, build_type_chooser
+from slack_ui.modals import (
+    build_connect_personal,
+    build_connect_rally,
+    build_log_modal,
+    build_type_chooser,
+)
 from slack_ui.tasks import button_value
 from tests.e2e.harness import DEAL_ID, Rally
 
@@ -177,6 +182,45 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
             json.loads(payloads.event_callback(payloads.app_home_opened())),
         )
     )
+    # A workspace leaving: team T0OTHER, so the fuzz never forgets the one under test.
+    leaving = {"type": ids.APP_UNINSTALLED}
+    seeds.append(
+        ("event", ids.APP_UNINSTALLED, json.loads(payloads.event_callback(leaving, team="T0OTHER")))
+    )
+    revoked = {"type": ids.TOKENS_REVOKED, "tokens": {"oauth": ["U0ALICE"], "bot": []}}
+    seeds.append(("event", ids.TOKENS_REVOKED, json.loads(payloads.event_callback(revoked))))
+    for action_id, value in (
+        (ids.CONNECT_RALLY_ACTION, "open"),
+        (ids.CONNECT_PERSONAL_ACTION, "open"),
+        (ids.OWNER_SELF_SERVICE_ACTION, "on"),
+    ):
+        seeds.append(
+            (
+                "interactive",
+                action_id,
+                payloads.block_actions(
+                    {"type": "button", "action_id": action_id, "value": value},
+                    view={"id": "VHOME", "type": "home"},
+                    trigger_id=fake.new_trigger_id("U0ALICE"),
+                ),
+            )
+        )
+    for callback_id, builder, values in (
+        (
+            ids.CONNECT_RALLY_VIEW,
+            build_connect_rally,
+            {ids.RALLY_URL: "https://acme.rallycrm.io", ids.API_KEY: "rk_fuzz_not_a_real_key"},
+        ),
+        (ids.CONNECT_PERSONAL_VIEW, build_connect_personal, {ids.API_KEY: "rk_fuzz_not_real_2"}),
+    ):
+        view = builder()
+        seeds.append(
+            (
+                "interactive",
+                callback_id,
+                payloads.view_submission(view, payloads.state_values_for(view, values)),
+            )
+        )
     return seeds
 
 

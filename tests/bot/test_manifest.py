@@ -81,8 +81,16 @@ def test_declared_events_match_registered_listeners_both_ways() -> None:
 
 def test_every_view_callback_the_app_builds_has_a_submission_listener() -> None:
     # The chooser has no submit button, so it needs none.
-    submittable = set(ids.LOG_VIEWS.values())
+    submittable = {*ids.LOG_VIEWS.values(), ids.CONNECT_RALLY_VIEW, ids.CONNECT_PERSONAL_VIEW}
     assert registered("view") == submittable
+
+
+def test_the_manifest_asks_for_the_scopes_oauth_installs_with() -> None:
+    assert tuple(MANIFEST["oauth_config"]["scopes"]["bot"]) == ids.BOT_SCOPES
+
+
+def test_the_manifest_names_the_oauth_redirect_url() -> None:
+    assert MANIFEST["oauth_config"]["redirect_urls"] == ["https://example.com/slack/oauth_redirect"]
 
 
 @pytest.mark.parametrize("command", sorted(declared("command")))
@@ -116,5 +124,8 @@ def test_each_declared_shortcut_is_answered_not_404(
 
 @pytest.mark.parametrize("event", sorted(declared("event")))
 def test_each_declared_event_is_answered_not_404(rally: Rally, event: str) -> None:
-    assert event == "app_home_opened"
-    assert rally.post(event_callback(app_home_opened("U0ALICE"))).status_code == 200
+    payload = app_home_opened("U0ALICE") if event == ids.APP_HOME_OPENED else {"type": event}
+    if event == ids.TOKENS_REVOKED:
+        payload["tokens"] = {"oauth": ["U0ALICE"]}  # a person's only: nothing is forgotten
+    team = "T0RALLY001" if event != ids.APP_UNINSTALLED else "T0LEAVING"
+    assert rally.post(event_callback(payload, team=team)).status_code == 200

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from flask.testing import FlaskClient
 from bot.listeners.guard import IN_FLIGHT
 from bot.server import create_flask_app
 from core.settings import Settings
+from core.store import Store
 from devstack.fake_slack.payloads import (
     interactive_body,
     signed_headers,
@@ -28,10 +30,12 @@ from devstack.fake_slack.payloads import (
     view_submission,
 )
 from devstack.fake_slack.server import TEAM_ID, FakeSlack
+from tests.fixtures.database import TEST_KEYS
 from tests.fixtures.sandbox import DEV_API_KEY
 from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
 from workers import queues
 from workers.runner import run_burst
+from workers.workspace import store_of
 
 APP_URL = "https://app.rally.test"
 DEAL_ID = "c8f9a0b1-2d3e-4f56-7890-abcdef123456"
@@ -130,6 +134,10 @@ class Rally:
         response.raise_for_status()
         return list(response.json())
 
+    @property
+    def store(self) -> Store:
+        return store_of(self.settings)
+
     def queued(self) -> dict[str, int]:
         return {name: queues.queue(name, self.redis).count for name in queues.ALL_QUEUES}
 
@@ -143,10 +151,16 @@ class Rally:
 
 @pytest.fixture
 def rally_settings(
-    monkeypatch: pytest.MonkeyPatch, fake_slack: FakeSlack, redis_url: str, sandbox_url: str
+    monkeypatch: pytest.MonkeyPatch,
+    fake_slack: FakeSlack,
+    redis_url: str,
+    sandbox_url: str,
+    tmp_path: Path,
 ) -> Settings:
     """Environment of every process under test (the web app and the forked work horses)."""
     env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'rally-slack.db'}",
+        "RALLY_SLACK_ENCRYPTION_KEYS": TEST_KEYS[0],
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_API_URL": fake_slack.api_url,

@@ -15,7 +15,7 @@ import httpx
 
 from cli.main import main as rally_slack
 from devstack.fake_slack.payloads import block_actions
-from slack_ui.tasks import TASK_ACTIONS_BLOCK
+from slack_ui.ids import TASK_ACTIONS_BLOCK
 from tests.e2e.harness import Rally
 from tests.fixtures.sandbox import DEV_API_KEY
 

@@ -12,7 +12,8 @@ from flask import Flask
 
 from devstack.fake_slack.payloads import block_actions
 from slack_ui import ids
-from slack_ui.tasks import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, button_value
+from slack_ui.ids import COMPLETE_ACTION, SNOOZE_HOUR_ACTION
+from slack_ui.tasks import button_value
 from tests.e2e.harness import Rally
 from tests.e2e.reminders_support import (
     api,

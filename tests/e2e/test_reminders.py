@@ -5,6 +5,7 @@ workers, and the sandbox's tasks checked."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.redis import worker_redis
-from slack_ui.tasks import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, SNOOZE_TOMORROW_ACTION
-from tests.e2e.harness import APP_URL, DEAL_ID, OWNER_ID, Rally
+from slack_ui.ids import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, SNOOZE_TOMORROW_ACTION
+from tests.e2e.harness import APP_URL, DEAL_ID, OWNER_ID, TEAM_ID, Rally
 from tests.e2e.reminders_support import (
     RALLY_SLACK,
     api,
@@ -36,8 +37,8 @@ from workers.state import State
 from workers.task_actions import act_on_task
 
 
-def _poster(rally: Rally) -> SlackPoster:
-    return SlackPoster.from_settings(rally.settings, rally.redis)
+def _poster(rally: Rally) -> Callable[[str | None], SlackPoster]:
+    return lambda team: SlackPoster.from_settings(rally.settings, rally.redis, team=team)
 
 
 def test_a_task_logged_in_a_channel_is_reminded_there_once_and_its_complete_button_completes_it(
@@ -236,6 +237,7 @@ def test_a_failed_complete_is_told_to_the_clicker_and_the_buttons_still_work(
 def test_reminder_names_the_mapped_owner_and_goes_to_a_dm_when_the_bot_is_not_in_the_channel(
     rally: Rally,
 ) -> None:
+    rally.store.set_owner_self_service(TEAM_ID, True)
     assert rally.command(f"me {OWNER_ID}").status_code == 200
     task = log_task(rally, f"Owner mention due:{iso_in(5)}")
     assert task["ownerId"] == OWNER_ID

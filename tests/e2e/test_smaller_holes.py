@@ -10,7 +10,6 @@ import pytest
 from devstack.fake_slack.payloads import state_values_for, view_submission
 from slack_ui import ids
 from tests.e2e.harness import DEAL_ID, TEAM_ID, Rally
-from workers.state import State
 
 
 def test_a_resubmitted_modal_with_edited_fields_logs_the_edited_version(rally: Rally) -> None:
@@ -48,9 +47,8 @@ def test_an_id_with_a_trailing_newline_is_refused_and_nothing_is_stored(
 ) -> None:
     shown = rally.command(text).get_data(as_text=True)
     assert "Usage" in shown
-    state = State(rally.redis)
-    assert state.get_link(TEAM_ID, "C0SALES") is None
-    assert state.get_owner(TEAM_ID, "U0ALICE") is None
+    assert rally.store.link(TEAM_ID, "C0SALES") is None
+    assert rally.store.owner(TEAM_ID, "U0ALICE") is None
     rally.command("note Still works here")
     rally.work()
     assert [a["subject"] for a in rally.activities()] == ["Still works here"]

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devstack.fake_slack.payloads import app_home_opened, block_actions, event_callback
-from slack_ui.tasks import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, TASKS_MORE_ACTION
-from tests.e2e.harness import OWNER_ID, Rally
+from slack_ui.ids import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, TASKS_MORE_ACTION
+from tests.e2e.harness import OWNER_ID, TEAM_ID, Rally
 from tests.e2e.reminders_support import (
     RALLY_SLACK,
     cli_env,
@@ -44,6 +44,7 @@ def _task_buttons(blocks: list[dict[str, Any]], task_id: str) -> dict[str, dict[
 
 def _world(rally: Rally) -> dict[str, dict[str, Any]]:
     """Alice (mapped to OWNER_ID): tasks she owns, logged, someone else's, undated, overdue."""
+    rally.store.set_owner_self_service(TEAM_ID, True)
     assert rally.command(f"me {OWNER_ID}").status_code == 200
     tasks = {
         "owned": create_task(rally, "Owned in Rally", 60 * 5, ownerId=OWNER_ID),
@@ -115,6 +116,7 @@ def test_complete_from_rally_tasks_completes_it_refreshes_the_list_and_any_remin
 
 
 def test_rally_tasks_pages_ten_at_a_time_with_a_more_button(rally: Rally) -> None:
+    rally.store.set_owner_self_service(TEAM_ID, True)
     assert rally.command(f"me {OWNER_ID}").status_code == 200
     for n in range(12):
         create_task(rally, f"Task {n:02d}", 60 + n, ownerId=OWNER_ID)

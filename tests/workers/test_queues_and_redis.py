@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from slack_ui.tasks import COMPLETE_ACTION
+from slack_ui.ids import COMPLETE_ACTION
 from tests.e2e.harness import Rally
 from tests.e2e.reminders_support import buttons, iso_in, log_task, remind_once, reminders
 from tests.fixtures.redis import free_port

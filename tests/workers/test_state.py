@@ -22,19 +22,6 @@ def _origin(n: int) -> Origin:
     )
 
 
-def test_links_keep_a_reverse_index_per_record(redis_conn: redis.Redis) -> None:
-    state = State(redis_conn)
-    state.link_channel("T1", "C1", "deal", DEAL)
-    state.link_channel("T1", "C2", "deal", DEAL.lower())
-    assert state.channels_linked_to("deal", DEAL) == [("T1", "C1"), ("T1", "C2")]
-    previous = state.link_channel("T1", "C1", "company", "b5c7e1a2-3d4f-5678-9abc-def012345678")
-    assert previous is not None and previous.id == DEAL.lower()
-    assert state.channels_linked_to("deal", DEAL) == [("T1", "C2")]
-    assert state.unlink_channel("T1", "C2") is not None
-    assert state.channels_linked_to("deal", DEAL) == []
-    assert state.unlink_channel("T1", "C2") is None
-
-
 def test_recent_activity_is_newest_first_capped_and_deduplicated(redis_conn: redis.Redis) -> None:
     state = State(redis_conn)
     for n in range(RECENT_LIMIT + 5):

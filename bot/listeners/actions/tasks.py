@@ -94,16 +94,18 @@ def handle_tasks_more(
     if not isinstance(value, str) or not OFFSET_RE.match(value) or int(value) > MAX_OFFSET:
         raise Malformed("not a page of your tasks")
     offset = int(value)
-    namespace = namespace_of(services.settings)
+    namespace = namespace_of(services.settings, team)
     if namespace is None:
         return
     try:
         cards, total = open_tasks_page(
-            services.conn, namespace, team=team, user=user, offset=offset
+            services.conn, services.store, namespace, team=team, user=user, offset=offset
         )
         if offset >= total and total:  # the list shrank since that page was shown
             offset = 0
-            cards, total = open_tasks_page(services.conn, namespace, team=team, user=user)
+            cards, total = open_tasks_page(
+                services.conn, services.store, namespace, team=team, user=user
+            )
     except redis.RedisError:
         respond(text=QUEUE_DOWN, response_type="ephemeral", replace_original=False)
         return

@@ -19,11 +19,14 @@ import redis
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.envelope import Malformed
 from bot.forms import FormErrors, validate_wire, values_from_request
 from bot.parsing import (
     Command,
+    ConnectCommand,
+    DisconnectCommand,
     HelpCommand,
     InvalidCommand,
     LinkCommand,
@@ -40,10 +43,11 @@ from bot.services import QueueUnavailable, Services, services_of, submission_id_
 from slack_ui import ids
 from slack_ui.help import build_help
 from slack_ui.messages import escape
-from slack_ui.modals import build_log_modal, default_values
+from slack_ui.modals import build_connect_personal, build_log_modal, default_values
 from slack_ui.tasks import record_link, tasks_message
 from workers.open_tasks import namespace_of, open_tasks_page
 from workers.slack import tell_user
+from workers.workspace import connection_state
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +103,32 @@ def handle_rally_command(
         command=command,
     )
     parsed = parse_command(call.text)
+    if not connection_state(call.services.settings, call.team).connected:
+        _not_connected(call)
+        return
     SUBCOMMANDS.get(type(parsed), _help)(call, parsed)
+
+
+def _not_connected(call: Call) -> None:
+    """Every ``/rally`` in a workspace with no Rally connection: how to connect. Nothing
+    is logged, so nothing typed is lost."""
+    state = connection_state(call.services.settings, call.team)
+    if state.status == "checking":
+        call.say(
+            ":hourglass_flowing_sand: Rally is being connected for this workspace; try again in a moment."
+        )
+        return
+    how = (
+        "open *Rally* in your sidebar, go to its *Home* tab and press *Connect Rally* "
+        "(or have an operator run `rally-slack connect`)"
+        if call.services.is_admin(call.client, call.team, call.user)
+        else "ask a workspace admin to connect it from the app's *Home* tab"
+    )
+    failed = " The last try to connect failed." if state.status == "failed" else ""
+    call.say(
+        f":electric_plug: This workspace isn't connected to Rally yet, so nothing can be "
+        f"logged.{failed} To connect it, {how}."
+    )
 
 
 def _help(call: Call, parsed: Command) -> None:
@@ -119,8 +148,8 @@ def link_prefill(services: Services, team: str | None, channel: str | None) -> d
     if not team or not channel:
         return {}
     try:
-        link = services.state.get_link(team, channel)
-    except redis.RedisError:
+        link = services.store.link(team, channel)
+    except SQLAlchemyError:
         return {}
     return {link.kind: link.id} if link else {}
 
@@ -151,7 +180,7 @@ def _quick_create(call: Call, parsed: QuickCreateCommand) -> None:
     services = call.services
     # Only dates need the user's zone: skip the users.info round trip otherwise.
     tz, tz_known = (
-        services.user_tz(call.team, call.user)
+        services.user_tz(call.client, call.team, call.user)
         if DATE_TOKEN_RE.search(parsed.text)
         else ("UTC", True)
     )
@@ -164,9 +193,9 @@ def _quick_create(call: Call, parsed: QuickCreateCommand) -> None:
         return
     wire = quick.request_body()
     try:
-        link = services.state.get_link(call.team, call.channel)
-        owner = services.state.get_owner(call.team, call.user)
-    except redis.RedisError:
+        link = services.store.link(call.team, call.channel)
+        owner = services.store.owner(call.team, call.user)
+    except SQLAlchemyError:
         call.redis_down()
         return
     if link is not None:
@@ -206,7 +235,7 @@ def list_open_tasks(call: Call, parsed: TasksCommand) -> None:
     Redis only (no API call inside the request), so it answers within Slack's 3 seconds.
     """
     services = call.services
-    namespace = namespace_of(services.settings)
+    namespace = namespace_of(services.settings, call.team)
     if namespace is None:
         call.say(
             "Rally isn't configured here yet (RALLY_BASE_URL / RALLY_API_KEY), "
@@ -214,7 +243,9 @@ def list_open_tasks(call: Call, parsed: TasksCommand) -> None:
         )
         return
     try:
-        cards, total = open_tasks_page(services.conn, namespace, team=call.team, user=call.user)
+        cards, total = open_tasks_page(
+            services.conn, services.store, namespace, team=call.team, user=call.user
+        )
     except redis.RedisError:
         call.redis_down()
         return
@@ -227,39 +258,56 @@ def list_open_tasks(call: Call, parsed: TasksCommand) -> None:
 def _answer_from_state(call: Call, action: Callable[[], str]) -> None:
     try:
         text = action()
-    except redis.RedisError:
+    except (redis.RedisError, SQLAlchemyError):
         call.redis_down()
         return
     call.say(text)
 
 
+def _announce(call: Call, text: str) -> None:
+    """Answer in the channel for everyone to see (a link change concerns them all)."""
+    call.ack(text=text, response_type="in_channel")
+
+
 def _link(call: Call, parsed: LinkCommand) -> None:
+    # Who may: the channel's members (Slack runs a slash command only where the person
+    # can post, so running it here shows they are one) and admins (SPEC §6).
     ref = parsed.ref
-
-    def run() -> str:
-        previous = call.services.state.link_channel(call.team, call.channel, ref.kind, ref.id)
-        log.info(
-            "event=channel_linked team=%s channel=%s user=%s kind=%s id=%s",
+    store = call.services.store
+    try:
+        previous = store.link_channel(call.team, call.channel, ref.kind, ref.id, by=call.user)
+        store.audit(
             call.team,
-            call.channel,
             call.user,
-            ref.kind,
-            ref.id,
+            "linked",
+            surface="command",
+            channel=call.channel,
+            kind=ref.kind,
+            record=ref.id,
         )
-        text = (
-            f":link: This channel is now linked to {call.record(ref.kind, ref.id)}. "
-            "Activities logged here are associated with it."
-        )
-        if previous and (previous.kind, previous.id) != (ref.kind, ref.id):
-            text += f" (It was linked to {call.record(previous.kind, previous.id)}.)"
-        return text
-
-    _answer_from_state(call, run)
+    except SQLAlchemyError:
+        call.redis_down()
+        return
+    log.info(
+        "event=channel_linked team=%s channel=%s user=%s kind=%s id=%s",
+        call.team,
+        call.channel,
+        call.user,
+        ref.kind,
+        ref.id,
+    )
+    text = (
+        f":link: <@{call.user}> linked this channel to {call.record(ref.kind, ref.id)}. "
+        "Activities logged here are associated with it, and its due tasks are reminded here."
+    )
+    if previous and (previous.kind, previous.id) != (ref.kind, ref.id):
+        text += f" (It was linked to {call.record(previous.kind, previous.id)}.)"
+    _announce(call, text)
 
 
 def _show_link(call: Call, parsed: ShowLinkCommand) -> None:
     def run() -> str:
-        link = call.services.state.get_link(call.team, call.channel)
+        link = call.services.store.link(call.team, call.channel)
         if link is None:
             return (
                 "This channel isn't linked to a Rally record. "
@@ -271,34 +319,113 @@ def _show_link(call: Call, parsed: ShowLinkCommand) -> None:
 
 
 def _unlink(call: Call, parsed: UnlinkCommand) -> None:
-    def run() -> str:
-        previous = call.services.state.unlink_channel(call.team, call.channel)
-        if previous is None:
-            return "This channel wasn't linked to anything."
-        log.info(
-            "event=channel_unlinked team=%s channel=%s user=%s", call.team, call.channel, call.user
-        )
-        return f"Unlinked this channel from {call.record(previous.kind, previous.id)}."
-
-    _answer_from_state(call, run)
+    store = call.services.store
+    try:
+        previous = store.unlink_channel(call.team, call.channel)
+        if previous is not None:
+            store.audit(
+                call.team,
+                call.user,
+                "unlinked",
+                surface="command",
+                channel=call.channel,
+                kind=previous.kind,
+                record=previous.id,
+            )
+    except SQLAlchemyError:
+        call.redis_down()
+        return
+    if previous is None:
+        call.say("This channel wasn't linked to anything.")
+        return
+    log.info(
+        "event=channel_unlinked team=%s channel=%s user=%s", call.team, call.channel, call.user
+    )
+    _announce(
+        call,
+        f":link: <@{call.user}> unlinked this channel from "
+        f"{call.record(previous.kind, previous.id)}.",
+    )
 
 
 def _me(call: Call, parsed: MeCommand) -> None:
-    state = call.services.state
+    store = call.services.store
+    if parsed.owner_id is None:
+        _answer_from_state(call, lambda: _whoami(call))
+        return
+    allowed = store.owner_self_service(call.team) or call.services.is_admin(
+        call.client, call.team, call.user
+    )
+    if not allowed:
+        log.warning("event=owner_mapping_refused team=%s user=%s", call.team, call.user)
+        call.say(
+            ":no_entry: Only a workspace admin can choose which Rally owner you log as "
+            "(an admin can let everyone choose from the app's Home tab). "
+            "To log as yourself, connect your own Rally key: `/rally connect`."
+        )
+        return
 
     def run() -> str:
-        if parsed.owner_id is None:
-            owner = state.get_owner(call.team, call.user)
-            if owner is None:
-                return "You aren't mapped to a Rally user yet: `/rally me <your Rally owner id>`."
-            return f"Activities you log are owned by Rally user `{owner}`."
-        state.set_owner(call.team, call.user, parsed.owner_id)
+        store.set_owner(call.team, call.user, parsed.owner_id or "", by=call.user)
+        store.audit(call.team, call.user, "mapped_owner", surface="command", owner=parsed.owner_id)
         return (
             ":bust_in_silhouette: Got it: activities you log will be owned by "
             f"Rally user `{parsed.owner_id}`."
         )
 
     _answer_from_state(call, run)
+
+
+def _whoami(call: Call) -> str:
+    store = call.services.store
+    key = (
+        store.personal_key(call.team, call.user)
+        if call.services.settings.encryption_keys()
+        else None
+    )
+    owner = store.owner(call.team, call.user)
+    if key is not None and key.status == "ok":
+        return f"You log with your own Rally key ({key.key_hint}), so Rally attributes it to you."
+    if owner is None:
+        return "You aren't mapped to a Rally user yet: `/rally connect` to log with your own key."
+    return f"Activities you log are owned by Rally user `{owner}`."
+
+
+def _connect(call: Call, parsed: ConnectCommand) -> None:
+    call.ack()
+    if not call.services.settings.encryption_keys():
+        tell_user(call.client, call.command, NO_KEY_RING)
+        return
+    call.client.views_open(
+        trigger_id=call.command["trigger_id"],
+        view=build_connect_personal(metadata={"channel": call.channel}),
+    )
+
+
+def _disconnect(call: Call, parsed: DisconnectCommand) -> None:
+    store = call.services.store
+    try:
+        removed = call.services.settings.encryption_keys() and store.delete_personal_key(
+            call.team, call.user
+        )
+        if removed:
+            store.audit(call.team, call.user, "disconnected_key", surface="command")
+    except SQLAlchemyError:
+        call.redis_down()
+        return
+    if not removed:
+        call.say("You hadn't connected a Rally key of your own; you log with the workspace's.")
+        return
+    call.say(
+        ":unlock: Your Rally key is gone from here. What you log from now on goes out with "
+        "the workspace's key."
+    )
+
+
+NO_KEY_RING = (
+    ":warning: This app can't keep a key safely yet (the operator hasn't set "
+    "RALLY_SLACK_ENCRYPTION_KEYS), so nothing was stored."
+)
 
 
 SUBCOMMANDS: dict[type[Command], Callable[[Call, Any], None]] = {
@@ -311,4 +438,6 @@ SUBCOMMANDS: dict[type[Command], Callable[[Call, Any], None]] = {
     ShowLinkCommand: _show_link,
     UnlinkCommand: _unlink,
     MeCommand: _me,
+    ConnectCommand: _connect,
+    DisconnectCommand: _disconnect,
 }

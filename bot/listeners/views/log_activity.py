@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 from slack_bolt import Ack, BoltContext
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.envelope import Malformed
 from bot.forms import FormErrors, read_values, to_request
@@ -36,12 +37,12 @@ def handle_log_submission(ack: Ack, view: dict[str, Any], context: BoltContext) 
     metadata = read_metadata(view)
     try:
         values = read_values(view)
-        owner = services.state.get_owner(team, user)
+        owner = services.store.owner(team, user)
         request = to_request(kind, values, owner_id=owner)
     except FormErrors as exc:
         ack(response_action="errors", errors=exc.errors)
         return
-    except redis.RedisError:
+    except (redis.RedisError, SQLAlchemyError):
         ack(response_action="errors", errors={ids.SUBJECT: QUEUE_DOWN_ERROR})
         return
     submission_id = submission_id_for_view(view)

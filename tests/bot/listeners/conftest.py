@@ -4,6 +4,7 @@ No server runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from unittest.mock import Mock
 
@@ -14,14 +15,18 @@ from slack_sdk import WebClient
 
 from bot.services import CONTEXT_KEY, Services
 from core.settings import Settings
+from core.store import open_store
+from tests.fixtures.database import TEST_KEYS
 
 TEAM, USER, CHANNEL = "T0UNIT", "U0ALICE", "C0SALES"
 
 
 @pytest.fixture
-def settings() -> Settings:
+def settings(tmp_path: Path) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
+        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        rally_slack_encryption_keys=TEST_KEYS[0],
         slack_signing_secret="unit-test-secret-not-real",
         slack_bot_token="xoxb-unit-test-not-real",
         rally_base_url="https://acme.rallycrm.io",
@@ -32,10 +37,11 @@ def settings() -> Settings:
 
 @pytest.fixture
 def services(settings: Settings) -> Services:
-    conn = fakeredis.FakeRedis()
-    tz_client = Mock(WebClient)
-    tz_client.users_info.return_value = {"user": {"tz": "America/New_York"}}
-    return Services(settings=settings, conn=conn, tz_client=tz_client)
+    return Services(
+        settings=settings,
+        conn=fakeredis.FakeRedis(),
+        store=open_store(settings.database_url, settings.encryption_keys()),
+    )
 
 
 @pytest.fixture
@@ -53,6 +59,8 @@ def ack() -> Mock:
 @pytest.fixture
 def client() -> Mock:
     web = Mock(WebClient)
+    web.token = "xoxb-unit-test-not-real"
+    web.users_info.return_value = {"user": {"tz": "America/New_York", "is_admin": False}}
     web.views_open.return_value = {"ok": True, "view": {"id": "V1"}}
     web.chat_getPermalink.return_value = {"permalink": "https://slack.test/archives/C0SALES/p1"}
     return web

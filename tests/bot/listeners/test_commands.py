@@ -64,7 +64,7 @@ def test_a_bad_token_is_named_and_nothing_is_queued(
 def test_a_type_alone_opens_its_modal_prefilled_with_the_channels_deal(
     ack: Mock, client: Mock, context: BoltContext, services: Services
 ) -> None:
-    services.state.link_channel(TEAM, CHANNEL, "deal", DEAL)
+    services.store.link_channel(TEAM, CHANNEL, "deal", DEAL)
     handle_rally_command(ack=ack, command=_command("task"), client=client, context=context)
     ack.assert_called_once_with()
     view = client.views_open.call_args.kwargs["view"]
@@ -78,9 +78,11 @@ def test_link_then_unlink(
     handle_rally_command(
         ack=ack, command=_command(f"link deal {DEAL}"), client=client, context=context
     )
-    assert "now linked" in acked(ack)["text"]
-    assert services.state.get_link(TEAM, CHANNEL) is not None
+    answer = acked(ack)
+    assert "<@U0ALICE> linked this channel" in answer["text"]
+    assert answer["response_type"] == "in_channel"  # announced to the channel
+    assert services.store.link(TEAM, CHANNEL) is not None
     ack.reset_mock()
     handle_rally_command(ack=ack, command=_command("unlink"), client=client, context=context)
-    assert "Unlinked" in acked(ack)["text"]
-    assert services.state.get_link(TEAM, CHANNEL) is None
+    assert "unlinked this channel" in acked(ack)["text"]
+    assert services.store.link(TEAM, CHANNEL) is None

@@ -229,22 +229,29 @@ def test_run_once_from_settings_over_a_real_socket(
     rally: Rally, r: redis.Redis, redis_url: str, serve_app: object
 ) -> None:
     from core.settings import Settings
-    from workers.reminders.jobs import run_once, settings_namespace
+    from workers.reminders.jobs import run_once
+    from workers.workspace import workspace_credential
 
     from .conftest import API_KEY
 
     url = serve_app(rally.app)  # type: ignore[operator]
     task = rally.task("over the wire", 5 * MINUTE)
     settings = Settings(
-        rally_base_url=url, rally_api_key=API_KEY, redis_url=redis_url, reminder_lead_minutes=LEAD
-    )
+        _env_file=None,
+        rally_base_url=url,
+        rally_api_key=API_KEY,
+        redis_url=redis_url,
+        reminder_lead_minutes=LEAD,
+    )  # type: ignore[call-arg]
     poster = RecordingPoster()
 
-    sync, first = run_once(settings, poster)
-    _, second = run_once(settings, poster)
+    sync, first = run_once(settings, lambda team: poster)
+    _, second = run_once(settings, lambda team: poster)
 
     assert (sync.indexed, first.posted, second.posted) == (1, 1, 0)
     assert poster.ids == [task.id]
-    namespace = settings_namespace(settings)
+    credential = workspace_credential(settings, None)
+    assert credential is not None
+    namespace = credential.namespace
     assert namespace != rally.namespace  # another base URL: another index
     assert API_KEY not in namespace and all(API_KEY not in k.decode() for k in r.keys("*"))
