@@ -568,4 +568,3 @@ def _announce(
     ]
     for line in lines:
         printer.line("dev", line)
-
