@@ -82,14 +82,25 @@ class PlainInstall:
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
+            out, err = _stop(proc)
             pytest.fail(f"{' '.join(map(str, args))} still running after {timeout}s:\n{out}{err}")
         result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         if check and result.returncode != 0:
             pytest.fail(f"{' '.join(map(str, args))} exited {result.returncode}:\n{out}{err}")
         return result
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGTERM first: a ``rally-slack dev`` that did start stops the parts it runs in
+    sessions of their own, which a SIGKILL would leave running."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return proc.communicate()
 
 
 @pytest.fixture(scope="module")
