@@ -37,6 +37,12 @@ from typing import IO, TYPE_CHECKING, Any
 import httpx
 import redis
 
+# From the dev extra, and imported here rather than where used: so `rally-slack dev` from a
+# plain install stops at once with cli's message naming the extra, instead of starting
+# the stack (and failing only later, on a machine without redis-server).
+from fakeredis import TcpFakeServer
+from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+
 from devstack.console.app import (
     Console,
     create_console_app,
@@ -296,8 +302,6 @@ def _embedded_redis(port: int) -> Any:
     fakeredis 2.41 answers ``CLIENT INFO`` with ``addr=('127.0.0.1', 5000)``, which
     redis-py cannot parse, and RQ asks for it when a worker starts.
     """
-    from fakeredis import TcpFakeServer
-    from fakeredis._clients._tcp_server import TCPFakeRequestHandler
 
     class Handler(TCPFakeRequestHandler):
         def setup(self) -> None:
