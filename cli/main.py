@@ -36,6 +36,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "sandbox": Command("sandbox.cli", "the local Rally Activities API (Flask + SQLite)"),
     "dev": Command("devstack.dev", "the whole local stack on one machine (needs the dev extra)"),
+    "db": Command("workers.ops.db", "the durable store: upgrade, rotate-keys"),
+    "connect": Command("workers.ops.connect", "connect a workspace to its Rally tenant"),
+    "audit": Command("workers.ops.audit", "a workspace's audit trail, oldest first"),
 }
 
 

@@ -21,7 +21,13 @@ from urllib.parse import urlsplit
 
 import redis
 
-from api_client import AuthenticationError, RallyClient, RallyConnectionError, RallyError
+from api_client import (
+    AuthenticationError,
+    NotFoundError,
+    RallyClient,
+    RallyConnectionError,
+    RallyError,
+)
 from core.redis import worker_redis
 from core.settings import Settings
 from core.store import Store
@@ -92,11 +98,9 @@ def check_personal_key(team: str, user: str) -> dict[str, Any]:
         store.set_personal_key_status(team, user, "failed", detail="the workspace isn't connected")
         return {"status": "failed"}
     result = check_key(settings, tenant.base_url, key.api_key)
-    if result.ok:
-        theirs = check_key(settings, tenant.base_url, tenant.api_key)
-        if result.tenant_id and theirs.tenant_id and result.tenant_id != theirs.tenant_id:
-            # A key of another tenant would log this workspace's work somewhere else.
-            result = Check(False, "that key belongs to another Rally tenant than this workspace's")
+    if result.ok and not _same_tenant(tenant.base_url, tenant.api_key, key.api_key):
+        # A key of another tenant would log this workspace's work somewhere else.
+        result = Check(False, "that key belongs to another Rally tenant than this workspace's")
     store.set_personal_key_status(team, user, "ok" if result.ok else "failed", detail=result.detail)
     if result.ok:
         store.audit(team, user, "connected_key", surface="command")
@@ -108,6 +112,24 @@ def check_personal_key(team: str, user: str) -> dict[str, Any]:
     )
     _show(settings, team, user, words)
     return {"status": "ok" if result.ok else "failed"}
+
+
+def _same_tenant(base_url: str, workspace_key: str, personal_key: str) -> bool:
+    """Whether two keys reach the same tenant: one activity each key lists must be one the
+    other key can read. With no activity in either, nothing tells them apart: same."""
+    with (
+        RallyClient(base_url, workspace_key, timeout=10.0, max_retries=1) as theirs,
+        RallyClient(base_url, personal_key, timeout=10.0, max_retries=1) as mine,
+    ):
+        for lister, reader in ((theirs, mine), (mine, theirs)):
+            page = lister.list_activities(limit=1, fields=["id"])
+            if page:
+                try:
+                    reader.get_activity(page[0].id)
+                except NotFoundError:
+                    return False
+                return True
+    return True
 
 
 def _connection_words(result: Check) -> str:

@@ -1,0 +1,1 @@
+"""Operator commands: ``rally-slack db``, ``connect`` and ``audit`` (SPEC §3)."""
