@@ -202,6 +202,11 @@ class _MessageAction(_Shortcut):
     message: _Message
 
 
+class _Function(_Part):
+    callback_id: Short
+    id: Short | None = None
+
+
 class _Event(_Part):
     type: Short
     user: SlackId | _User | None = None
@@ -222,6 +227,12 @@ class _Event(_Part):
     previous_message: _Message | None = None
     item: _Item | None = None
     authorizations: list[_Authorization] | None = None
+    # function_executed (Workflow Builder steps)
+    function_execution_id: Short | None = None
+    workflow_execution_id: Short | None = None
+    bot_access_token: Short | None = None
+    function: _Function | None = None
+    inputs: dict[str, Any] | None = None
 
 
 class _EventCallback(_Envelope):

@@ -38,10 +38,15 @@ def _wait_for(url: str, deadline_s: float = 10.0) -> None:
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
+def redis_server(workdir: Path, *options: str) -> Iterator[str]:
     """A private ``redis-server`` on a free loopback port, without persistence; yields its URL.
 
     Shared with the benchmarks (``bench/_common.py``), which stand up the same server.
+
+    Args:
+        workdir: Its working directory.
+        options: More ``redis-server`` options (later ones win), e.g.
+            ``"--appendonly", "yes"``.
     """
     server = shutil.which("redis-server")
     if server is None:
@@ -60,6 +65,7 @@ def redis_server(workdir: Path) -> Iterator[str]:
             "no",
             "--dir",
             str(workdir),
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

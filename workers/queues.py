@@ -328,3 +328,43 @@ def enqueue_forget_team(conn: redis.Redis, *, team: str, enterprise_id: str | No
         )
     except DuplicateJobError:
         log.info("event=duplicate_forget team=%s", team)
+
+
+STEP_RETRY = Retry(max=3, interval=[5, 30, 120])
+"""A Workflow Builder step waits on us: a few tries, then it fails with a reason."""
+
+
+def step_job_id(execution_id: str) -> str:
+    return f"step-{execution_id}"
+
+
+def enqueue_step(
+    conn: redis.Redis, *, execution_id: str, callback_id: str, team: str, inputs: dict[str, Any]
+) -> bool:
+    """Queue one Workflow Builder step (``workers.steps.run_step``), once per execution.
+
+    Returns:
+        False when this execution was already queued (Slack delivered the event again).
+    """
+    try:
+        queue(ACTIVITIES, conn).enqueue_call(
+            "workers.steps.run_step",
+            kwargs={
+                "execution_id": execution_id,
+                "callback_id": callback_id,
+                "team": team,
+                "inputs": inputs,
+            },
+            job_id=step_job_id(execution_id),
+            unique=True,
+            retry=STEP_RETRY,
+            on_failure=Callback("workers.steps.on_step_failed"),
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+            timeout=JOB_TIMEOUT,
+            description=f"step {callback_id} {execution_id}",
+        )
+    except DuplicateJobError:
+        log.info("event=duplicate_step execution=%s", execution_id)
+        return False
+    return True

@@ -28,7 +28,7 @@ class Listener:
 
 def all_listeners() -> list[Listener]:
     """Every listener the app registers, in registration order."""
-    from bot.listeners import actions, commands, events, shortcuts, views
+    from bot.listeners import actions, commands, events, functions, shortcuts, views
 
     return [
         *commands.LISTENERS,
@@ -36,6 +36,7 @@ def all_listeners() -> list[Listener]:
         *actions.LISTENERS,
         *shortcuts.LISTENERS,
         *events.LISTENERS,
+        *functions.LISTENERS,
     ]
 
 

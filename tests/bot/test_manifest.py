@@ -51,8 +51,38 @@ def test_the_app_registers_every_declared_listener() -> None:
     assert len(app._listeners) == len(all_listeners())
 
 
+def as_the_schema_reads_it(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest with its function parameters in the bundled schema's flat form.
+
+    Slack's documentation writes ``{"properties": {name: {...}}, "required": [names]}``;
+    manifest-schema 1.0.0 knows only ``{name: {..., "is_required": bool}}``.
+    """
+    flat = json.loads(json.dumps(manifest))
+    for function in flat.get("functions", {}).values():
+        for side in ("input_parameters", "output_parameters"):
+            documented = function[side]
+            required = set(documented.get("required", []))
+            function[side] = {
+                name: {**spec, "is_required": name in required}
+                for name, spec in documented["properties"].items()
+            }
+    return flat
+
+
 def test_manifest_is_valid_against_slacks_published_schema() -> None:
-    jsonschema.validate(MANIFEST, SCHEMA)
+    jsonschema.validate(as_the_schema_reads_it(MANIFEST), SCHEMA)
+
+
+def test_the_documented_parameter_form_is_what_the_schema_alone_would_refuse() -> None:
+    # So the conversion above is what makes the check pass, not a laxer schema.
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(MANIFEST, SCHEMA)
+
+
+def test_declared_functions_match_registered_steps_both_ways() -> None:
+    assert set(MANIFEST["functions"]) == registered("function") == set(ids.FUNCTIONS)
+    assert MANIFEST["settings"]["function_runtime"] == "remote"
+    assert MANIFEST["settings"]["org_deploy_enabled"] is True
 
 
 def test_manifest_points_every_url_at_the_events_endpoint() -> None:
@@ -76,7 +106,9 @@ def test_declared_shortcuts_match_registered_listeners_both_ways() -> None:
 
 
 def test_declared_events_match_registered_listeners_both_ways() -> None:
-    assert declared("event") == registered("event") == set(ids.BOT_EVENTS)
+    # function_executed reaches the step listeners (app.function), not an event listener.
+    steps = {ids.FUNCTION_EXECUTED} if registered("function") else set()
+    assert declared("event") == registered("event") | steps == set(ids.BOT_EVENTS)
 
 
 def test_every_view_callback_the_app_builds_has_a_submission_listener() -> None:
@@ -125,6 +157,12 @@ def test_each_declared_shortcut_is_answered_not_404(
 @pytest.mark.parametrize("event", sorted(declared("event")))
 def test_each_declared_event_is_answered_not_404(rally: Rally, event: str) -> None:
     payload = app_home_opened("U0ALICE") if event == ids.APP_HOME_OPENED else {"type": event}
+    if event == ids.FUNCTION_EXECUTED:
+        payload |= {
+            "function": {"callback_id": ids.COMPLETE_TASK_STEP},
+            "function_execution_id": "Fx0MANIFEST",
+            "inputs": {"activity_id": "x"},
+        }
     if event == ids.TOKENS_REVOKED:
         payload["tokens"] = {"oauth": ["U0ALICE"]}  # a person's only: nothing is forgotten
     team = "T0RALLY001" if event != ids.APP_UNINSTALLED else "T0LEAVING"

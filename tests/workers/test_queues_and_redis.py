@@ -10,13 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import redis
 
+from devstack.local import redis_server
 from slack_ui.ids import COMPLETE_ACTION
 from tests.e2e.harness import Rally
 from tests.e2e.reminders_support import buttons, iso_in, log_task, remind_once, reminders
-from tests.fixtures.redis import free_port
-from tests.fixtures.waiting import wait_until
 from workers import queues
 from workers.runner import run_burst
 from workers.schedules import build_cron
@@ -61,43 +59,12 @@ def test_a_click_is_served_while_the_reminder_queue_has_a_backlog(rally: Rally) 
 
 @pytest.mark.subprocess
 def test_a_worker_names_the_redis_settings_that_can_lose_work(tmp_path: Path) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--maxmemory-policy",
-            "allkeys-lru",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        url = f"redis://127.0.0.1:{port}/0"
-        wait_until(lambda: _pings(url), timeout=10)
+    with redis_server(tmp_path, "--maxmemory-policy", "allkeys-lru") as url:
         env = dict(os.environ, REDIS_URL=url)
         result = subprocess.run(
             [RALLY_SLACK, "worker", "--burst"], env=env, capture_output=True, text=True, timeout=60
         )
-        assert result.returncode == 0, result.stderr
-        assert "maxmemory-policy is allkeys-lru" in result.stderr
-        assert "set maxmemory-policy noeviction" in result.stderr
-        assert "appendonly is no" in result.stderr
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _pings(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url).ping())
-    except redis.ConnectionError:
-        return False
+    assert result.returncode == 0, result.stderr
+    assert "maxmemory-policy is allkeys-lru" in result.stderr
+    assert "set maxmemory-policy noeviction" in result.stderr
+    assert "appendonly is no" in result.stderr
