@@ -162,7 +162,7 @@ def _open_modal(call: Call, parsed: OpenModalCommand) -> None:
     try:
         call.client.views_open(
             trigger_id=call.command["trigger_id"],
-            view=build_log_modal(kind, values=values, metadata=metadata),
+            view=build_log_modal(kind, values=values, metadata=metadata).to_dict(),
         )
     except SlackApiError as exc:
         # Usually an expired trigger (Slack was slow to deliver): say so instead of nothing.
@@ -398,7 +398,7 @@ def _connect(call: Call, parsed: ConnectCommand) -> None:
         return
     call.client.views_open(
         trigger_id=call.command["trigger_id"],
-        view=build_connect_personal(metadata={"channel": call.channel}),
+        view=build_connect_personal(metadata={"channel": call.channel}).to_dict(),
     )
 
 
