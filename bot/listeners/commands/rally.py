@@ -135,7 +135,7 @@ def _help(call: Call, parsed: Command) -> None:
     notice = None
     if isinstance(parsed, HelpCommand) and parsed.unknown:
         notice = f"I don't know `{escape(parsed.unknown)}`. Here is what `/rally` does:"
-    call.ack(**build_help(notice=notice))
+    call.ack(**build_help(notice=notice).to_dict())
 
 
 def _invalid(call: Call, parsed: InvalidCommand) -> None:
@@ -252,7 +252,7 @@ def list_open_tasks(call: Call, parsed: TasksCommand) -> None:
     message = tasks_message(
         cards, offset=0, total=total, now=datetime.now(UTC), app_url=services.settings.rally_app_url
     )
-    call.say(message["text"], blocks=message["blocks"])
+    call.say(**message.to_dict())
 
 
 def _answer_from_state(call: Call, action: Callable[[], str]) -> None:
