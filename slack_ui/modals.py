@@ -98,8 +98,12 @@ submission handler checks it again, since a forged submission is not bound by it
 def _options(field: str, value: Any) -> list[Option]:
     options = list(SELECTS[field])
     if value and value not in {v for v, _ in options}:
-        # A value typed in a quick-create (e.g. outcome:left_message) stays selectable.
-        options.append((str(value), str(value).replace("_", " ")))
+        # A value typed in a quick-create (e.g. outcome:left_message) stays selectable,
+        # its label cut to what Slack shows (the value, up to 150 characters, is kept).
+        label = str(value).replace("_", " ")
+        if len(label) > Option.label_max_length:
+            label = label[: Option.label_max_length - 1] + "…"
+        options.append((str(value), label))
     return [Option(value=v, label=label) for v, label in options]
 
 

@@ -125,6 +125,15 @@ def test_an_outcome_typed_in_a_quick_create_stays_selectable_when_the_modal_reop
     assert element["initial_option"]["text"]["text"] == "left message"
 
 
+def test_a_quick_create_outcome_longer_than_slacks_option_label_still_reopens() -> None:
+    typed = "spoke_to_the_assistant_" * 4  # 92 characters: /rally takes up to 100
+    view = slack_json(build_log_modal("call", values={ids.OUTCOME: typed}))
+
+    initial = _inputs(view)[ids.OUTCOME]["element"]["initial_option"]
+    assert initial["value"] == typed
+    assert len(initial["text"]["text"]) == 75 and initial["text"]["text"].endswith("…")
+
+
 def test_a_notice_goes_above_the_fields() -> None:
     view = slack_json(build_log_modal("task", notice=":warning: Last time Rally said: *no*"))
 
