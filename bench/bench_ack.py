@@ -57,7 +57,7 @@ Body = tuple[str, bytes]
 
 
 def call_view() -> dict[str, Any]:
-    return build_log_modal("call", metadata={"channel": "C0SALES"})
+    return build_log_modal("call", metadata={"channel": "C0SALES"}).to_dict()
 
 
 def call_submission(view: dict[str, Any], subject: str) -> bytes:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from slack_sdk.models.blocks import Block
 
+from slack_ui.kit import SlackMessage, context, section
 from slack_ui.tasks import log_buttons
 
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
@@ -28,21 +29,15 @@ TOKENS = (
 )
 
 
-def build_help(*, notice: str | None = None) -> dict[str, Any]:
+def build_help(*, notice: str | None = None) -> SlackMessage:
     """The ephemeral help message (``text`` + ``blocks``); ``notice`` goes on top (mrkdwn)."""
     lines = "\n".join(f"`{example}` — {what}" for example, what in SUBCOMMANDS)
-    blocks: list[dict[str, Any]] = []
-    if notice:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notice}})
-    blocks += [
-        {"type": "section", "text": {"type": "mrkdwn", "text": "*Rally for Slack*\n" + lines}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": TOKENS}]},
-        log_buttons(),
-    ]
-    return {
-        "text": "Rally for Slack: /rally call, task, note, meeting, tasks, link, unlink, me",
-        "blocks": blocks,
-    }
+    blocks: list[Block] = [section(notice)] if notice else []
+    blocks += [section("*Rally for Slack*\n" + lines), context(TOKENS), log_buttons()]
+    return SlackMessage(
+        text="Rally for Slack: /rally call, task, note, meeting, tasks, link, unlink, me",
+        blocks=blocks,
+    )
 
 
 __all__ = ["SUBCOMMANDS", "TOKENS", "build_help", "log_buttons"]

@@ -73,6 +73,7 @@ TASK_ACTIONS: Final = (COMPLETE_ACTION, SNOOZE_HOUR_ACTION, SNOOZE_TOMORROW_ACTI
 """Complete / Snooze buttons on reminders, ``/rally tasks`` and App Home (``value``: "task:due")."""
 TASK_ACTION_IDS: Final = TASK_ACTIONS
 TASK_ACTIONS_BLOCK: Final = "rally_task_actions"
+"""The button row of a reminder."""
 TASKS_MORE_ACTION: Final = "tasks_more"
 """The next page of ``/rally tasks``; ``value`` is the offset."""
 TASKS_MORE: Final = TASKS_MORE_ACTION
@@ -82,6 +83,28 @@ CONNECT_PERSONAL_ACTION: Final = "connect_personal_open"
 """App Home: open the form for one's own Rally key."""
 OWNER_SELF_SERVICE_ACTION: Final = "owner_self_service"
 """App Home, admins: let people choose their own owner id (``value``: "on" | "off")."""
+
+
+# -- button rows (block_id) -----------------------------------------------------------
+
+CHOOSE_TYPE_BLOCK: Final = "choose_type"
+"""The type buttons of the global shortcut's first step."""
+FAILURE_ACTIONS_BLOCK: Final = "rally_failure_actions"
+"""The "Edit and retry" row of a failure message."""
+LOG_BUTTONS_BLOCK: Final = "rally_log_buttons"
+"""One "Log <type>" button per activity type, under ``/rally help``."""
+HOME_LOG_BUTTONS_BLOCK: Final = "home_log_buttons"
+"""The same buttons in App Home."""
+HOME_SETUP_BLOCK: Final = "home_setup"
+"""App Home's Connect Rally / own key / owner id buttons."""
+TASKS_MORE_BLOCK: Final = "tasks_more"
+"""The More button row of ``/rally tasks``."""
+TASK_ROW_BLOCK_PREFIX: Final = "task_"
+"""A task's button row in a list (``/rally tasks``, App Home): ``task_<task id>``."""
+
+
+def task_row_block(task_id: str) -> str:
+    return f"{TASK_ROW_BLOCK_PREFIX}{task_id}"
 
 
 def open_modal_action(activity_type: str) -> str:

@@ -1,8 +1,8 @@
 """Block Kit for what the workers tell people: confirmations and failures.
 
-The bot's own views live in ``bot/blocks``; these are here because the workers post them
-and imports flow ``bot → workers``. Everything a user typed goes through :func:`escape`
-so it can neither ping ``@channel`` nor forge a link.
+Each builder returns a :class:`~slack_ui.kit.SlackMessage`; the workers post it with
+``.to_dict()``. Everything a user typed goes through :func:`escape` so it can neither
+ping ``@channel`` nor forge a link.
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_ui.ids import EDIT_AND_RETRY_ACTION
+from slack_sdk.models.blocks import ActionsBlock, Block
+
+from slack_ui.ids import EDIT_AND_RETRY_ACTION, FAILURE_ACTIONS_BLOCK
+from slack_ui.kit import SlackMessage, button, context, section
 
 FIELD_LABELS: dict[str, str] = {
     "activityType": "Type",
@@ -94,7 +97,7 @@ def activity_url(app_url: str | None, activity_id: str) -> str | None:
     return f"{app_url.rstrip('/')}/activities/{activity_id}"
 
 
-def confirmation(activity: dict[str, Any], *, app_url: str | None) -> dict[str, Any]:
+def confirmation(activity: dict[str, Any], *, app_url: str | None) -> SlackMessage:
     """The message confirming a logged activity (``text`` + ``blocks``)."""
     kind = TYPE_NOUNS.get(str(activity.get("activityType")), "activity")
     subject = escape(str(activity.get("subject", "")))
@@ -109,15 +112,10 @@ def confirmation(activity: dict[str, Any], *, app_url: str | None) -> dict[str, 
         for key, label in (("dealId", "deal"), ("companyId", "company"), ("contactId", "contact"))
         if activity.get(key)
     ]
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]
+    blocks: list[Block] = [section(line)]
     if associated:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "On " + ", ".join(associated)}],
-            }
-        )
-    return {"text": f"Logged {kind}: {subject}", "blocks": blocks}
+        blocks.append(context("On " + ", ".join(associated)))
+    return SlackMessage(text=f"Logged {kind}: {subject}", blocks=blocks)
 
 
 def describe_field_errors(field_errors: dict[str, list[str]]) -> list[str]:
@@ -137,7 +135,7 @@ def failure(
     field_errors: dict[str, list[str]] | None,
     submission_id: str | None,
     retryable: bool,
-) -> dict[str, Any]:
+) -> SlackMessage:
     """The message saying a submission did not reach Rally, with "Edit and retry"."""
     kind = TYPE_NOUNS.get(activity_type, "activity")
     head = f":warning: Your {kind} *{escape(subject)}* was not logged in Rally: {escape(reason)}"
@@ -145,24 +143,10 @@ def failure(
     text = head + ("\n" + "\n".join(f"• {line}" for line in detail_lines) if detail_lines else "")
     if retryable:
         text += "\nNothing you entered is lost."
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    blocks: list[Block] = [section(text)]
     if submission_id:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "rally_failure_actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": EDIT_AND_RETRY_ACTION,
-                        "text": {"type": "plain_text", "text": "Edit and retry"},
-                        "style": "primary",
-                        "value": submission_id,
-                    }
-                ],
-            }
-        )
-    return {
-        "text": f"Your {kind} {escape(subject)} was not logged: {escape(reason)}",
-        "blocks": blocks,
-    }
+        retry = button(EDIT_AND_RETRY_ACTION, "Edit and retry", submission_id, primary=True)
+        blocks.append(ActionsBlock(block_id=FAILURE_ACTIONS_BLOCK, elements=[retry]))
+    return SlackMessage(
+        text=f"Your {kind} {escape(subject)} was not logged: {escape(reason)}", blocks=blocks
+    )

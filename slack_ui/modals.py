@@ -1,9 +1,9 @@
 """Modals for logging an activity, built from data; and reading them back.
 
-``build_log_modal`` renders a type's modal from a dict of field values (the same dict
-``bot.forms.read_values`` returns from a submitted view), so "Edit and retry" reopens it
-with exactly what the user entered. Field names are the ``block_id`` constants of
-:mod:`slack_ui.ids`.
+``build_log_modal`` renders a type's modal (a ``slack_sdk`` ``View``) from a dict of field
+values (the same dict ``bot.forms.read_values`` returns from a submitted view), so "Edit
+and retry" reopens it with exactly what the user entered. Field names are the ``block_id``
+constants of :mod:`slack_ui.ids`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    DateTimePickerElement,
+    InputBlock,
+    InputInteractiveElement,
+    Option,
+    PlainTextInputElement,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
 from api_client.models import SHORT_TEXT_MAX, SUBJECT_MAX
 from slack_ui import ids
+from slack_ui.kit import button, section
 
 TITLES = {
     "note": "Log a note",
@@ -49,6 +62,14 @@ LABELS = {
     ids.MEETING_URL: "Meeting link",
 }
 ASSOCIATION_HINT = "A Rally id or a link to the record, e.g. https://app.rallycrm.io/deals/…"
+PLACEHOLDERS = {
+    ids.SUBJECT: "What happened, or what needs doing",
+    ids.DURATION: "e.g. 30",
+    ids.MEETING_URL: "https://meet.example.com/…",
+    ids.DEAL: "Rally id or link",
+    ids.COMPANY: "Rally id or link",
+    ids.CONTACT: "Rally id or link",
+}
 
 SELECTS: dict[str, tuple[tuple[str, str], ...]] = {
     ids.STATUS: STATUS_OPTIONS,
@@ -74,64 +95,50 @@ INPUT_MAX: dict[str, int] = {
 submission handler checks it again, since a forged submission is not bound by it)."""
 
 
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
+def _options(field: str, value: Any) -> list[Option]:
+    options = list(SELECTS[field])
+    if value and value not in {v for v, _ in options}:
+        # A value typed in a quick-create (e.g. outcome:left_message) stays selectable,
+        # its label cut to what Slack shows (the value, up to 150 characters, is kept).
+        label = str(value).replace("_", " ")
+        if len(label) > Option.label_max_length:
+            label = label[: Option.label_max_length - 1] + "…"
+        options.append((str(value), label))
+    return [Option(value=v, label=label) for v, label in options]
 
 
-def _option(value: str, label: str) -> dict[str, Any]:
-    return {"text": _plain(label), "value": value}
-
-
-def _element(field: str, value: Any) -> dict[str, Any]:
+def _element(field: str, value: Any) -> InputInteractiveElement:
     action_id = ids.input_action(field)
     if field in SELECTS:
-        options = list(SELECTS[field])
-        if value and value not in {v for v, _ in options}:
-            # A value typed in a quick-create (e.g. outcome:left_message) stays selectable.
-            options.append((str(value), str(value).replace("_", " ")))
-        element: dict[str, Any] = {
-            "type": "static_select",
-            "action_id": action_id,
-            "placeholder": _plain("Choose"),
-            "options": [_option(v, label) for v, label in options],
-        }
-        if value:
-            label = dict(options)[str(value)]
-            element["initial_option"] = _option(str(value), label)
-        return element
+        options = _options(field, value)
+        initial = next((o for o in options if value and o.value == str(value)), None)
+        return StaticSelectElement(
+            action_id=action_id, placeholder="Choose", options=options, initial_option=initial
+        )
     if field in DATETIMES:
-        element = {"type": "datetimepicker", "action_id": action_id}
-        if value not in (None, ""):
-            element["initial_date_time"] = int(value)
-        return element
-    element = {"type": "plain_text_input", "action_id": action_id}
-    element["max_length"] = INPUT_MAX[field]
-    if field == ids.SUBJECT:
-        element["placeholder"] = _plain("What happened, or what needs doing")
-    elif field == ids.BODY:
-        element["multiline"] = True
-    elif field == ids.DURATION:
-        element["placeholder"] = _plain("e.g. 30")
-    elif field == ids.MEETING_URL:
-        element["placeholder"] = _plain("https://meet.example.com/…")
-    elif field in (ids.DEAL, ids.COMPANY, ids.CONTACT):
-        element["placeholder"] = _plain("Rally id or link")
-    if value not in (None, ""):
-        element["initial_value"] = str(value)
-    return element
+        initial_date_time = int(value) if value not in (None, "") else None
+        return DateTimePickerElement(action_id=action_id, initial_date_time=initial_date_time)
+    return PlainTextInputElement(
+        action_id=action_id,
+        max_length=INPUT_MAX[field],
+        placeholder=PLACEHOLDERS.get(field),
+        multiline=True if field == ids.BODY else None,
+        initial_value=str(value) if value not in (None, "") else None,
+    )
 
 
-def _input(field: str, value: Any) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": field,
-        "label": _plain(LABELS[field]),
-        "element": _element(field, value),
-        "optional": field != ids.SUBJECT,
-    }
-    if field in (ids.DEAL, ids.COMPANY, ids.CONTACT):
-        block["hint"] = _plain(ASSOCIATION_HINT)
-    return block
+def _input(field: str, value: Any) -> InputBlock:
+    return InputBlock(
+        block_id=field,
+        label=LABELS[field],
+        element=_element(field, value),
+        optional=field != ids.SUBJECT,
+        hint=ASSOCIATION_HINT if field in (ids.DEAL, ids.COMPANY, ids.CONTACT) else None,
+    )
+
+
+def _metadata(metadata: dict[str, Any] | None) -> str:
+    return json.dumps(metadata or {}, separators=(",", ":"))
 
 
 def default_values(activity_type: str) -> dict[str, Any]:
@@ -147,7 +154,7 @@ def build_log_modal(
     values: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     notice: str | None = None,
-) -> dict[str, Any]:
+) -> View:
     """The modal for logging one activity type.
 
     Args:
@@ -157,46 +164,35 @@ def build_log_modal(
         notice: A line shown above the fields (e.g. why the last attempt failed), mrkdwn.
     """
     values = values or {}
-    blocks: list[dict[str, Any]] = []
-    if notice:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notice}})
+    blocks: list[Block] = [section(notice)] if notice else []
     blocks += [_input(field, values.get(field)) for field in ids.MODAL_FIELDS[activity_type]]
-    return {
-        "type": "modal",
-        "callback_id": ids.LOG_VIEWS[activity_type],
-        "title": _plain(TITLES[activity_type]),
-        "submit": _plain("Log it"),
-        "close": _plain("Cancel"),
-        "private_metadata": json.dumps(metadata or {}, separators=(",", ":")),
-        "blocks": blocks,
-    }
+    return View(
+        type="modal",
+        callback_id=ids.LOG_VIEWS[activity_type],
+        title=TITLES[activity_type],
+        submit="Log it",
+        close="Cancel",
+        private_metadata=_metadata(metadata),
+        blocks=blocks,
+    )
 
 
-def build_type_chooser(*, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_type_chooser(*, metadata: dict[str, Any] | None = None) -> View:
     """The first step of the global shortcut: which kind of activity to log."""
-    return {
-        "type": "modal",
-        "callback_id": ids.CHOOSE_TYPE_VIEW,
-        "title": _plain("Log activity"),
-        "close": _plain("Cancel"),
-        "private_metadata": json.dumps(metadata or {}, separators=(",", ":")),
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": "What would you like to log?"}},
-            {
-                "type": "actions",
-                "block_id": "choose_type",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": ids.choose_type_action(kind),
-                        "text": _plain(kind.capitalize()),
-                        "value": kind,
-                    }
-                    for kind in ids.ACTIVITY_TYPES
-                ],
-            },
+    buttons = [
+        button(ids.choose_type_action(kind), kind.capitalize(), kind) for kind in ids.ACTIVITY_TYPES
+    ]
+    return View(
+        type="modal",
+        callback_id=ids.CHOOSE_TYPE_VIEW,
+        title="Log activity",
+        close="Cancel",
+        private_metadata=_metadata(metadata),
+        blocks=[
+            section("What would you like to log?"),
+            ActionsBlock(block_id=ids.CHOOSE_TYPE_BLOCK, elements=buttons),
         ],
-    }
+    )
 
 
 def read_metadata(view: dict[str, Any]) -> dict[str, Any]:
@@ -214,79 +210,60 @@ SECRET_HINT = (
 )
 
 
-def _secret_input(label: str, placeholder: str) -> dict[str, Any]:
-    return {
-        "type": "input",
-        "block_id": ids.API_KEY,
-        "label": _plain(label),
-        "hint": _plain(SECRET_HINT),
-        "element": {
-            "type": "plain_text_input",
-            "action_id": ids.input_action(ids.API_KEY),
-            "max_length": 200,
-            "placeholder": _plain(placeholder),
-        },
-    }
+def _secret_input(label: str, placeholder: str) -> InputBlock:
+    return InputBlock(
+        block_id=ids.API_KEY,
+        label=label,
+        hint=SECRET_HINT,
+        element=PlainTextInputElement(
+            action_id=ids.input_action(ids.API_KEY), max_length=200, placeholder=placeholder
+        ),
+    )
 
 
 def build_connect_rally(
     *, base_url: str | None = None, metadata: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> View:
     """An admin connects the workspace to its Rally tenant: base URL and API key."""
-    url_element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": ids.input_action(ids.RALLY_URL),
-        "max_length": 2048,
-        "placeholder": _plain("https://acme.rallycrm.io"),
-    }
-    if base_url:
-        url_element["initial_value"] = base_url
-    return {
-        "type": "modal",
-        "callback_id": ids.CONNECT_RALLY_VIEW,
-        "title": _plain("Connect Rally"),
-        "submit": _plain("Connect"),
-        "close": _plain("Cancel"),
-        "private_metadata": json.dumps(metadata or {}, separators=(",", ":")),
-        "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": "Everyone in this workspace logs to this Rally tenant. "
-                    "The key is checked before it is used.",
-                },
-            },
-            {
-                "type": "input",
-                "block_id": ids.RALLY_URL,
-                "label": _plain("Rally address"),
-                "element": url_element,
-            },
+    url_input = PlainTextInputElement(
+        action_id=ids.input_action(ids.RALLY_URL),
+        max_length=2048,
+        placeholder="https://acme.rallycrm.io",
+        initial_value=base_url or None,
+    )
+    return View(
+        type="modal",
+        callback_id=ids.CONNECT_RALLY_VIEW,
+        title="Connect Rally",
+        submit="Connect",
+        close="Cancel",
+        private_metadata=_metadata(metadata),
+        blocks=[
+            section(
+                "Everyone in this workspace logs to this Rally tenant. "
+                "The key is checked before it is used."
+            ),
+            InputBlock(block_id=ids.RALLY_URL, label="Rally address", element=url_input),
             _secret_input("Workspace API key", "rk_live_…"),
         ],
-    }
+    )
 
 
-def build_connect_personal(*, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_connect_personal(*, metadata: dict[str, Any] | None = None) -> View:
     """A person stores their own Rally API key, so Rally attributes what they log."""
-    return {
-        "type": "modal",
-        "callback_id": ids.CONNECT_PERSONAL_VIEW,
-        "title": _plain("Your Rally key"),
-        "submit": _plain("Save"),
-        "close": _plain("Cancel"),
-        "private_metadata": json.dumps(metadata or {}, separators=(",", ":")),
-        "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": "What you log, complete or snooze from Slack then goes out "
-                    "with your own key, so Rally attributes it to you. "
-                    "`/rally disconnect` removes it.",
-                },
-            },
+    return View(
+        type="modal",
+        callback_id=ids.CONNECT_PERSONAL_VIEW,
+        title="Your Rally key",
+        submit="Save",
+        close="Cancel",
+        private_metadata=_metadata(metadata),
+        blocks=[
+            section(
+                "What you log, complete or snooze from Slack then goes out "
+                "with your own key, so Rally attributes it to you. "
+                "`/rally disconnect` removes it."
+            ),
             _secret_input("Your API key", "rk_…"),
         ],
-    }
+    )

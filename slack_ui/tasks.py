@@ -1,7 +1,8 @@
 """Block Kit for tasks: the reminder, what it becomes once someone acts, task lists, App Home.
 
-Here (not in ``bot/blocks``) because the workers post and update these, and imports flow
-``bot → workers``; the bot builds ``/rally tasks`` and the Home tab from the same functions.
+The workers post and update these, and the bot builds ``/rally tasks`` and the Home tab
+from the same functions. Messages are :class:`~slack_ui.kit.SlackMessage`, the Home tab a
+``slack_sdk`` ``View``; ``.to_dict()`` happens where they go to Slack.
 Everything a user typed goes through :func:`~slack_ui.messages.escape`. Times are Slack
 ``<!date>`` tokens, so each reader sees them in their own time zone.
 
@@ -22,19 +23,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from slack_sdk.models.blocks import ActionsBlock, Block
+from slack_sdk.models.views import View
+
 from slack_ui.ids import (
     ACTIVITY_TYPES,
     COMPLETE_ACTION,
     CONNECT_PERSONAL_ACTION,
     CONNECT_RALLY_ACTION,
     EDIT_AND_RETRY_ACTION,
-    OPEN_MODAL_ACTION_PREFIX,
+    HOME_LOG_BUTTONS_BLOCK,
+    HOME_SETUP_BLOCK,
+    LOG_BUTTONS_BLOCK,
     OWNER_SELF_SERVICE_ACTION,
     SNOOZE_HOUR_ACTION,
     SNOOZE_TOMORROW_ACTION,
     TASK_ACTIONS_BLOCK,
     TASKS_MORE_ACTION,
+    TASKS_MORE_BLOCK,
+    open_modal_action,
+    task_row_block,
 )
+from slack_ui.kit import SlackMessage, button, context, header, section
 from slack_ui.messages import activity_url, escape, slack_time
 
 __all__ = [
@@ -49,9 +59,11 @@ __all__ = [
     "parse_button_value",
     "record_link",
     "reminder",
+    "setup_blocks",
     "task_buttons",
     "task_rows",
     "tasks_message",
+    "undelivered_blocks",
 ]
 
 PAGE_SIZE: Final = 10
@@ -146,26 +158,17 @@ def _facts(card: TaskCard, *, app_url: str | None, owner_user: str | None) -> li
     return facts
 
 
-def task_buttons(card: TaskCard, block_id: str = TASK_ACTIONS_BLOCK) -> dict[str, Any]:
+def task_buttons(card: TaskCard, block_id: str = TASK_ACTIONS_BLOCK) -> ActionsBlock:
     """Complete / Snooze 1 hour / Snooze until tomorrow 9:00 for one task's due date."""
     value = button_value(card.id, card.due)
-    labels = (
-        (COMPLETE_ACTION, "Complete"),
-        (SNOOZE_HOUR_ACTION, "Snooze 1 hour"),
-        (SNOOZE_TOMORROW_ACTION, "Snooze until tomorrow 9:00"),
+    return ActionsBlock(
+        block_id=block_id,
+        elements=[
+            button(COMPLETE_ACTION, "Complete", value, primary=True),
+            button(SNOOZE_HOUR_ACTION, "Snooze 1 hour", value),
+            button(SNOOZE_TOMORROW_ACTION, "Snooze until tomorrow 9:00", value),
+        ],
     )
-    elements: list[dict[str, Any]] = []
-    for action_id, label in labels:
-        button: dict[str, Any] = {
-            "type": "button",
-            "action_id": action_id,
-            "text": {"type": "plain_text", "text": label},
-            "value": value,
-        }
-        if action_id == COMPLETE_ACTION:
-            button["style"] = "primary"
-        elements.append(button)
-    return {"type": "actions", "block_id": block_id, "elements": elements}
 
 
 def _headline(card: TaskCard, *, now: datetime, app_url: str | None) -> str:
@@ -177,23 +180,16 @@ def _headline(card: TaskCard, *, now: datetime, app_url: str | None) -> str:
 
 def reminder(
     card: TaskCard, *, now: datetime, app_url: str | None, owner_user: str | None
-) -> dict[str, Any]:
+) -> SlackMessage:
     """The reminder posted to a channel: the task, its due time, facts and the three buttons."""
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": _headline(card, now=now, app_url=app_url)},
-        }
-    ]
+    blocks: list[Block] = [section(_headline(card, now=now, app_url=app_url))]
     facts = _facts(card, app_url=app_url, owner_user=owner_user)
     if facts:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]}
-        )
+        blocks.append(context(" · ".join(facts)))
     blocks.append(task_buttons(card))
     overdue = "Overdue" if card.due <= int(now.timestamp()) else "Due"
     text = f"{overdue}: {escape(card.subject)} ({slack_time(card.due)})"
-    return {"text": text, "blocks": blocks}
+    return SlackMessage(text=text, blocks=blocks)
 
 
 def outcome_line(action: Mapping[str, Any]) -> str:
@@ -208,25 +204,21 @@ def outcome_line(action: Mapping[str, Any]) -> str:
 
 def acted_reminder(
     card: TaskCard, action: Mapping[str, Any], *, app_url: str | None, owner_user: str | None
-) -> dict[str, Any]:
+) -> SlackMessage:
     """The reminder once someone acted: the buttons give way to who did what."""
     line = outcome_line(action)
     head = f"{_name(card, app_url)} — was due {slack_time(card.due)}"
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
-    ]
+    blocks: list[Block] = [section(head)]
     facts = _facts(card, app_url=app_url, owner_user=owner_user)
     if facts:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]}
-        )
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
-    return {"text": f"{escape(card.subject)}: {line}", "blocks": blocks}
+        blocks.append(context(" · ".join(facts)))
+    blocks.append(section(line))
+    return SlackMessage(text=f"{escape(card.subject)}: {line}", blocks=blocks)
 
 
-def task_rows(cards: list[TaskCard], *, now: datetime, app_url: str | None) -> list[dict[str, Any]]:
+def task_rows(cards: list[TaskCard], *, now: datetime, app_url: str | None) -> list[Block]:
     """One section and one button row per task (``/rally tasks`` and App Home)."""
-    blocks: list[dict[str, Any]] = []
+    blocks: list[Block] = []
     for card in cards:
         line = f"{_name(card, app_url)} — due {slack_time(card.due)}"
         if card.due <= int(now.timestamp()):
@@ -235,8 +227,8 @@ def task_rows(cards: list[TaskCard], *, now: datetime, app_url: str | None) -> l
         extras += [record_link(kind, rid, app_url) for kind, rid in card.records()]
         if extras:
             line += "\n" + " · ".join(extras)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
-        blocks.append(task_buttons(card, block_id=f"task_{card.id}"))
+        blocks.append(section(line))
+        blocks.append(task_buttons(card, block_id=task_row_block(card.id)))
     return blocks
 
 
@@ -251,76 +243,39 @@ def tasks_message(
     now: datetime,
     app_url: str | None,
     notice: str | None = None,
-) -> dict[str, Any]:
+) -> SlackMessage:
     """The ephemeral ``/rally tasks`` answer: one page of tasks and a More button."""
-    blocks: list[dict[str, Any]] = []
-    if notice:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notice}})
+    blocks: list[Block] = [section(notice)] if notice else []
     if total == 0:
         text = (
             "You have no open tasks with a due date. Log one with "
             '`/rally task Send proposal due:"tomorrow 5pm"`.'
         )
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-        return {"text": text, "blocks": blocks}
+        blocks.append(section(text))
+        return SlackMessage(text=text, blocks=blocks)
     shown = f"{offset + 1} to {offset + len(cards)} of {total}"
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"*Your open tasks* ({shown}). {SHOWN_NOTE}"}],
-        }
-    )
+    blocks.append(context(f"*Your open tasks* ({shown}). {SHOWN_NOTE}"))
     blocks += task_rows(cards, now=now, app_url=app_url)
-    if offset + len(cards) < total:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "tasks_more",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": TASKS_MORE_ACTION,
-                        "text": {
-                            "type": "plain_text",
-                            "text": f"More ({total - offset - len(cards)})",
-                        },
-                        "value": str(offset + len(cards)),
-                    }
-                ],
-            }
-        )
-    return {"text": f"Your open tasks ({shown})", "blocks": blocks}
+    after = offset + len(cards)
+    if after < total:
+        more = button(TASKS_MORE_ACTION, f"More ({total - after})", str(after))
+        blocks.append(ActionsBlock(block_id=TASKS_MORE_BLOCK, elements=[more]))
+    return SlackMessage(text=f"Your open tasks ({shown})", blocks=blocks)
 
 
-def log_buttons(block_id: str = "rally_log_buttons") -> dict[str, Any]:
+def log_buttons(block_id: str = LOG_BUTTONS_BLOCK) -> ActionsBlock:
     """One button per activity type, each opening its modal."""
-    return {
-        "type": "actions",
-        "block_id": block_id,
-        "elements": [
-            {
-                "type": "button",
-                "action_id": f"{OPEN_MODAL_ACTION_PREFIX}{kind}",
-                "text": {"type": "plain_text", "text": f"Log {kind}"},
-                "value": kind,
-            }
-            for kind in ACTIVITY_TYPES
-        ],
-    }
+    return ActionsBlock(
+        block_id=block_id,
+        elements=[button(open_modal_action(kind), f"Log {kind}", kind) for kind in ACTIVITY_TYPES],
+    )
 
 
-def undelivered_blocks(
-    entries: list[Mapping[str, Any]], app_url: str | None
-) -> list[dict[str, Any]]:
+def undelivered_blocks(entries: list[Mapping[str, Any]], app_url: str | None) -> list[Block]:
     """Outcomes Slack never let us tell at the time, newest first (from ``notify`` giving up)."""
     if not entries:
         return []
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": "While Slack was unreachable"},
-        }
-    ]
+    blocks: list[Block] = [header("While Slack was unreachable")]
     for entry in entries:
         kind = escape(str(entry.get("activity_type") or "activity"))
         subject = escape(str(entry.get("subject") or "(no subject)"))
@@ -331,15 +286,10 @@ def undelivered_blocks(
         else:
             reason = escape(str(entry.get("reason") or "it could not be logged"))
             text = f":warning: Your {kind} *{subject}* was not logged: {reason}"
-        block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+        retry = None
         if not entry.get("ok") and entry.get("submission_id"):
-            block["accessory"] = {
-                "type": "button",
-                "action_id": EDIT_AND_RETRY_ACTION,
-                "text": {"type": "plain_text", "text": "Edit and retry"},
-                "value": str(entry["submission_id"]),
-            }
-        blocks.append(block)
+            retry = button(EDIT_AND_RETRY_ACTION, "Edit and retry", str(entry["submission_id"]))
+        blocks.append(section(text, accessory=retry))
     return blocks
 
 
@@ -377,7 +327,7 @@ _STATUS_WORDS: Final = {
 }
 
 
-def setup_blocks(setup: Setup) -> list[dict[str, Any]]:
+def setup_blocks(setup: Setup) -> list[Block]:
     """The workspace's Rally connection and the viewer's own key, with what they may do."""
     if setup.status == "none":
         line = ":electric_plug: This workspace isn't connected to Rally yet."
@@ -389,16 +339,14 @@ def setup_blocks(setup: Setup) -> list[dict[str, Any]]:
             line += f" (key {escape(setup.key_hint)})"
         if setup.detail and setup.status == "failed":
             line += f"\n{escape(setup.detail)}"
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": line}},
-    ]
-    elements: list[dict[str, Any]] = []
+    blocks: list[Block] = [section(line)]
+    buttons = []
     if setup.admin and not setup.from_environment:
         label = "Connect Rally" if setup.status == "none" else "Change connection"
-        elements.append(_button(CONNECT_RALLY_ACTION, label, "open", primary=setup.status != "ok"))
+        buttons.append(button(CONNECT_RALLY_ACTION, label, "open", primary=setup.status != "ok"))
     if setup.status == "ok":
         label = "Connect your own key" if not setup.personal_hint else "Replace your key"
-        elements.append(_button(CONNECT_PERSONAL_ACTION, label, "open"))
+        buttons.append(button(CONNECT_PERSONAL_ACTION, label, "open"))
     if setup.admin:
         turn = "off" if setup.self_service else "on"
         label = (
@@ -406,37 +354,19 @@ def setup_blocks(setup: Setup) -> list[dict[str, Any]]:
             if setup.self_service
             else "Let people choose their owner id"
         )
-        elements.append(_button(OWNER_SELF_SERVICE_ACTION, label, turn))
+        buttons.append(button(OWNER_SELF_SERVICE_ACTION, label, turn))
     if setup.personal_hint:
         words = {"ok": "checked", "checking": "being checked", "failed": "refused by Rally"}
         state = words.get(setup.personal_status or "", setup.personal_status or "")
         blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": f"You log with your own key ({escape(setup.personal_hint)}, "
-                        f"{state}); `/rally disconnect` removes it.",
-                    }
-                ],
-            }
+            context(
+                f"You log with your own key ({escape(setup.personal_hint)}, "
+                f"{state}); `/rally disconnect` removes it."
+            )
         )
-    if elements:
-        blocks.append({"type": "actions", "block_id": "home_setup", "elements": elements})
+    if buttons:
+        blocks.append(ActionsBlock(block_id=HOME_SETUP_BLOCK, elements=buttons))
     return blocks
-
-
-def _button(action_id: str, label: str, value: str, *, primary: bool = False) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "text": {"type": "plain_text", "text": label},
-        "value": value,
-    }
-    if primary:
-        button["style"] = "primary"
-    return button
 
 
 def home_view(
@@ -448,7 +378,7 @@ def home_view(
     app_url: str | None,
     undelivered: Sequence[Mapping[str, Any]] | None = None,
     setup: Setup | None = None,
-) -> dict[str, Any]:
+) -> View:
     """The App Home: the Rally connection, log buttons, open tasks with buttons, recently
     logged.
 
@@ -460,16 +390,13 @@ def home_view(
         setup: The connection and the viewer's key (see :class:`Setup`).
     """
     setup = setup or Setup()
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Rally"}},
-        *setup_blocks(setup),
-    ]
+    blocks: list[Block] = [header("Rally"), *setup_blocks(setup)]
     if setup.status != "ok":
-        return {"type": "home", "blocks": blocks}
+        return View(type="home", blocks=blocks)
     blocks += [
-        log_buttons("home_log_buttons"),
+        log_buttons(HOME_LOG_BUTTONS_BLOCK),
         *undelivered_blocks(list(undelivered or []), app_url),
-        {"type": "header", "text": {"type": "plain_text", "text": "Your open tasks"}},
+        header("Your open tasks"),
     ]
     if tasks is None:
         note = "Open tasks can't be shown right now."
@@ -478,18 +405,13 @@ def home_view(
     else:
         more = total_tasks - len(tasks)
         note = SHOWN_NOTE + (f" {more} more: `/rally tasks`." if more > 0 else "")
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+    blocks.append(context(note))
     blocks += task_rows(tasks or [], now=now, app_url=app_url)
-    blocks.append({"type": "header", "text": {"type": "plain_text", "text": "Recently logged"}})
+    blocks.append(header("Recently logged"))
     if not recent:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "Nothing logged from Slack yet."}],
-            }
-        )
+        blocks.append(context("Nothing logged from Slack yet."))
     for activity_id, kind, subject in recent[:20]:
         url = activity_url(app_url, activity_id)
         name = f"<{url}|{escape(subject)}>" if url else escape(subject)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"{kind} · {name}"}})
-    return {"type": "home", "blocks": blocks}
+        blocks.append(section(f"{kind} · {name}"))
+    return View(type="home", blocks=blocks)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 import redis
 from slack_sdk import WebClient
+from slack_sdk.models.views import View
 
 from core.settings import Settings
 from core.store import Store
@@ -95,7 +95,7 @@ def build_home_for(
     team: str,
     user: str,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> View:
     """The user's App Home view: the Rally connection, open tasks (first page), recent
     activity, log buttons."""
     state = State(conn)
@@ -127,7 +127,7 @@ def publish_home(
     """Publish (refresh) the user's App Home; returns whether Slack took it."""
     try:
         view = build_home_for(client, conn, settings, team=team, user=user)
-        client.views_publish(user_id=user, view=view)
+        client.views_publish(user_id=user, view=view.to_dict())
     except Exception as exc:  # a stale Home must never fail the job that refreshes it
         log.warning(
             "event=home_publish_failed team=%s user=%s error=%s", team, user, type(exc).__name__

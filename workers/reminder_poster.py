@@ -31,6 +31,7 @@ from slack_sdk.errors import SlackApiError
 from api_client import ActivityResponse
 from core.settings import Settings
 from core.store import Store
+from slack_ui.kit import SlackMessage
 from slack_ui.tasks import TaskCard, reminder
 from workers import workspace
 from workers.reminders.index import due_epoch
@@ -148,12 +149,11 @@ class SlackPoster:
             log.info("event=reminder_nowhere task=%s", activity.id)
         return complete
 
-    def _post(self, task_id: str, due: int, target: Target, message: dict[str, object]) -> str:
+    def _post(self, task_id: str, due: int, target: Target, message: SlackMessage) -> str:
         try:
             response = self.client.chat_postMessage(
                 channel=target.channel,
-                text=str(message["text"]),
-                blocks=message["blocks"],  # type: ignore[arg-type]
+                **message.to_dict(),
                 thread_ts=target.thread_ts,
                 unfurl_links=False,
             )

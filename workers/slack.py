@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from core.settings import Settings
+from slack_ui.kit import SlackMessage
 from workers.state import State
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def deliver(
     *,
     user: str,
     channel: str | None,
-    message: dict[str, Any],
+    message: SlackMessage,
     response_url: str | None = None,
 ) -> Delivered:
     """Show ``message`` to ``user`` where they started; see the module docstring.
@@ -173,21 +174,23 @@ def deliver(
     Raises:
         SlackApiError: when even the direct message fails for a reason other than the
             fallbacks above (the caller's job is retried).
+        SlackObjectFormationError: when ``message`` is not one Slack would take.
     """
+    payload = message.to_dict()
     if response_url and not response_url_allowed(response_url, client.base_url):
         log.warning("event=response_url_refused user=%s", user)
         response_url = None
     if response_url:
         try:
             # The response URL gets the same retries as the Web API client.
-            if _via_response_url(response_url, message, list(client.retry_handlers)):
+            if _via_response_url(response_url, payload, list(client.retry_handlers)):
                 return Delivered("response_url")
         except Exception as exc:  # a dead URL must not stop the fallbacks
             log.info("event=response_url_error error=%s", type(exc).__name__)
     if channel:
         try:
             client.chat_postEphemeral(
-                channel=channel, user=user, text=message["text"], blocks=message.get("blocks")
+                channel=channel, user=user, text=payload["text"], blocks=payload.get("blocks")
             )
             return Delivered("ephemeral")
         except SlackApiError as exc:
@@ -197,7 +200,7 @@ def deliver(
             log.info("event=ephemeral_fallback channel=%s user=%s error=%s", channel, user, error)
     opened = client.conversations_open(users=[user])
     dm = opened["channel"]["id"]
-    posted = client.chat_postMessage(channel=dm, text=message["text"], blocks=message.get("blocks"))
+    posted = client.chat_postMessage(channel=dm, text=payload["text"], blocks=payload.get("blocks"))
     return Delivered("dm", channel=dm, ts=posted.get("ts"))
 
 
@@ -231,7 +234,11 @@ def tell_user(client: WebClient, body: dict[str, Any], text: str) -> bool:
         return False
     try:
         deliver(
-            client, user=user, channel=channel, message={"text": text}, response_url=response_url
+            client,
+            user=user,
+            channel=channel,
+            message=SlackMessage(text=text),
+            response_url=response_url,
         )
     except Exception as exc:
         log.warning("event=tell_user_failed user=%s error=%s", user, type(exc).__name__)

@@ -45,6 +45,7 @@ from core.redis import worker_redis
 from core.settings import Settings
 from core.store import Store
 from slack_ui.ids import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, TASK_ACTIONS
+from slack_ui.kit import SlackMessage
 from slack_ui.messages import escape
 from slack_ui.tasks import TaskCard, acted_reminder, outcome_line, tasks_message
 from workers import open_tasks, workspace
@@ -127,7 +128,11 @@ def _tell(
     """An ephemeral note to the clicker alone (response URL, else ephemeral, else DM)."""
     try:
         deliver(
-            client, user=user, channel=channel, message={"text": text}, response_url=response_url
+            client,
+            user=user,
+            channel=channel,
+            message=SlackMessage(text=text),
+            response_url=response_url,
         )
     except Exception as exc:
         log.warning("event=tell_clicker_failed user=%s error=%s", user, type(exc).__name__)
@@ -457,12 +462,10 @@ def _show_outcome(click: _Click, record: dict[str, Any], *, card: TaskCard | Non
         owner_user = mapped[1] if mapped else None
     message = acted_reminder(
         card, record, app_url=click.settings.rally_app_url, owner_user=owner_user
-    )
+    ).to_dict()
     for where, ts in copies.items():
         try:
-            click.slack.chat_update(
-                channel=where, ts=ts, text=message["text"], blocks=message["blocks"]
-            )
+            click.slack.chat_update(channel=where, ts=ts, **message)
         except Exception as exc:  # one deleted copy must not keep the others stale
             log.info(
                 "event=reminder_update_failed task=%s channel=%s error=%s",
@@ -489,7 +492,7 @@ def _refresh_list(click: _Click, notice: str) -> None:
     )
     try:
         WebhookClient(click.response_url, timeout=10, retry_handlers=retry_handlers()).send(
-            text=message["text"], blocks=message["blocks"], replace_original=True
+            **message.to_dict(), replace_original=True
         )
     except Exception as exc:
         log.info("event=tasks_list_refresh_failed user=%s error=%s", click.user, type(exc).__name__)

@@ -112,7 +112,7 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
                 ),
             )
         )
-        chooser = build_type_chooser(metadata={"channel": "C0SALES"})
+        chooser = build_type_chooser(metadata={"channel": "C0SALES"}).to_dict()
         seeds.append(
             (
                 "interactive",
@@ -123,7 +123,7 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
                 ),
             )
         )
-        view = build_log_modal(kind, metadata={"channel": "C0SALES", "response_url": url})
+        view = build_log_modal(kind, metadata={"channel": "C0SALES", "response_url": url}).to_dict()
         values = {ids.SUBJECT: f"Fuzzed {kind}", ids.BODY: "Seed body"}
         if kind == "task":
             values |= {ids.DUE: int(time.time()) + 86_400, ids.PRIORITY: "high"}
@@ -213,7 +213,7 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
         ),
         (ids.CONNECT_PERSONAL_VIEW, build_connect_personal, {ids.API_KEY: "rk_fuzz_not_real_2"}),
     ):
-        view = builder()
+        view = builder().to_dict()
         seeds.append(
             (
                 "interactive",

@@ -54,9 +54,8 @@ def handle_open_modal(
     values = default_values(kind) | link_prefill(
         services_of(context), context.team_id, metadata["channel"]
     )
-    client.views_open(
-        trigger_id=trigger_id, view=build_log_modal(kind, values=values, metadata=metadata)
-    )
+    view = build_log_modal(kind, values=values, metadata=metadata)
+    client.views_open(trigger_id=trigger_id, view=view.to_dict())
 
 
 def handle_choose_type(
@@ -75,7 +74,7 @@ def handle_choose_type(
     client.views_update(
         view_id=view["id"],
         hash=view.get("hash"),
-        view=build_log_modal(kind, values=values, metadata=metadata),
+        view=build_log_modal(kind, values=values, metadata=metadata).to_dict(),
     )
 
 
@@ -127,7 +126,7 @@ def handle_edit_and_retry(
         metadata=metadata,
         notice="\n".join(notice_lines),
     )
-    client.views_open(trigger_id=trigger_id, view=view)
+    client.views_open(trigger_id=trigger_id, view=view.to_dict())
     log.info("event=edit_and_retry submission=%s user=%s", submission_id, context.user_id)
 
 

@@ -45,7 +45,7 @@ def handle_connect_rally(
     current = services.store.connection(team) if services.settings.encryption_keys() else None
     client.views_open(
         trigger_id=str(body.get("trigger_id") or ""),
-        view=build_connect_rally(base_url=current.base_url if current else None),
+        view=build_connect_rally(base_url=current.base_url if current else None).to_dict(),
     )
 
 
@@ -58,7 +58,9 @@ def handle_connect_personal(
     if not connection_state(services_of(context).settings, team).connected:
         tell_user(client, body, "Rally isn't connected for this workspace yet.")
         return
-    client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=build_connect_personal())
+    client.views_open(
+        trigger_id=str(body.get("trigger_id") or ""), view=build_connect_personal().to_dict()
+    )
 
 
 def handle_owner_self_service(

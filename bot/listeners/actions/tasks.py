@@ -116,4 +116,4 @@ def handle_tasks_more(
         now=datetime.now(UTC),
         app_url=services.settings.rally_app_url,
     )
-    respond(text=message["text"], blocks=message["blocks"], replace_original=True)
+    respond(**message.to_dict(), replace_original=True)

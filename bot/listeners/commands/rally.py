@@ -135,7 +135,7 @@ def _help(call: Call, parsed: Command) -> None:
     notice = None
     if isinstance(parsed, HelpCommand) and parsed.unknown:
         notice = f"I don't know `{escape(parsed.unknown)}`. Here is what `/rally` does:"
-    call.ack(**build_help(notice=notice))
+    call.ack(**build_help(notice=notice).to_dict())
 
 
 def _invalid(call: Call, parsed: InvalidCommand) -> None:
@@ -162,7 +162,7 @@ def _open_modal(call: Call, parsed: OpenModalCommand) -> None:
     try:
         call.client.views_open(
             trigger_id=call.command["trigger_id"],
-            view=build_log_modal(kind, values=values, metadata=metadata),
+            view=build_log_modal(kind, values=values, metadata=metadata).to_dict(),
         )
     except SlackApiError as exc:
         # Usually an expired trigger (Slack was slow to deliver): say so instead of nothing.
@@ -252,7 +252,7 @@ def list_open_tasks(call: Call, parsed: TasksCommand) -> None:
     message = tasks_message(
         cards, offset=0, total=total, now=datetime.now(UTC), app_url=services.settings.rally_app_url
     )
-    call.say(message["text"], blocks=message["blocks"])
+    call.say(**message.to_dict())
 
 
 def _answer_from_state(call: Call, action: Callable[[], str]) -> None:
@@ -398,7 +398,7 @@ def _connect(call: Call, parsed: ConnectCommand) -> None:
         return
     call.client.views_open(
         trigger_id=call.command["trigger_id"],
-        view=build_connect_personal(metadata={"channel": call.channel}),
+        view=build_connect_personal(metadata={"channel": call.channel}).to_dict(),
     )
 
 

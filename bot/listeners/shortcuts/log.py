@@ -24,7 +24,9 @@ SUBJECT_FROM_MESSAGE_MAX = 150
 def handle_log_activity(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
     """Global shortcut: ask which type, then ``choose_type_*`` swaps in that modal."""
     ack()
-    client.views_open(trigger_id=shortcut["trigger_id"], view=build_type_chooser(metadata={}))
+    client.views_open(
+        trigger_id=shortcut["trigger_id"], view=build_type_chooser(metadata={}).to_dict()
+    )
 
 
 def note_values_from_message(text: str, permalink: str | None) -> dict[str, Any]:
@@ -61,5 +63,5 @@ def handle_log_as_note(
     metadata = {"channel": channel, "response_url": shortcut.get("response_url")}
     client.views_open(
         trigger_id=shortcut["trigger_id"],
-        view=build_log_modal("note", values=values, metadata=metadata),
+        view=build_log_modal("note", values=values, metadata=metadata).to_dict(),
     )

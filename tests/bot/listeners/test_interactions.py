@@ -29,7 +29,7 @@ TASK = "5a1c0de0-ac3e-4d3a-9e55-000000000001"
 
 
 def _view(kind: str, values: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    view = build_log_modal(kind, metadata={"channel": CHANNEL})
+    view = build_log_modal(kind, metadata={"channel": CHANNEL}).to_dict()
     return {**view, "id": "V1", "hash": "1.a", "state": {"values": values}}
 
 
@@ -167,7 +167,7 @@ def test_the_guard_keeps_a_modal_open_when_a_submission_handler_fails(client: Mo
     def breaks(ack: Ack) -> None:
         raise RuntimeError("a bug")
 
-    view = build_log_modal("note")
+    view = build_log_modal("note").to_dict()
     args = _args(
         client=client, body={"type": "view_submission", "user": {"id": USER}, "view": view}
     )
