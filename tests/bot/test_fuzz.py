@@ -189,6 +189,18 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
     )
     revoked = {"type": ids.TOKENS_REVOKED, "tokens": {"oauth": ["U0ALICE"], "bot": []}}
     seeds.append(("event", ids.TOKENS_REVOKED, json.loads(payloads.event_callback(revoked))))
+    for step, inputs in (
+        (ids.LOG_ACTIVITY_STEP, {"activity_type": "note", "subject": "Seed", "body": "Seed body"}),
+        (ids.COMPLETE_TASK_STEP, {"activity_id": TASK_ID}),
+    ):
+        executed = {
+            "type": ids.FUNCTION_EXECUTED,
+            "function": {"id": "Fn0SEED", "callback_id": step},
+            "inputs": inputs,
+            "function_execution_id": f"Fx0{step.upper()[-6:]}",
+            "bot_access_token": "xwfp-fuzz-not-real",
+        }
+        seeds.append(("event", step, json.loads(payloads.event_callback(executed))))
     for action_id, value in (
         (ids.CONNECT_RALLY_ACTION, "open"),
         (ids.CONNECT_PERSONAL_ACTION, "open"),
