@@ -22,7 +22,7 @@ import pydantic
 from api_client.models import CreateActivityRequest, format_utc, is_http_url
 from bot.parsing import ParseError, parse_minutes, parse_record_ref
 from slack_ui import ids
-from slack_ui.modals import DATETIMES, INPUT_MAX, SELECTS
+from slack_ui.modals import DATETIMES, INPUT_MAX, SELECTS, WIRE_TO_BLOCK
 
 # A date picked in a modal must fall in this range (Slack's picker offers 1970..2099;
 # anything outside is a forged or broken submission, not a plan).
@@ -30,24 +30,6 @@ EARLIEST = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
 LATEST = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
 UNREADABLE = "This value couldn't be read. Please enter it again."
 
-# Wire field → the modal block that shows its errors.
-WIRE_TO_BLOCK: dict[str, str] = {
-    "subject": ids.SUBJECT,
-    "body": ids.BODY,
-    "dealId": ids.DEAL,
-    "companyId": ids.COMPANY,
-    "contactId": ids.CONTACT,
-    "status": ids.STATUS,
-    "dueDate": ids.DUE,
-    "priority": ids.PRIORITY,
-    "callDirection": ids.DIRECTION,
-    "callOutcome": ids.OUTCOME,
-    "callDurationSeconds": ids.DURATION,
-    "durationMinutes": ids.DURATION,
-    "scheduledAt": ids.START,
-    "location": ids.LOCATION,
-    "meetingUrl": ids.MEETING_URL,
-}
 ASSOCIATIONS = (
     (ids.DEAL, "deal", "dealId"),
     (ids.COMPANY, "company", "companyId"),
@@ -251,21 +233,3 @@ def validate_wire(wire: dict[str, Any]) -> dict[str, Any]:
             errors.setdefault(block, str(error["msg"]).removeprefix("Value error, "))
         raise FormErrors(errors) from None
     return request.model_dump(by_alias=True, exclude_none=True, mode="json")
-
-
-def values_from_request(wire: dict[str, Any]) -> dict[str, Any]:
-    """Modal values (block_id → value) that re-enter ``wire``; inverse of ``to_request``."""
-    values: dict[str, Any] = {}
-    for name, block in WIRE_TO_BLOCK.items():
-        value = wire.get(name)
-        if value is None:
-            continue
-        if name in ("dueDate", "scheduledAt"):
-            value = int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
-        elif name == "callDurationSeconds":
-            minutes, seconds = divmod(int(value), 60)
-            value = str(minutes) if not seconds else f"{minutes}m{seconds}s"
-        elif name == "durationMinutes":
-            value = str(value)
-        values[block] = value
-    return values

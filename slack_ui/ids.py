@@ -51,6 +51,10 @@ LOG_VIEWS: Final[dict[str, str]] = {
     "meeting": LOG_MEETING_VIEW,
 }
 CHOOSE_TYPE_VIEW: Final = "log_choose_type"
+EDIT_VIEW: Final = "edit_activity"
+"""Editing a logged activity (the type's fields, prefilled from Rally)."""
+LOADING_VIEW: Final = "rally_loading"
+"""A modal saying it is reading from Rally; a job replaces it (no submit)."""
 CONNECT_RALLY_VIEW: Final = "connect_rally"
 """An admin connects the workspace to its Rally tenant (base URL, API key)."""
 CONNECT_PERSONAL_VIEW: Final = "connect_personal_key"
@@ -77,6 +81,11 @@ TASK_ACTIONS_BLOCK: Final = "rally_task_actions"
 TASKS_MORE_ACTION: Final = "tasks_more"
 """The next page of ``/rally tasks``; ``value`` is the offset."""
 TASKS_MORE: Final = TASKS_MORE_ACTION
+ACTIVITY_EDIT_ACTION: Final = "activity_edit"
+"""Edit on a confirmation; ``value`` is the activity id."""
+ACTIVITY_DELETE_ACTION: Final = "activity_delete"
+"""Delete on a confirmation (with Slack's confirm dialog); ``value`` is the activity id."""
+CONFIRMATION_ACTIONS_BLOCK: Final = "rally_confirmation_actions"
 CONNECT_RALLY_ACTION: Final = "connect_rally_open"
 """App Home, admins: open the Connect Rally modal."""
 CONNECT_PERSONAL_ACTION: Final = "connect_personal_open"

@@ -10,9 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk.models.blocks import ActionsBlock, Block
+from slack_sdk.models.blocks import ActionsBlock, Block, ConfirmObject
 
-from slack_ui.ids import EDIT_AND_RETRY_ACTION, FAILURE_ACTIONS_BLOCK
+from slack_ui.ids import (
+    ACTIVITY_DELETE_ACTION,
+    ACTIVITY_EDIT_ACTION,
+    CONFIRMATION_ACTIONS_BLOCK,
+    EDIT_AND_RETRY_ACTION,
+    FAILURE_ACTIONS_BLOCK,
+)
 from slack_ui.kit import SlackMessage, button, context, section
 
 FIELD_LABELS: dict[str, str] = {
@@ -97,8 +103,21 @@ def activity_url(app_url: str | None, activity_id: str) -> str | None:
     return f"{app_url.rstrip('/')}/activities/{activity_id}"
 
 
-def confirmation(activity: dict[str, Any], *, app_url: str | None) -> SlackMessage:
-    """The message confirming a logged activity (``text`` + ``blocks``)."""
+def confirmation(
+    activity: dict[str, Any],
+    *,
+    app_url: str | None,
+    note: str | None = None,
+    editable: bool = True,
+) -> SlackMessage:
+    """The message confirming a logged activity, with **Edit** and **Delete**.
+
+    Args:
+        activity: The activity as the API returned it (wire names).
+        app_url: ``RALLY_APP_URL`` for links.
+        note: A line under it, e.g. ``Edited by <@U…>`` once someone edited it.
+        editable: Whether to offer Edit and Delete (not on a deleted one).
+    """
     kind = TYPE_NOUNS.get(str(activity.get("activityType")), "activity")
     subject = escape(str(activity.get("subject", "")))
     url = activity_url(app_url, str(activity["id"]))
@@ -115,7 +134,38 @@ def confirmation(activity: dict[str, Any], *, app_url: str | None) -> SlackMessa
     blocks: list[Block] = [section(line)]
     if associated:
         blocks.append(context("On " + ", ".join(associated)))
+    if note:
+        blocks.append(context(note))
+    if editable:
+        blocks.append(confirmation_buttons(str(activity["id"]), kind))
     return SlackMessage(text=f"Logged {kind}: {subject}", blocks=blocks)
+
+
+def confirmation_buttons(activity_id: str, kind: str) -> ActionsBlock:
+    """Edit, and Delete behind Slack's confirm dialog."""
+    delete = button(ACTIVITY_DELETE_ACTION, "Delete", activity_id)
+    delete.style = "danger"
+    delete.confirm = ConfirmObject(
+        title=f"Delete this {kind}?",
+        text="It is deleted in Rally too, for everyone. This can't be undone.",
+        confirm="Delete",
+        deny="Keep it",
+        style="danger",
+    )
+    return ActionsBlock(
+        block_id=CONFIRMATION_ACTIONS_BLOCK,
+        elements=[button(ACTIVITY_EDIT_ACTION, "Edit", activity_id), delete],
+    )
+
+
+def deleted(activity: dict[str, Any], *, by: str) -> SlackMessage:
+    """The confirmation once its activity was deleted: struck through, no buttons."""
+    kind = TYPE_NOUNS.get(str(activity.get("activityType")), "activity")
+    subject = escape(str(activity.get("subject") or "(no subject)"))
+    return SlackMessage(
+        text=f"Deleted {kind}: {subject}",
+        blocks=[section(f":wastebasket: ~{kind} {subject}~"), context(f"Deleted by <@{by}>")],
+    )
 
 
 def describe_field_errors(field_errors: dict[str, list[str]]) -> list[str]:

@@ -9,8 +9,10 @@ constants of :mod:`slack_ui.ids`.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -23,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from api_client.models import SHORT_TEXT_MAX, SUBJECT_MAX
+from api_client.models import SHORT_TEXT_MAX, SUBJECT_MAX, TYPE_SPECIFIC_FIELDS
 from slack_ui import ids
 from slack_ui.kit import button, section
 
@@ -137,6 +139,58 @@ def _input(field: str, value: Any) -> InputBlock:
     )
 
 
+# Wire field → the modal block that shows it (and its errors).
+WIRE_TO_BLOCK: dict[str, str] = {
+    "subject": ids.SUBJECT,
+    "body": ids.BODY,
+    "dealId": ids.DEAL,
+    "companyId": ids.COMPANY,
+    "contactId": ids.CONTACT,
+    "status": ids.STATUS,
+    "dueDate": ids.DUE,
+    "priority": ids.PRIORITY,
+    "callDirection": ids.DIRECTION,
+    "callOutcome": ids.OUTCOME,
+    "callDurationSeconds": ids.DURATION,
+    "durationMinutes": ids.DURATION,
+    "scheduledAt": ids.START,
+    "location": ids.LOCATION,
+    "meetingUrl": ids.MEETING_URL,
+}
+
+
+def values_from_request(wire: dict[str, Any]) -> dict[str, Any]:
+    """Modal values (block_id → value) showing ``wire`` (an activity or a request): what
+    "Edit and retry" and Edit reopen a form with; the inverse of ``bot.forms.to_request``."""
+    values: dict[str, Any] = {}
+    for name, block in WIRE_TO_BLOCK.items():
+        value = wire.get(name)
+        if value is None:
+            continue
+        if name in ("dueDate", "scheduledAt"):
+            value = int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
+        elif name == "callDurationSeconds":
+            minutes, seconds = divmod(int(value), 60)
+            value = str(minutes) if not seconds else f"{minutes}m{seconds}s"
+        elif name == "durationMinutes":
+            value = str(value)
+        values[block] = value
+    return values
+
+
+def form_wire_fields(activity_type: str) -> tuple[str, ...]:
+    """The wire fields a type's form shows (besides ``subject``): what an Edit that left one
+    empty clears."""
+    specific = {to_camel(name): kind.value for name, kind in TYPE_SPECIFIC_FIELDS.items()}
+    return tuple(
+        wire
+        for wire, block in WIRE_TO_BLOCK.items()
+        if wire != "subject"
+        and block in ids.MODAL_FIELDS[activity_type]
+        and specific.get(wire, activity_type) == activity_type
+    )
+
+
 def _metadata(metadata: dict[str, Any] | None) -> str:
     return json.dumps(metadata or {}, separators=(",", ":"))
 
@@ -154,26 +208,39 @@ def build_log_modal(
     values: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     notice: str | None = None,
+    editing: bool = False,
 ) -> View:
-    """The modal for logging one activity type.
+    """The modal for logging one activity type (or, ``editing``, changing a logged one).
 
     Args:
         activity_type: ``note``, ``task``, ``call`` or ``meeting``.
         values: Field values to pre-fill (block_id → value), e.g. the channel's deal.
         metadata: Carried in ``private_metadata`` (channel, response URL, …).
         notice: A line shown above the fields (e.g. why the last attempt failed), mrkdwn.
+        editing: The Edit form of an activity already in Rally (its own callback id).
     """
     values = values or {}
     blocks: list[Block] = [section(notice)] if notice else []
     blocks += [_input(field, values.get(field)) for field in ids.MODAL_FIELDS[activity_type]]
     return View(
         type="modal",
-        callback_id=ids.LOG_VIEWS[activity_type],
-        title=TITLES[activity_type],
-        submit="Log it",
+        callback_id=ids.EDIT_VIEW if editing else ids.LOG_VIEWS[activity_type],
+        title=f"Edit the {activity_type}" if editing else TITLES[activity_type],
+        submit="Save" if editing else "Log it",
         close="Cancel",
         private_metadata=_metadata(metadata),
         blocks=blocks,
+    )
+
+
+def build_loading(text: str, *, title: str = "Rally") -> View:
+    """A modal that says what is happening while a job fetches what it will show."""
+    return View(
+        type="modal",
+        callback_id=ids.LOADING_VIEW,
+        title=title,
+        close="Close",
+        blocks=[section(text)],
     )
 
 

@@ -18,6 +18,8 @@ Queues:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from typing import Any
 
@@ -368,3 +370,102 @@ def enqueue_step(
         log.info("event=duplicate_step execution=%s", execution_id)
         return False
     return True
+
+
+def _enqueue_edit_job(conn: redis.Redis, func: str, job_id: str, kwargs: dict[str, Any]) -> None:
+    try:
+        queue(ACTIONS, conn).enqueue_call(
+            func,
+            kwargs=kwargs,
+            job_id=job_id,
+            unique=True,
+            result_ttl=0,
+            failure_ttl=3600,
+            timeout=TASK_ACTION_TIMEOUT,
+            description=f"{func.rsplit('.', 1)[-1]} {kwargs.get('activity_id')}",
+        )
+    except DuplicateJobError:
+        log.info("event=duplicate_edit job=%s", job_id)
+
+
+def enqueue_edit_form(
+    conn: redis.Redis,
+    *,
+    team: str,
+    user: str,
+    activity_id: str,
+    view_id: str,
+    channel: str | None,
+    message_ts: str | None,
+    response_url: str | None,
+) -> None:
+    """Queue filling the Edit form from a GET of the activity (``workers.edits``)."""
+    _enqueue_edit_job(
+        conn,
+        "workers.edits.open_edit_form",
+        f"edit-form-{view_id}",
+        {
+            "team": team,
+            "user": user,
+            "activity_id": activity_id,
+            "view_id": view_id,
+            "channel": channel,
+            "message_ts": message_ts,
+            "response_url": response_url,
+        },
+    )
+
+
+def enqueue_edit(
+    conn: redis.Redis,
+    *,
+    team: str,
+    user: str,
+    activity_id: str,
+    request: dict[str, Any],
+    channel: str | None,
+    message_ts: str | None,
+    response_url: str | None,
+) -> None:
+    """Queue saving an edit (``workers.edits.apply_edit``): a PUT, then the confirmation."""
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:16]
+    _enqueue_edit_job(
+        conn,
+        "workers.edits.apply_edit",
+        f"edit-{activity_id}-{digest}",
+        {
+            "team": team,
+            "user": user,
+            "activity_id": activity_id,
+            "request": request,
+            "channel": channel,
+            "message_ts": message_ts,
+            "response_url": response_url,
+        },
+    )
+
+
+def enqueue_delete(
+    conn: redis.Redis,
+    *,
+    team: str,
+    user: str,
+    activity_id: str,
+    channel: str | None,
+    message_ts: str | None,
+    response_url: str | None,
+) -> None:
+    """Queue deleting an activity (``workers.edits.delete_activity``), once while queued."""
+    _enqueue_edit_job(
+        conn,
+        "workers.edits.delete_activity",
+        f"delete-{activity_id}",
+        {
+            "team": team,
+            "user": user,
+            "activity_id": activity_id,
+            "channel": channel,
+            "message_ts": message_ts,
+            "response_url": response_url,
+        },
+    )

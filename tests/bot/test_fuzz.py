@@ -201,6 +201,34 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
             "bot_access_token": "xwfp-fuzz-not-real",
         }
         seeds.append(("event", step, json.loads(payloads.event_callback(executed))))
+    for action_id in (ids.ACTIVITY_EDIT_ACTION, ids.ACTIVITY_DELETE_ACTION):
+        seeds.append(
+            (
+                "interactive",
+                action_id,
+                payloads.block_actions(
+                    {"type": "button", "action_id": action_id, "value": TASK_ID},
+                    channel="C0SALES",
+                    is_ephemeral=True,
+                    response_url=url,
+                    trigger_id=fake.new_trigger_id("U0ALICE"),
+                ),
+            )
+        )
+    edit_view = build_log_modal(
+        "note",
+        metadata={"activity_id": TASK_ID, "type": "note", "response_url": url},
+        editing=True,
+    ).to_dict()
+    seeds.append(
+        (
+            "interactive",
+            ids.EDIT_VIEW,
+            payloads.view_submission(
+                edit_view, payloads.state_values_for(edit_view, {ids.SUBJECT: "Seed"})
+            ),
+        )
+    )
     for action_id, value in (
         (ids.CONNECT_RALLY_ACTION, "open"),
         (ids.CONNECT_PERSONAL_ACTION, "open"),

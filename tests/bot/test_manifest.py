@@ -113,7 +113,12 @@ def test_declared_events_match_registered_listeners_both_ways() -> None:
 
 def test_every_view_callback_the_app_builds_has_a_submission_listener() -> None:
     # The chooser has no submit button, so it needs none.
-    submittable = {*ids.LOG_VIEWS.values(), ids.CONNECT_RALLY_VIEW, ids.CONNECT_PERSONAL_VIEW}
+    submittable = {
+        *ids.LOG_VIEWS.values(),
+        ids.EDIT_VIEW,
+        ids.CONNECT_RALLY_VIEW,
+        ids.CONNECT_PERSONAL_VIEW,
+    }
     assert registered("view") == submittable
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from slack_ui import messages
+from slack_ui import ids, messages
 from slack_ui.ids import EDIT_AND_RETRY_ACTION, FAILURE_ACTIONS_BLOCK
 from tests.slack_ui.checks import action_ids, block_ids, elements, slack_json, texts
 
@@ -120,7 +120,7 @@ def test_each_types_confirmation_names_it_repeats_its_details_and_where_it_is_fi
         assert context == ["On deal `D1`, company `C1`"]
     else:
         assert context == ([ON[kind]] if ON[kind] else [])
-    assert not action_ids(msg)
+    assert action_ids(msg) == [ids.ACTIVITY_EDIT_ACTION, ids.ACTIVITY_DELETE_ACTION]
 
 
 def test_a_confirmation_of_an_unknown_type_calls_it_an_activity() -> None:
@@ -169,3 +169,12 @@ def test_a_failure_without_a_kept_submission_has_no_button() -> None:
     assert texts(msg) == [
         ":warning: Your note *Gone &lt;x&gt;* was not logged in Rally: it expired"
     ]
+
+
+def test_an_edited_confirmation_says_who_and_a_deleted_one_has_no_buttons() -> None:
+    edited = slack_json(
+        messages.confirmation(ACTIVITIES["note"], app_url=None, note="Edited by <@U1>")
+    )
+    assert "Edited by <@U1>" in json.dumps(edited)
+    gone = slack_json(messages.deleted(ACTIVITIES["note"], by="U1"))
+    assert not action_ids(gone) and "Deleted by <@U1>" in json.dumps(gone)

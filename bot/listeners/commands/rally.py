@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.envelope import Malformed
-from bot.forms import FormErrors, validate_wire, values_from_request
+from bot.forms import FormErrors, validate_wire
 from bot.parsing import (
     Command,
     ConnectCommand,
@@ -43,7 +43,12 @@ from bot.services import QueueUnavailable, Services, services_of, submission_id_
 from slack_ui import ids
 from slack_ui.help import build_help
 from slack_ui.messages import escape
-from slack_ui.modals import build_connect_personal, build_log_modal, default_values
+from slack_ui.modals import (
+    build_connect_personal,
+    build_log_modal,
+    default_values,
+    values_from_request,
+)
 from slack_ui.tasks import record_link, tasks_message
 from workers.open_tasks import namespace_of, open_tasks_page
 from workers.slack import tell_user
