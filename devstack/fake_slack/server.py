@@ -20,155 +20,59 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, request
 
 from devstack.fake_slack.blockkit import normalize_blocks, validate_message_blocks, validate_view
+from devstack.fake_slack.failures import Failures, SlackError
 from devstack.fake_slack.socket_mode import DEFAULT_APP_TOKEN, SocketMode, add_socket_mode_route
+from devstack.fake_slack.world import (
+    API_APP_ID,
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    TEAM_NAME,
+    Channel,
+    Person,
+    Workspace,
+    default_channels,
+    default_people,
+)
 
-TEAM_ID = "T0RALLY001"
-TEAM_NAME = "Rally Dev"
-TEAM_DOMAIN = "rallydev"
-API_APP_ID = "A0RALLYAPP"
-BOT_USER_ID = "U0RALLYBOT"
-BOT_ID = "B0RALLYBOT"
+__all__ = [
+    "API_APP_ID",
+    "BOT_ID",
+    "BOT_USER_ID",
+    "DEFAULT_APP_TOKEN",
+    "DEFAULT_BOT_TOKEN",
+    "TEAM_DOMAIN",
+    "TEAM_ID",
+    "TEAM_NAME",
+    "Call",
+    "Channel",
+    "FakeSlack",
+    "Person",
+    "ResponsePost",
+    "SlackError",
+    "SocketMode",
+    "add_socket_mode_route",
+    "create_app",
+    "create_blueprint",
+    "default_channels",
+    "default_people",
+    "normalize_blocks",
+    "validate_message_blocks",
+    "validate_view",
+]
+
 DEFAULT_BOT_TOKEN = "xoxb-test-not-a-real-token"
 # Methods Slack only accepts with the app-level token (xapp-...), not the bot token.
 _APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
-
-# Slack's long names for the zones we use; tz_label in users.info is one of these.
-_TZ_LABELS = {
-    "America/Los_Angeles": ("Pacific Standard Time", "Pacific Daylight Time"),
-    "America/New_York": ("Eastern Standard Time", "Eastern Daylight Time"),
-    "Asia/Tokyo": ("Japan Standard Time", "Japan Standard Time"),
-    "Europe/London": ("Greenwich Mean Time", "British Summer Time"),
-    "Asia/Kolkata": ("India Standard Time", "India Standard Time"),
-    "Australia/Sydney": ("Australian Eastern Standard Time", "Australian Eastern Daylight Time"),
-}
-
-
-@dataclass
-class Person:
-    """A member of the fake workspace."""
-
-    id: str
-    name: str
-    real_name: str
-    tz: str
-    title: str = ""
-    is_bot: bool = False
-
-    def as_slack_user(self, now: datetime | None = None) -> dict[str, Any]:
-        """The ``user`` object of ``users.info``, with the time zone as of ``now``."""
-        moment = (now or datetime.now(UTC)).astimezone(ZoneInfo(self.tz))
-        offset = moment.utcoffset()
-        dst = bool(moment.dst())
-        labels = _TZ_LABELS.get(self.tz, (self.tz, self.tz))
-        first, _, last = self.real_name.partition(" ")
-        return {
-            "id": self.id,
-            "team_id": TEAM_ID,
-            "name": self.name,
-            "deleted": False,
-            "color": "9f69e7",
-            "real_name": self.real_name,
-            "tz": self.tz,
-            "tz_label": labels[1] if dst else labels[0],
-            "tz_offset": int(offset.total_seconds()) if offset else 0,
-            "profile": {
-                "title": self.title,
-                "real_name": self.real_name,
-                "real_name_normalized": self.real_name,
-                "display_name": self.name,
-                "display_name_normalized": self.name,
-                "first_name": first,
-                "last_name": last,
-                "email": f"{self.name}@example.com",
-                "team": TEAM_ID,
-            },
-            "is_admin": False,
-            "is_owner": False,
-            "is_primary_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
-            "is_bot": self.is_bot,
-            "is_app_user": False,
-            "updated": 1700000000,
-        }
-
-
-@dataclass
-class Channel:
-    """A conversation of the fake workspace (public or private channel, or a DM)."""
-
-    id: str
-    name: str
-    is_private: bool = False
-    is_im: bool = False
-    im_user: str | None = None
-    members: set[str] = field(default_factory=set)
-
-    def as_slack_channel(self) -> dict[str, Any]:
-        """The ``channel`` object of ``conversations.info``."""
-        if self.is_im:
-            return {
-                "id": self.id,
-                "created": 1700000000,
-                "is_im": True,
-                "is_org_shared": False,
-                "user": self.im_user,
-                "is_user_deleted": False,
-                "priority": 0,
-            }
-        return {
-            "id": self.id,
-            "name": self.name,
-            "name_normalized": self.name,
-            "is_channel": not self.is_private,
-            "is_group": self.is_private,
-            "is_im": False,
-            "is_mpim": False,
-            "is_private": self.is_private,
-            "is_archived": False,
-            "is_general": self.name == "general",
-            "is_shared": False,
-            "is_org_shared": False,
-            "is_ext_shared": False,
-            "is_member": BOT_USER_ID in self.members,
-            "created": 1700000000,
-            "creator": "U0ALICE",
-            "context_team_id": TEAM_ID,
-            "topic": {"value": "", "creator": "", "last_set": 0},
-            "purpose": {"value": "", "creator": "", "last_set": 0},
-            "num_members": len(self.members),
-        }
-
-
-def default_people() -> list[Person]:
-    """The people of the default workspace: a sales team spread over time zones."""
-    return [
-        Person("U0ALICE", "alice", "Alice Moreno", "America/Los_Angeles", "Account Executive"),
-        Person("U0BOB", "bob", "Bob Tanaka", "Asia/Tokyo", "Sales Engineer"),
-        Person("U0CAROL", "carol", "Carol Hughes", "Europe/London", "Sales Manager"),
-        Person("U0DAVE", "dave", "Dave Okafor", "America/New_York", "SDR"),
-        Person(BOT_USER_ID, "rally", "Rally", "America/Los_Angeles", is_bot=True),
-    ]
-
-
-def default_channels(people: Iterable[Person]) -> list[Channel]:
-    """The channels of the default workspace; everyone (and the bot) is in each."""
-    everyone = {p.id for p in people}
-    return [
-        Channel("C0SALES", "sales", members=set(everyone)),
-        Channel("C0ACME", "deal-acme", members=set(everyone)),
-        Channel("C0GENERAL", "general", members=set(everyone)),
-    ]
 
 
 @dataclass(frozen=True)
@@ -206,24 +110,6 @@ class _ResponseUrl:
     message_ts: str | None
     ephemeral: bool
     uses: int = 0
-
-
-@dataclass
-class _Failure:
-    error: str
-    status: int
-    retry_after: int
-    remaining: int
-
-
-class SlackError(Exception):
-    """An ``ok: false`` answer, raised inside a method handler."""
-
-    def __init__(self, error: str, status: int = 200, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
-        self.extra = extra
 
 
 _JSON_PARAMS = ("blocks", "attachments", "view", "metadata")
@@ -268,8 +154,8 @@ class FakeSlack:
         self.socket_mode = SocketMode(app_id=API_APP_ID)
         self.base_url = base_url.rstrip("/")
         self.permalink_base = permalink_base.rstrip("/")
-        self._initial_people = people
-        self._initial_channels = channels
+        self._workspace = Workspace(people, channels)
+        self._failures = Failures()
         self._cond = threading.Condition(threading.RLock())
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": self._api_test,
@@ -302,17 +188,13 @@ class FakeSlack:
     def reset(self) -> None:
         """Forget every call, message, view and scripted failure; restore the workspace."""
         with self._cond:
-            people = copy.deepcopy(self._initial_people) or default_people()
-            channels = copy.deepcopy(self._initial_channels) or default_channels(people)
-            self.people: dict[str, Person] = {p.id: p for p in people}
-            self.channels: dict[str, Channel] = {c.id: c for c in channels}
+            self._workspace.reset()
             self._calls: list[Call] = []
             self._messages: dict[str, list[dict[str, Any]]] = {}
             self._ephemerals: list[dict[str, Any]] = []
             self._response_urls: dict[str, _ResponseUrl] = {}
             self._response_posts: list[ResponsePost] = []
-            self._failures: dict[str, list[_Failure]] = {}
-            self._outage_left = 0
+            self._failures.reset()
             self._views: dict[str, dict[str, Any]] = {}
             self._view_owner: dict[str, str | None] = {}
             self._stacks: dict[str | None, list[str]] = {}
@@ -343,43 +225,40 @@ class FakeSlack:
         self._last_ts = now
         return f"{now:.6f}"
 
+    @property
+    def people(self) -> dict[str, Person]:
+        """The workspace's members by id."""
+        return self._workspace.people
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        """The workspace's channels (DMs opened so far included) by id."""
+        return self._workspace.channels
+
     def _dm_channel_id(self, user: str) -> str:
-        return "D" + user[1:] if user.startswith("U") else "D" + user
+        return self._workspace.dm_channel_id(user)
 
     def _channel(self, channel_id: str | None) -> Channel:
-        if not channel_id:
-            raise SlackError("channel_not_found")
-        if channel_id in self.channels:
-            return self.channels[channel_id]
-        # Posting to a user id posts into the DM with that user, as Slack does.
-        if channel_id.startswith(("U", "W")) and channel_id in self.people:
-            return self._open_dm(channel_id)
-        raise SlackError("channel_not_found")
+        return self._workspace.channel(channel_id)
 
     def _open_dm(self, user: str) -> Channel:
-        dm_id = self._dm_channel_id(user)
-        if dm_id not in self.channels:
-            self.channels[dm_id] = Channel(
-                dm_id, user, is_im=True, im_user=user, members={user, BOT_USER_ID}
-            )
-        return self.channels[dm_id]
+        return self._workspace.open_dm(user)
 
     def _bot_can_post(self, channel: Channel) -> None:
-        if BOT_USER_ID not in channel.members:
-            raise SlackError("channel_not_found" if channel.is_private else "not_in_channel")
+        self._workspace.bot_can_post(channel)
 
     # ------------------------------------------------------------------ scripting
 
     def remove_bot_from(self, channel: str) -> None:
         """Take the bot out of ``channel`` (posting there then fails as in Slack)."""
         with self._cond:
-            self.channels[channel].members.discard(BOT_USER_ID)
+            self._workspace.remove_bot_from(channel)
             self._changed()
 
     def add_bot_to(self, channel: str) -> None:
         """Put the bot (back) into ``channel``."""
         with self._cond:
-            self.channels[channel].members.add(BOT_USER_ID)
+            self._workspace.add_bot_to(channel)
             self._changed()
 
     def fail_next(
@@ -395,8 +274,8 @@ class FakeSlack:
             times: how many calls fail before the method answers normally again.
         """
         with self._cond:
-            self._failures.setdefault(method, []).append(
-                _Failure(error=error, status=status, retry_after=retry_after, remaining=times)
+            self._failures.fail_next(
+                method, error, status=status, retry_after=retry_after, times=times
             )
 
     def new_response_url(
@@ -661,13 +540,10 @@ class FakeSlack:
         """Slack is down for the next ``calls`` requests of any kind: every Web API method
         and every response URL answers 503 until then (``outage(0)`` ends it)."""
         with self._cond:
-            self._outage_left = calls
+            self._failures.outage(calls)
 
     def _in_outage(self) -> bool:
-        if self._outage_left <= 0:
-            return False
-        self._outage_left -= 1
-        return True
+        return self._failures.in_outage()
 
     def handle(
         self, method: str, params: dict[str, Any], token: str | None
@@ -687,16 +563,9 @@ class FakeSlack:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if self._in_outage():
             return 503, {"ok": False, "error": "service_unavailable"}, {}
-        queue = self._failures.get(method)
-        if queue:
-            failure = queue[0]
-            failure.remaining -= 1
-            if failure.remaining <= 0:
-                queue.pop(0)
-            headers = {}
-            if failure.status == 429:
-                headers["Retry-After"] = str(failure.retry_after)
-            return failure.status, {"ok": False, "error": failure.error}, headers
+        failure = self._failures.next_failure(method)
+        if failure is not None:
+            return failure
         handler = self._methods.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
