@@ -29,6 +29,7 @@ from flask import Blueprint, Flask, Response, request
 
 from devstack.fake_slack.blockkit import normalize_blocks, validate_message_blocks, validate_view
 from devstack.fake_slack.failures import Failures, SlackError
+from devstack.fake_slack.messages import MessageStore
 from devstack.fake_slack.socket_mode import DEFAULT_APP_TOKEN, SocketMode, add_socket_mode_route
 from devstack.fake_slack.world import (
     API_APP_ID,
@@ -156,6 +157,7 @@ class FakeSlack:
         self.permalink_base = permalink_base.rstrip("/")
         self._workspace = Workspace(people, channels)
         self._failures = Failures()
+        self._chat = MessageStore()
         self._cond = threading.Condition(threading.RLock())
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": self._api_test,
@@ -190,8 +192,7 @@ class FakeSlack:
         with self._cond:
             self._workspace.reset()
             self._calls: list[Call] = []
-            self._messages: dict[str, list[dict[str, Any]]] = {}
-            self._ephemerals: list[dict[str, Any]] = []
+            self._chat.reset()
             self._response_urls: dict[str, _ResponseUrl] = {}
             self._response_posts: list[ResponsePost] = []
             self._failures.reset()
@@ -201,7 +202,6 @@ class FakeSlack:
             self._homes: dict[str, dict[str, Any]] = {}
             self._triggers: dict[str, tuple[str | None, float, bool]] = {}
             self._opened: list[dict[str, Any]] = []
-            self._last_ts = 0.0
             self._version = 0
             self.socket_mode.reset()
             self._cond.notify_all()
@@ -219,11 +219,6 @@ class FakeSlack:
     def _changed(self) -> None:
         self._version += 1
         self._cond.notify_all()
-
-    def _next_ts(self) -> str:
-        now = max(time.time(), self._last_ts + 0.000001)
-        self._last_ts = now
-        return f"{now:.6f}"
 
     @property
     def people(self) -> dict[str, Person]:
@@ -361,34 +356,19 @@ class FakeSlack:
     def messages(self, channel: str, *, include_replies: bool = True) -> list[dict[str, Any]]:
         """The channel's messages as people see them (thread replies too, by default)."""
         with self._cond:
-            msgs = self._messages.get(channel, [])
-            return [
-                copy.deepcopy(m)
-                for m in msgs
-                if include_replies or m.get("thread_ts") in (None, m["ts"])
-            ]
+            return self._chat.in_channel(channel, include_replies=include_replies)
 
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         """The replies in one thread, oldest first (the parent excluded)."""
         with self._cond:
-            return [
-                copy.deepcopy(m)
-                for m in self._messages.get(channel, [])
-                if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts
-            ]
+            return self._chat.thread(channel, thread_ts)
 
     def ephemerals(
         self, channel: str | None = None, user: str | None = None
     ) -> list[dict[str, Any]]:
         """Ephemeral messages shown (in ``channel``, to ``user``), oldest first."""
         with self._cond:
-            return [
-                copy.deepcopy(m)
-                for m in self._ephemerals
-                if (channel is None or m["channel"] == channel)
-                and (user is None or m["user_only"] == user)
-                and not m.get("deleted")
-            ]
+            return self._chat.ephemerals(channel, user)
 
     def response_posts(self, url_or_id: str | None = None) -> list[ResponsePost]:
         """POSTs received on response URLs (on one URL, given its URL or id)."""
@@ -423,18 +403,8 @@ class FakeSlack:
         """A person's own message in a channel (what a message shortcut acts on)."""
         with self._cond:
             ch = self._channel(channel)
-            ts = self._next_ts()
-            message = {
-                "type": "message",
-                "user": user,
-                "text": text,
-                "ts": ts,
-                "team": TEAM_ID,
-                "channel": ch.id,
-            }
-            if thread_ts:
-                message["thread_ts"] = thread_ts
-            self._store_message(ch.id, message)
+            message = self._chat.user_message(ch.id, user, text, thread_ts)
+            self._chat.store(ch.id, message)
             self._changed()
             return copy.deepcopy(message)
 
@@ -454,10 +424,10 @@ class FakeSlack:
         """
         with self._cond:
             if in_channel:
-                message = self._bot_message(channel, text, blocks, thread_ts)
-                self._store_message(channel, message)
+                message = self._chat.bot_message(channel, text, blocks, thread_ts)
+                self._chat.store(channel, message)
             else:
-                message = self._store_ephemeral(channel, user, text, blocks, thread_ts)
+                message = self._chat.store_ephemeral(channel, user, text, blocks, thread_ts)
             self._changed()
             return copy.deepcopy(message)
 
@@ -608,97 +578,27 @@ class FakeSlack:
         if not body.get("text") and not blocks and not body.get("delete_original"):
             return 400, "no_text"
         if body.get("delete_original") and target.message_ts:
-            self._delete_message(target.channel, target.message_ts, target.ephemeral)
+            self._chat.delete(target.channel, target.message_ts, target.ephemeral)
             return 200, "ok"
         if body.get("replace_original") and target.message_ts:
-            self._update_message(
+            self._chat.update(
                 target.channel, target.message_ts, target.ephemeral, body.get("text"), blocks
             )
             return 200, "ok"
         if target.channel is None:
             return 200, "ok"
         if body.get("response_type") == "in_channel":
-            message = self._bot_message(
+            message = self._chat.bot_message(
                 target.channel, body.get("text", ""), blocks, body.get("thread_ts")
             )
-            self._store_message(target.channel, message)
+            self._chat.store(target.channel, message)
         else:
-            self._store_ephemeral(
+            self._chat.store_ephemeral(
                 target.channel, target.user, body.get("text", ""), blocks, body.get("thread_ts")
             )
         return 200, "ok"
 
     # ------------------------------------------------------------------ messages
-
-    def _bot_message(
-        self, channel: str, text: str, blocks: Any, thread_ts: str | None
-    ) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "type": "message",
-            "subtype": "bot_message",
-            "user": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "app_id": API_APP_ID,
-            "text": text or "",
-            "ts": self._next_ts(),
-            "team": TEAM_ID,
-            "channel": channel,
-        }
-        if blocks:
-            message["blocks"] = normalize_blocks(blocks)
-        if thread_ts:
-            message["thread_ts"] = str(thread_ts)
-        return message
-
-    def _store_message(self, channel: str, message: dict[str, Any]) -> None:
-        msgs = self._messages.setdefault(channel, [])
-        thread_ts = message.get("thread_ts")
-        if thread_ts and thread_ts != message["ts"]:
-            for parent in msgs:
-                if parent["ts"] == thread_ts:
-                    parent["thread_ts"] = thread_ts
-                    parent["reply_count"] = parent.get("reply_count", 0) + 1
-                    parent["latest_reply"] = message["ts"]
-        msgs.append(message)
-
-    def _store_ephemeral(
-        self, channel: str, user: str | None, text: str, blocks: Any, thread_ts: str | None
-    ) -> dict[str, Any]:
-        message = self._bot_message(channel, text, blocks, thread_ts)
-        message["user_only"] = user
-        message["is_ephemeral"] = True
-        self._ephemerals.append(message)
-        return message
-
-    def _find(self, channel: str | None, ts: str, ephemeral: bool) -> dict[str, Any] | None:
-        pool = self._ephemerals if ephemeral else self._messages.get(channel or "", [])
-        for message in pool:
-            if message["ts"] == ts and (channel is None or message["channel"] == channel):
-                return message
-        return None
-
-    def _update_message(
-        self, channel: str | None, ts: str, ephemeral: bool, text: str | None, blocks: Any
-    ) -> dict[str, Any]:
-        message = self._find(channel, ts, ephemeral)
-        if message is None or message.get("deleted"):
-            raise SlackError("message_not_found")
-        message["text"] = text or ""
-        if blocks is not None:
-            message["blocks"] = normalize_blocks(blocks)
-        else:
-            message.pop("blocks", None)
-        message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
-        return message
-
-    def _delete_message(self, channel: str | None, ts: str, ephemeral: bool) -> None:
-        message = self._find(channel, ts, ephemeral)
-        if message is None or message.get("deleted"):
-            raise SlackError("message_not_found")
-        if ephemeral:
-            message["deleted"] = True
-        else:
-            self._messages[message["channel"]].remove(message)
 
     def _require_text(self, params: dict[str, Any]) -> None:
         if not params.get("text") and not params.get("blocks") and not params.get("attachments"):
@@ -708,10 +608,6 @@ class FakeSlack:
             problems = validate_message_blocks(blocks)
             if problems:
                 raise SlackError("invalid_blocks", response_metadata={"messages": problems})
-
-    @staticmethod
-    def _public(message: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in message.items() if k not in ("channel", "user_only", "deleted")}
 
     # ------------------------------------------------------------------ methods
 
@@ -761,13 +657,13 @@ class FakeSlack:
         self._bot_can_post(channel)
         self._require_text(params)
         thread_ts = params.get("thread_ts") or None
-        message = self._bot_message(
+        message = self._chat.bot_message(
             channel.id, params.get("text", ""), params.get("blocks"), thread_ts
         )
         if params.get("metadata"):
             message["metadata"] = params["metadata"]
-        self._store_message(channel.id, message)
-        return {"channel": channel.id, "ts": message["ts"], "message": self._public(message)}
+        self._chat.store(channel.id, message)
+        return {"channel": channel.id, "ts": message["ts"], "message": self._chat.public(message)}
 
     def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params.get("channel"))
@@ -778,7 +674,7 @@ class FakeSlack:
         if user not in channel.members:
             raise SlackError("user_not_in_channel")
         self._require_text(params)
-        message = self._store_ephemeral(
+        message = self._chat.store_ephemeral(
             channel.id, user, params.get("text", ""), params.get("blocks"), params.get("thread_ts")
         )
         return {"message_ts": message["ts"]}
@@ -789,20 +685,18 @@ class FakeSlack:
         if not ts:
             raise SlackError("message_not_found")
         self._require_text(params)
-        message = self._update_message(
-            channel.id, ts, False, params.get("text"), params.get("blocks")
-        )
+        message = self._chat.update(channel.id, ts, False, params.get("text"), params.get("blocks"))
         return {
             "channel": channel.id,
             "ts": ts,
             "text": message["text"],
-            "message": self._public(message),
+            "message": self._chat.public(message),
         }
 
     def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params.get("channel"))
         ts = str(params.get("ts") or "")
-        self._delete_message(channel.id, ts, False)
+        self._chat.delete(channel.id, ts, False)
         return {"channel": channel.id, "ts": ts}
 
     def _chat_get_permalink(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -811,7 +705,7 @@ class FakeSlack:
         if not ts:
             raise SlackError("message_not_found")
         link = f"{self.permalink_base}/archives/{channel.id}/p{ts.replace('.', '')}"
-        message = self._find(channel.id, ts, False)
+        message = self._chat.find(channel.id, ts, False)
         if message and message.get("thread_ts") and message["thread_ts"] != ts:
             link += f"?thread_ts={message['thread_ts']}&cid={channel.id}"
         return {"channel": channel.id, "permalink": link}
@@ -996,22 +890,13 @@ class FakeSlack:
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params.get("channel"))
         self._bot_can_post(channel)
-        top = [
-            self._public(m)
-            for m in self._messages.get(channel.id, [])
-            if m.get("thread_ts") in (None, m["ts"])
-        ]
-        return {"messages": list(reversed(top)), "has_more": False}
+        return {"messages": self._chat.history(channel.id), "has_more": False}
 
     def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params.get("channel"))
         self._bot_can_post(channel)
         ts = str(params.get("ts") or "")
-        msgs = [
-            self._public(m)
-            for m in self._messages.get(channel.id, [])
-            if m["ts"] == ts or m.get("thread_ts") == ts
-        ]
+        msgs = self._chat.replies(channel.id, ts)
         if not msgs:
             raise SlackError("thread_not_found")
         return {"messages": msgs, "has_more": False}
