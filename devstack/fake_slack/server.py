@@ -31,6 +31,7 @@ from devstack.fake_slack.blockkit import normalize_blocks, validate_message_bloc
 from devstack.fake_slack.failures import Failures, SlackError
 from devstack.fake_slack.messages import MessageStore
 from devstack.fake_slack.socket_mode import DEFAULT_APP_TOKEN, SocketMode, add_socket_mode_route
+from devstack.fake_slack.views import ViewStore
 from devstack.fake_slack.world import (
     API_APP_ID,
     BOT_ID,
@@ -158,6 +159,7 @@ class FakeSlack:
         self._workspace = Workspace(people, channels)
         self._failures = Failures()
         self._chat = MessageStore()
+        self._view_store = ViewStore()
         self._cond = threading.Condition(threading.RLock())
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": self._api_test,
@@ -196,12 +198,7 @@ class FakeSlack:
             self._response_urls: dict[str, _ResponseUrl] = {}
             self._response_posts: list[ResponsePost] = []
             self._failures.reset()
-            self._views: dict[str, dict[str, Any]] = {}
-            self._view_owner: dict[str, str | None] = {}
-            self._stacks: dict[str | None, list[str]] = {}
-            self._homes: dict[str, dict[str, Any]] = {}
-            self._triggers: dict[str, tuple[str | None, float, bool]] = {}
-            self._opened: list[dict[str, Any]] = []
+            self._view_store.reset()
             self._version = 0
             self.socket_mode.reset()
             self._cond.notify_all()
@@ -229,6 +226,15 @@ class FakeSlack:
     def channels(self) -> dict[str, Channel]:
         """The workspace's channels (DMs opened so far included) by id."""
         return self._workspace.channels
+
+    @property
+    def _views(self) -> dict[str, dict[str, Any]]:
+        # The console reads and edits modals in place (state, errors), under _cond.
+        return self._view_store.by_id
+
+    @property
+    def _view_owner(self) -> dict[str, str | None]:
+        return self._view_store.owner
 
     def _dm_channel_id(self, user: str) -> str:
         return self._workspace.dm_channel_id(user)
@@ -296,10 +302,8 @@ class FakeSlack:
 
     def new_trigger_id(self, user: str | None = None) -> str:
         """A trigger id as Slack puts in interactions; a modal opened with it is ``user``'s."""
-        trigger = f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
         with self._cond:
-            self._triggers[trigger] = (user, time.time(), False)
-        return trigger
+            return self._view_store.new_trigger_id(user)
 
     # ------------------------------------------------------------------ queries
 
@@ -379,23 +383,22 @@ class FakeSlack:
     def views_opened(self) -> list[dict[str, Any]]:
         """Every view opened or pushed, as Slack returned it, oldest first."""
         with self._cond:
-            return copy.deepcopy(self._opened)
+            return self._view_store.opened()
 
     def view(self, view_id: str) -> dict[str, Any]:
         """The current state of a view by id."""
         with self._cond:
-            return copy.deepcopy(self._views[view_id])
+            return self._view_store.get(view_id)
 
     def view_stack(self, user: str | None) -> list[dict[str, Any]]:
         """The modals open for ``user``, bottom first (``None``: opened with unknown triggers)."""
         with self._cond:
-            return [copy.deepcopy(self._views[v]) for v in self._stacks.get(user, [])]
+            return self._view_store.stack(user)
 
     def home(self, user: str) -> dict[str, Any] | None:
         """The App Home view published for ``user``, if any."""
         with self._cond:
-            view = self._homes.get(user)
-            return copy.deepcopy(view) if view else None
+            return self._view_store.home(user)
 
     def post_as_user(
         self, channel: str, user: str, text: str, *, thread_ts: str | None = None
@@ -452,17 +455,13 @@ class FakeSlack:
     def close_views(self, user: str | None) -> None:
         """Close every modal of ``user`` (the person pressed Cancel, or ``clear``)."""
         with self._cond:
-            self._stacks.pop(user, None)
+            self._view_store.close_all(user)
             self._changed()
 
     def pop_view(self, user: str | None) -> None:
         """Close the top modal of ``user`` (Back, or a submission with no response action)."""
         with self._cond:
-            stack = self._stacks.get(user, [])
-            if stack:
-                stack.pop()
-            if not stack:
-                self._stacks.pop(user, None)
+            self._view_store.pop(user)
             self._changed()
 
     def apply_response_action(
@@ -473,36 +472,11 @@ class FakeSlack:
         Returns:
             The Slack error messages when the answer was invalid (the modal then stays).
         """
-        action = (answer or {}).get("response_action")
         with self._cond:
-            stack = self._stacks.get(user, [])
-            if action == "errors":
-                view = self._views.get(view_id)
-                if view is not None:
-                    view["_errors"] = dict(answer.get("errors") or {})  # type: ignore[union-attr]
+            problems = self._view_store.apply_response_action(user, view_id, answer)
+            if not problems:
                 self._changed()
-                return []
-            if action in ("update", "push"):
-                new_view = (answer or {}).get("view")
-                problems = validate_view(new_view)
-                if problems:
-                    return problems
-                if action == "update":
-                    self._replace_view(view_id, new_view)  # type: ignore[arg-type]
-                else:
-                    if len(stack) >= 3:
-                        return ["push_limit_reached"]
-                    self._new_view(new_view, user, push=True)  # type: ignore[arg-type]
-                self._changed()
-                return []
-            if action == "clear":
-                self._stacks.pop(user, None)
-            elif stack and stack[-1] == view_id:
-                stack.pop()
-                if not stack:
-                    self._stacks.pop(user, None)
-            self._changed()
-            return []
+            return problems
 
     # ------------------------------------------------------------------ HTTP edge
 
@@ -710,115 +684,36 @@ class FakeSlack:
             link += f"?thread_ts={message['thread_ts']}&cid={channel.id}"
         return {"channel": channel.id, "permalink": link}
 
-    def _take_trigger(self, trigger_id: str | None) -> str | None:
-        if not trigger_id:
-            raise SlackError(
-                "invalid_arguments",
-                response_metadata={"messages": ["[ERROR] missing required field: trigger_id"]},
-            )
-        known = self._triggers.get(trigger_id)
-        if known is None:
-            return None
-        user, issued, used = known
-        if used:
-            raise SlackError("exchanged_trigger_id")
-        self._triggers[trigger_id] = (user, issued, True)
-        return user
-
     def _check_view(self, view: Any) -> dict[str, Any]:
         problems = validate_view(view)
         if problems:
             raise SlackError("invalid_arguments", response_metadata={"messages": problems})
         return view  # type: ignore[no-any-return]
 
-    def _new_view(self, view: dict[str, Any], user: str | None, *, push: bool) -> dict[str, Any]:
-        view_id = "V" + secrets.token_hex(5).upper()
-        stack = self._stacks.setdefault(user, []) if push else []
-        root = stack[0] if stack else view_id
-        previous = stack[-1] if stack else None
-        full = self._full_view(view, view_id, root_view_id=root, previous_view_id=previous)
-        self._views[view_id] = full
-        self._view_owner[view_id] = user
-        if push:
-            stack.append(view_id)
-        else:
-            self._stacks[user] = [view_id]
-        self._opened.append(copy.deepcopy(full))
-        return full
-
-    def _full_view(
-        self,
-        view: dict[str, Any],
-        view_id: str,
-        *,
-        root_view_id: str | None,
-        previous_view_id: str | None,
-    ) -> dict[str, Any]:
-        return {
-            "id": view_id,
-            "team_id": TEAM_ID,
-            "type": view.get("type", "modal"),
-            "blocks": normalize_blocks(view.get("blocks") or []),
-            "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""),
-            "state": {"values": {}},
-            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
-            "title": view.get("title"),
-            "clear_on_close": bool(view.get("clear_on_close", False)),
-            "notify_on_close": bool(view.get("notify_on_close", False)),
-            "close": view.get("close"),
-            "submit": view.get("submit"),
-            "previous_view_id": previous_view_id,
-            "root_view_id": root_view_id,
-            "app_id": API_APP_ID,
-            "external_id": view.get("external_id", ""),
-            "app_installed_team_id": TEAM_ID,
-            "bot_id": BOT_ID,
-        }
-
-    def _replace_view(self, view_id: str, view: dict[str, Any]) -> dict[str, Any]:
-        old = self._views[view_id]
-        full = self._full_view(
-            view,
-            view_id,
-            root_view_id=old.get("root_view_id"),
-            previous_view_id=old.get("previous_view_id"),
-        )
-        self._views[view_id] = full
-        return full
-
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = self._take_trigger(params.get("trigger_id"))
+        user = self._view_store.take_trigger(params.get("trigger_id"))
         view = self._check_view(params.get("view"))
         if view.get("type") != "modal":
             raise SlackError(
                 "invalid_arguments",
                 response_metadata={"messages": ["[ERROR] must be modal [json-pointer:/view/type]"]},
             )
-        return {"view": copy.deepcopy(self._new_view(view, user, push=False))}
+        return {"view": copy.deepcopy(self._view_store.open(view, user))}
 
     def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = self._take_trigger(params.get("trigger_id"))
+        user = self._view_store.take_trigger(params.get("trigger_id"))
         view = self._check_view(params.get("view"))
-        if len(self._stacks.get(user, [])) >= 3:
-            raise SlackError("push_limit_reached")
-        return {"view": copy.deepcopy(self._new_view(view, user, push=True))}
+        return {"view": copy.deepcopy(self._view_store.push(view, user))}
 
     def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
         view = self._check_view(params.get("view"))
-        view_id = params.get("view_id")
-        external_id = params.get("external_id")
-        if not view_id and external_id:
-            view_id = next(
-                (v for v, full in self._views.items() if full.get("external_id") == external_id),
-                None,
-            )
-        if not view_id or view_id not in self._views:
-            raise SlackError("not_found")
-        expected = params.get("hash")
-        if expected and expected != self._views[view_id]["hash"]:
-            raise SlackError("hash_conflict")
-        return {"view": copy.deepcopy(self._replace_view(view_id, view))}
+        full = self._view_store.update(
+            view,
+            view_id=params.get("view_id"),
+            external_id=params.get("external_id"),
+            hash=params.get("hash"),
+        )
+        return {"view": copy.deepcopy(full)}
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         user = params.get("user_id")
@@ -830,13 +725,7 @@ class FakeSlack:
                 "invalid_arguments",
                 response_metadata={"messages": ["[ERROR] must be home [json-pointer:/view/type]"]},
             )
-        old = self._homes.get(user)
-        expected = params.get("hash")
-        if expected and old and expected != old["hash"]:
-            raise SlackError("hash_conflict")
-        view_id = old["id"] if old else "V" + secrets.token_hex(5).upper()
-        full = self._full_view(view, view_id, root_view_id=view_id, previous_view_id=None)
-        self._homes[user] = full
+        full = self._view_store.publish_home(user, view, hash=params.get("hash"))
         return {"view": copy.deepcopy(full)}
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
