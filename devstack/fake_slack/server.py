@@ -25,11 +25,12 @@ front over the parts, each readable on its own:
 :mod:`~devstack.fake_slack.routes`             the Flask blueprint serving all of it
 =============================================  ==========================================
 
-Thread safety is this module's job alone: the parts never lock. Every method here takes
-the one condition variable ``_cond`` (a re-entrant lock) around its work and, when
-state changed, bumps :attr:`FakeSlack.version` and wakes :meth:`FakeSlack.wait_until`
-and :meth:`FakeSlack.wait_for_change`. Every name tests and tools import from here
-(constants, ``Person``, ``Call``, ``create_app``...) is still importable from here.
+Thread safety is this module's job alone: the parts never lock. Every method here that
+reads or changes state holds the one condition variable ``_cond`` (a re-entrant lock)
+while it does, and, when state changed, bumps :attr:`FakeSlack.version` and wakes
+:meth:`FakeSlack.wait_until` and :meth:`FakeSlack.wait_for_change`. Every name tests and
+tools import from here (constants, ``Person``, ``Call``, ``create_app``...) is still
+importable from here.
 """
 
 from __future__ import annotations
