@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from devstack.fake_slack.server import API_APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
+from devstack.fake_slack.world import API_APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
 
 # The deprecated verification token Slack still puts in every payload; Bolt ignores it.
 VERIFICATION_TOKEN = "verification-token-not-real"

@@ -11,232 +11,85 @@ and apply them as Slack does (replace or delete the original, ephemeral or in-ch
 
 Everything is recorded (:meth:`FakeSlack.calls`) and can be awaited with a deadline
 (:meth:`FakeSlack.wait_for`), so tests never sleep to wait for the workers.
+
+:class:`FakeSlack` is the one object tests, benchmarks and the console hold; it is a thin
+front over the parts, each readable on its own:
+
+=============================================  ==========================================
+:mod:`~devstack.fake_slack.world`              ids, people, channels, DMs, membership
+:mod:`~devstack.fake_slack.messages`           messages, threads, ephemerals, edits
+:mod:`~devstack.fake_slack.views`              modal stacks, Home tabs, trigger ids
+:mod:`~devstack.fake_slack.response_urls`      response URLs and what they were sent
+:mod:`~devstack.fake_slack.failures`           ``SlackError``, ``fail_next``, ``outage``
+:mod:`~devstack.fake_slack.web_api`            the method table, auth, the call log
+:mod:`~devstack.fake_slack.routes`             the Flask blueprint serving all of it
+=============================================  ==========================================
+
+Thread safety is this module's job alone: the parts never lock. Every method here that
+reads or changes state holds the one condition variable ``_cond`` (a re-entrant lock)
+while it does, and, when state changed, bumps :attr:`FakeSlack.version` and wakes
+:meth:`FakeSlack.wait_until` and :meth:`FakeSlack.wait_for_change`. Every name tests and
+tools import from here (constants, ``Person``, ``Call``, ``create_app``...) is still
+importable from here.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
-
-from flask import Blueprint, Flask, Response, request
 
 from devstack.fake_slack.blockkit import normalize_blocks, validate_message_blocks, validate_view
+from devstack.fake_slack.failures import Failures, SlackError
+from devstack.fake_slack.messages import MessageStore
+from devstack.fake_slack.response_urls import ResponsePost, ResponseUrls
+from devstack.fake_slack.routes import create_app, create_blueprint
 from devstack.fake_slack.socket_mode import DEFAULT_APP_TOKEN, SocketMode, add_socket_mode_route
+from devstack.fake_slack.views import ViewStore
+from devstack.fake_slack.web_api import Call, WebApi, decode_json_params
+from devstack.fake_slack.world import (
+    API_APP_ID,
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    TEAM_NAME,
+    Channel,
+    Person,
+    Workspace,
+    default_channels,
+    default_people,
+)
 
-TEAM_ID = "T0RALLY001"
-TEAM_NAME = "Rally Dev"
-TEAM_DOMAIN = "rallydev"
-API_APP_ID = "A0RALLYAPP"
-BOT_USER_ID = "U0RALLYBOT"
-BOT_ID = "B0RALLYBOT"
+__all__ = [
+    "API_APP_ID",
+    "BOT_ID",
+    "BOT_USER_ID",
+    "DEFAULT_APP_TOKEN",
+    "DEFAULT_BOT_TOKEN",
+    "TEAM_DOMAIN",
+    "TEAM_ID",
+    "TEAM_NAME",
+    "Call",
+    "Channel",
+    "FakeSlack",
+    "Person",
+    "ResponsePost",
+    "SlackError",
+    "SocketMode",
+    "add_socket_mode_route",
+    "create_app",
+    "create_blueprint",
+    "default_channels",
+    "default_people",
+    "normalize_blocks",
+    "validate_message_blocks",
+    "validate_view",
+]
+
 DEFAULT_BOT_TOKEN = "xoxb-test-not-a-real-token"
-# Methods Slack only accepts with the app-level token (xapp-...), not the bot token.
-_APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
-
-# Slack's long names for the zones we use; tz_label in users.info is one of these.
-_TZ_LABELS = {
-    "America/Los_Angeles": ("Pacific Standard Time", "Pacific Daylight Time"),
-    "America/New_York": ("Eastern Standard Time", "Eastern Daylight Time"),
-    "Asia/Tokyo": ("Japan Standard Time", "Japan Standard Time"),
-    "Europe/London": ("Greenwich Mean Time", "British Summer Time"),
-    "Asia/Kolkata": ("India Standard Time", "India Standard Time"),
-    "Australia/Sydney": ("Australian Eastern Standard Time", "Australian Eastern Daylight Time"),
-}
-
-
-@dataclass
-class Person:
-    """A member of the fake workspace."""
-
-    id: str
-    name: str
-    real_name: str
-    tz: str
-    title: str = ""
-    is_bot: bool = False
-
-    def as_slack_user(self, now: datetime | None = None) -> dict[str, Any]:
-        """The ``user`` object of ``users.info``, with the time zone as of ``now``."""
-        moment = (now or datetime.now(UTC)).astimezone(ZoneInfo(self.tz))
-        offset = moment.utcoffset()
-        dst = bool(moment.dst())
-        labels = _TZ_LABELS.get(self.tz, (self.tz, self.tz))
-        first, _, last = self.real_name.partition(" ")
-        return {
-            "id": self.id,
-            "team_id": TEAM_ID,
-            "name": self.name,
-            "deleted": False,
-            "color": "9f69e7",
-            "real_name": self.real_name,
-            "tz": self.tz,
-            "tz_label": labels[1] if dst else labels[0],
-            "tz_offset": int(offset.total_seconds()) if offset else 0,
-            "profile": {
-                "title": self.title,
-                "real_name": self.real_name,
-                "real_name_normalized": self.real_name,
-                "display_name": self.name,
-                "display_name_normalized": self.name,
-                "first_name": first,
-                "last_name": last,
-                "email": f"{self.name}@example.com",
-                "team": TEAM_ID,
-            },
-            "is_admin": False,
-            "is_owner": False,
-            "is_primary_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
-            "is_bot": self.is_bot,
-            "is_app_user": False,
-            "updated": 1700000000,
-        }
-
-
-@dataclass
-class Channel:
-    """A conversation of the fake workspace (public or private channel, or a DM)."""
-
-    id: str
-    name: str
-    is_private: bool = False
-    is_im: bool = False
-    im_user: str | None = None
-    members: set[str] = field(default_factory=set)
-
-    def as_slack_channel(self) -> dict[str, Any]:
-        """The ``channel`` object of ``conversations.info``."""
-        if self.is_im:
-            return {
-                "id": self.id,
-                "created": 1700000000,
-                "is_im": True,
-                "is_org_shared": False,
-                "user": self.im_user,
-                "is_user_deleted": False,
-                "priority": 0,
-            }
-        return {
-            "id": self.id,
-            "name": self.name,
-            "name_normalized": self.name,
-            "is_channel": not self.is_private,
-            "is_group": self.is_private,
-            "is_im": False,
-            "is_mpim": False,
-            "is_private": self.is_private,
-            "is_archived": False,
-            "is_general": self.name == "general",
-            "is_shared": False,
-            "is_org_shared": False,
-            "is_ext_shared": False,
-            "is_member": BOT_USER_ID in self.members,
-            "created": 1700000000,
-            "creator": "U0ALICE",
-            "context_team_id": TEAM_ID,
-            "topic": {"value": "", "creator": "", "last_set": 0},
-            "purpose": {"value": "", "creator": "", "last_set": 0},
-            "num_members": len(self.members),
-        }
-
-
-def default_people() -> list[Person]:
-    """The people of the default workspace: a sales team spread over time zones."""
-    return [
-        Person("U0ALICE", "alice", "Alice Moreno", "America/Los_Angeles", "Account Executive"),
-        Person("U0BOB", "bob", "Bob Tanaka", "Asia/Tokyo", "Sales Engineer"),
-        Person("U0CAROL", "carol", "Carol Hughes", "Europe/London", "Sales Manager"),
-        Person("U0DAVE", "dave", "Dave Okafor", "America/New_York", "SDR"),
-        Person(BOT_USER_ID, "rally", "Rally", "America/Los_Angeles", is_bot=True),
-    ]
-
-
-def default_channels(people: Iterable[Person]) -> list[Channel]:
-    """The channels of the default workspace; everyone (and the bot) is in each."""
-    everyone = {p.id for p in people}
-    return [
-        Channel("C0SALES", "sales", members=set(everyone)),
-        Channel("C0ACME", "deal-acme", members=set(everyone)),
-        Channel("C0GENERAL", "general", members=set(everyone)),
-    ]
-
-
-@dataclass(frozen=True)
-class Call:
-    """One Web API call as the fake received and answered it."""
-
-    method: str
-    params: dict[str, Any]
-    token: str | None
-    status: int
-    response: dict[str, Any]
-    at: float
-
-    @property
-    def ok(self) -> bool:
-        """Whether Slack answered ``ok: true``."""
-        return bool(self.response.get("ok"))
-
-
-@dataclass(frozen=True)
-class ResponsePost:
-    """One POST to a response URL."""
-
-    url_id: str
-    body: dict[str, Any]
-    status: int
-    at: float
-
-
-@dataclass
-class _ResponseUrl:
-    id: str
-    channel: str | None
-    user: str | None
-    message_ts: str | None
-    ephemeral: bool
-    uses: int = 0
-
-
-@dataclass
-class _Failure:
-    error: str
-    status: int
-    retry_after: int
-    remaining: int
-
-
-class SlackError(Exception):
-    """An ``ok: false`` answer, raised inside a method handler."""
-
-    def __init__(self, error: str, status: int = 200, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
-        self.extra = extra
-
-
-_JSON_PARAMS = ("blocks", "attachments", "view", "metadata")
-
-
-def _json_param(value: Any) -> Any:
-    """Slack accepts blocks/view/metadata as JSON strings in form bodies."""
-    if isinstance(value, str | bytes):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 class FakeSlack:
@@ -268,33 +121,21 @@ class FakeSlack:
         self.socket_mode = SocketMode(app_id=API_APP_ID)
         self.base_url = base_url.rstrip("/")
         self.permalink_base = permalink_base.rstrip("/")
-        self._initial_people = people
-        self._initial_channels = channels
         self._cond = threading.Condition(threading.RLock())
-        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "api.test": self._api_test,
-            "apps.connections.open": self._apps_connections_open,
-            "auth.test": self._auth_test,
-            "bots.info": self._bots_info,
-            "team.info": self._team_info,
-            "chat.postMessage": self._chat_post_message,
-            "chat.postEphemeral": self._chat_post_ephemeral,
-            "chat.update": self._chat_update,
-            "chat.delete": self._chat_delete,
-            "chat.getPermalink": self._chat_get_permalink,
-            "views.open": self._views_open,
-            "views.update": self._views_update,
-            "views.push": self._views_push,
-            "views.publish": self._views_publish,
-            "users.info": self._users_info,
-            "users.list": self._users_list,
-            "conversations.open": self._conversations_open,
-            "conversations.info": self._conversations_info,
-            "conversations.members": self._conversations_members,
-            "conversations.join": self._conversations_join,
-            "conversations.history": self._conversations_history,
-            "conversations.replies": self._conversations_replies,
-        }
+        self._version = 0
+        self._workspace = Workspace(people, channels)
+        self._failures = Failures()
+        self._messages = MessageStore()
+        self._view_store = ViewStore()
+        self._response_urls = ResponseUrls(self._messages, self._failures)
+        self._web_api = WebApi(
+            self,
+            self._workspace,
+            self._messages,
+            self._view_store,
+            self._failures,
+            self.socket_mode,
+        )
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -302,24 +143,12 @@ class FakeSlack:
     def reset(self) -> None:
         """Forget every call, message, view and scripted failure; restore the workspace."""
         with self._cond:
-            people = copy.deepcopy(self._initial_people) or default_people()
-            channels = copy.deepcopy(self._initial_channels) or default_channels(people)
-            self.people: dict[str, Person] = {p.id: p for p in people}
-            self.channels: dict[str, Channel] = {c.id: c for c in channels}
-            self._calls: list[Call] = []
-            self._messages: dict[str, list[dict[str, Any]]] = {}
-            self._ephemerals: list[dict[str, Any]] = []
-            self._response_urls: dict[str, _ResponseUrl] = {}
-            self._response_posts: list[ResponsePost] = []
-            self._failures: dict[str, list[_Failure]] = {}
-            self._outage_left = 0
-            self._views: dict[str, dict[str, Any]] = {}
-            self._view_owner: dict[str, str | None] = {}
-            self._stacks: dict[str | None, list[str]] = {}
-            self._homes: dict[str, dict[str, Any]] = {}
-            self._triggers: dict[str, tuple[str | None, float, bool]] = {}
-            self._opened: list[dict[str, Any]] = []
-            self._last_ts = 0.0
+            self._workspace.reset()
+            self._web_api.reset()
+            self._messages.reset()
+            self._response_urls.reset()
+            self._failures.reset()
+            self._view_store.reset()
             self._version = 0
             self.socket_mode.reset()
             self._cond.notify_all()
@@ -334,52 +163,32 @@ class FakeSlack:
         """A counter bumped on every change, so a page can poll cheaply for news."""
         return self._version
 
+    @property
+    def people(self) -> dict[str, Person]:
+        """The workspace's members by id."""
+        return self._workspace.people
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        """The workspace's channels by id (DMs opened so far included)."""
+        return self._workspace.channels
+
     def _changed(self) -> None:
         self._version += 1
         self._cond.notify_all()
-
-    def _next_ts(self) -> str:
-        now = max(time.time(), self._last_ts + 0.000001)
-        self._last_ts = now
-        return f"{now:.6f}"
-
-    def _dm_channel_id(self, user: str) -> str:
-        return "D" + user[1:] if user.startswith("U") else "D" + user
-
-    def _channel(self, channel_id: str | None) -> Channel:
-        if not channel_id:
-            raise SlackError("channel_not_found")
-        if channel_id in self.channels:
-            return self.channels[channel_id]
-        # Posting to a user id posts into the DM with that user, as Slack does.
-        if channel_id.startswith(("U", "W")) and channel_id in self.people:
-            return self._open_dm(channel_id)
-        raise SlackError("channel_not_found")
-
-    def _open_dm(self, user: str) -> Channel:
-        dm_id = self._dm_channel_id(user)
-        if dm_id not in self.channels:
-            self.channels[dm_id] = Channel(
-                dm_id, user, is_im=True, im_user=user, members={user, BOT_USER_ID}
-            )
-        return self.channels[dm_id]
-
-    def _bot_can_post(self, channel: Channel) -> None:
-        if BOT_USER_ID not in channel.members:
-            raise SlackError("channel_not_found" if channel.is_private else "not_in_channel")
 
     # ------------------------------------------------------------------ scripting
 
     def remove_bot_from(self, channel: str) -> None:
         """Take the bot out of ``channel`` (posting there then fails as in Slack)."""
         with self._cond:
-            self.channels[channel].members.discard(BOT_USER_ID)
+            self._workspace.remove_bot_from(channel)
             self._changed()
 
     def add_bot_to(self, channel: str) -> None:
         """Put the bot (back) into ``channel``."""
         with self._cond:
-            self.channels[channel].members.add(BOT_USER_ID)
+            self._workspace.add_bot_to(channel)
             self._changed()
 
     def fail_next(
@@ -395,9 +204,15 @@ class FakeSlack:
             times: how many calls fail before the method answers normally again.
         """
         with self._cond:
-            self._failures.setdefault(method, []).append(
-                _Failure(error=error, status=status, retry_after=retry_after, remaining=times)
+            self._failures.fail_next(
+                method, error, status=status, retry_after=retry_after, times=times
             )
+
+    def outage(self, calls: int) -> None:
+        """Slack is down for the next ``calls`` requests of any kind: every Web API method
+        and every response URL answers 503 until then (``outage(0)`` ends it)."""
+        with self._cond:
+            self._failures.outage(calls)
 
     def new_response_url(
         self,
@@ -415,24 +230,132 @@ class FakeSlack:
             message_ts: the message the interaction came from (``replace_original`` target).
             ephemeral: whether that message is an ephemeral one.
         """
-        url_id = secrets.token_hex(12)
         with self._cond:
-            self._response_urls[url_id] = _ResponseUrl(url_id, channel, user, message_ts, ephemeral)
-        return f"{self.base_url}/response/{url_id}"
+            return self._response_urls.new(
+                self.base_url,
+                channel=channel,
+                user=user,
+                message_ts=message_ts,
+                ephemeral=ephemeral,
+            )
 
     def new_trigger_id(self, user: str | None = None) -> str:
         """A trigger id as Slack puts in interactions; a modal opened with it is ``user``'s."""
-        trigger = f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
         with self._cond:
-            self._triggers[trigger] = (user, time.time(), False)
-        return trigger
+            return self._view_store.new_trigger_id(user)
 
     # ------------------------------------------------------------------ queries
 
     def calls(self, method: str | None = None) -> list[Call]:
         """Every call received (of ``method`` only, when given), oldest first."""
         with self._cond:
-            return [c for c in self._calls if method is None or c.method == method]
+            return self._web_api.calls(method)
+
+    def messages(self, channel: str, *, include_replies: bool = True) -> list[dict[str, Any]]:
+        """The channel's messages as people see them (thread replies too, by default)."""
+        with self._cond:
+            return self._messages.in_channel(channel, include_replies=include_replies)
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The replies in one thread, oldest first (the parent excluded)."""
+        with self._cond:
+            return self._messages.thread(channel, thread_ts)
+
+    def ephemerals(
+        self, channel: str | None = None, user: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Ephemeral messages shown (in ``channel``, to ``user``), oldest first."""
+        with self._cond:
+            return self._messages.ephemerals(channel, user)
+
+    def response_posts(self, url_or_id: str | None = None) -> list[ResponsePost]:
+        """POSTs received on response URLs (on one URL, given its URL or id)."""
+        with self._cond:
+            return self._response_urls.posts(url_or_id)
+
+    def views_opened(self) -> list[dict[str, Any]]:
+        """Every view opened or pushed, as Slack returned it, oldest first."""
+        with self._cond:
+            return self._view_store.opened()
+
+    def view(self, view_id: str) -> dict[str, Any]:
+        """The current state of a view by id."""
+        with self._cond:
+            return self._view_store.get(view_id)
+
+    def view_stack(self, user: str | None) -> list[dict[str, Any]]:
+        """The modals open for ``user``, bottom first (``None``: opened with unknown triggers)."""
+        with self._cond:
+            return self._view_store.stack(user)
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The App Home view published for ``user``, if any."""
+        with self._cond:
+            return self._view_store.home(user)
+
+    # ------------------------------------------------------------------ what people do
+
+    def post_as_user(
+        self, channel: str, user: str, text: str, *, thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        """A person's own message in a channel (what a message shortcut acts on)."""
+        with self._cond:
+            ch = self._workspace.channel(channel)
+            message = self._messages.user_message(ch.id, user, text, thread_ts)
+            self._messages.store(ch.id, message)
+            self._changed()
+            return copy.deepcopy(message)
+
+    def show_from_app(
+        self,
+        channel: str,
+        user: str | None,
+        text: str,
+        blocks: Any = None,
+        *,
+        in_channel: bool = False,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """Show what the app answered an interaction with (e.g. a slash command's ack body).
+
+        Slack shows it to ``user`` alone unless ``in_channel`` (``response_type: in_channel``).
+        """
+        with self._cond:
+            if in_channel:
+                message = self._messages.bot_message(channel, text, blocks, thread_ts)
+                self._messages.store(channel, message)
+            else:
+                message = self._messages.store_ephemeral(channel, user, text, blocks, thread_ts)
+            self._changed()
+            return copy.deepcopy(message)
+
+    def close_views(self, user: str | None) -> None:
+        """Close every modal of ``user`` (the person pressed Cancel, or ``clear``)."""
+        with self._cond:
+            self._view_store.close_all(user)
+            self._changed()
+
+    def pop_view(self, user: str | None) -> None:
+        """Close the top modal of ``user`` (Back, or a submission with no response action)."""
+        with self._cond:
+            self._view_store.pop(user)
+            self._changed()
+
+    def apply_response_action(
+        self, user: str | None, view_id: str, answer: dict[str, Any] | None
+    ) -> list[str]:
+        """Apply the bot's answer to a ``view_submission`` as Slack would.
+
+        Returns:
+            The Slack error messages when the answer was invalid (the modal then stays).
+        """
+        with self._cond:
+            problems = self._view_store.apply_response_action(user, view_id, answer)
+            if not problems:
+                self._changed()
+            return problems
+
+    # ------------------------------------------------------------------ waiting
 
     def wait_for(
         self,
@@ -479,109 +402,6 @@ class FakeSlack:
                     # Short waits: a condition may depend on more than this fake.
                     self._cond.wait(min(remaining, 0.05))
 
-    def messages(self, channel: str, *, include_replies: bool = True) -> list[dict[str, Any]]:
-        """The channel's messages as people see them (thread replies too, by default)."""
-        with self._cond:
-            msgs = self._messages.get(channel, [])
-            return [
-                copy.deepcopy(m)
-                for m in msgs
-                if include_replies or m.get("thread_ts") in (None, m["ts"])
-            ]
-
-    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
-        """The replies in one thread, oldest first (the parent excluded)."""
-        with self._cond:
-            return [
-                copy.deepcopy(m)
-                for m in self._messages.get(channel, [])
-                if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts
-            ]
-
-    def ephemerals(
-        self, channel: str | None = None, user: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Ephemeral messages shown (in ``channel``, to ``user``), oldest first."""
-        with self._cond:
-            return [
-                copy.deepcopy(m)
-                for m in self._ephemerals
-                if (channel is None or m["channel"] == channel)
-                and (user is None or m["user_only"] == user)
-                and not m.get("deleted")
-            ]
-
-    def response_posts(self, url_or_id: str | None = None) -> list[ResponsePost]:
-        """POSTs received on response URLs (on one URL, given its URL or id)."""
-        url_id = url_or_id.rstrip("/").rsplit("/", 1)[-1] if url_or_id else None
-        with self._cond:
-            return [p for p in self._response_posts if url_id is None or p.url_id == url_id]
-
-    def views_opened(self) -> list[dict[str, Any]]:
-        """Every view opened or pushed, as Slack returned it, oldest first."""
-        with self._cond:
-            return copy.deepcopy(self._opened)
-
-    def view(self, view_id: str) -> dict[str, Any]:
-        """The current state of a view by id."""
-        with self._cond:
-            return copy.deepcopy(self._views[view_id])
-
-    def view_stack(self, user: str | None) -> list[dict[str, Any]]:
-        """The modals open for ``user``, bottom first (``None``: opened with unknown triggers)."""
-        with self._cond:
-            return [copy.deepcopy(self._views[v]) for v in self._stacks.get(user, [])]
-
-    def home(self, user: str) -> dict[str, Any] | None:
-        """The App Home view published for ``user``, if any."""
-        with self._cond:
-            view = self._homes.get(user)
-            return copy.deepcopy(view) if view else None
-
-    def post_as_user(
-        self, channel: str, user: str, text: str, *, thread_ts: str | None = None
-    ) -> dict[str, Any]:
-        """A person's own message in a channel (what a message shortcut acts on)."""
-        with self._cond:
-            ch = self._channel(channel)
-            ts = self._next_ts()
-            message = {
-                "type": "message",
-                "user": user,
-                "text": text,
-                "ts": ts,
-                "team": TEAM_ID,
-                "channel": ch.id,
-            }
-            if thread_ts:
-                message["thread_ts"] = thread_ts
-            self._store_message(ch.id, message)
-            self._changed()
-            return copy.deepcopy(message)
-
-    def show_from_app(
-        self,
-        channel: str,
-        user: str | None,
-        text: str,
-        blocks: Any = None,
-        *,
-        in_channel: bool = False,
-        thread_ts: str | None = None,
-    ) -> dict[str, Any]:
-        """Show what the app answered an interaction with (e.g. a slash command's ack body).
-
-        Slack shows it to ``user`` alone unless ``in_channel`` (``response_type: in_channel``).
-        """
-        with self._cond:
-            if in_channel:
-                message = self._bot_message(channel, text, blocks, thread_ts)
-                self._store_message(channel, message)
-            else:
-                message = self._store_ephemeral(channel, user, text, blocks, thread_ts)
-            self._changed()
-            return copy.deepcopy(message)
-
     def touch(self) -> None:
         """Wake whoever waits for a change (a page polling for news)."""
         with self._cond:
@@ -598,610 +418,39 @@ class FakeSlack:
                 self._cond.wait(remaining)
             return self._version
 
-    # ------------------------------------------------------------------ view stacks
-
-    def close_views(self, user: str | None) -> None:
-        """Close every modal of ``user`` (the person pressed Cancel, or ``clear``)."""
-        with self._cond:
-            self._stacks.pop(user, None)
-            self._changed()
-
-    def pop_view(self, user: str | None) -> None:
-        """Close the top modal of ``user`` (Back, or a submission with no response action)."""
-        with self._cond:
-            stack = self._stacks.get(user, [])
-            if stack:
-                stack.pop()
-            if not stack:
-                self._stacks.pop(user, None)
-            self._changed()
-
-    def apply_response_action(
-        self, user: str | None, view_id: str, answer: dict[str, Any] | None
-    ) -> list[str]:
-        """Apply the bot's answer to a ``view_submission`` as Slack would.
-
-        Returns:
-            The Slack error messages when the answer was invalid (the modal then stays).
-        """
-        action = (answer or {}).get("response_action")
-        with self._cond:
-            stack = self._stacks.get(user, [])
-            if action == "errors":
-                view = self._views.get(view_id)
-                if view is not None:
-                    view["_errors"] = dict(answer.get("errors") or {})  # type: ignore[union-attr]
-                self._changed()
-                return []
-            if action in ("update", "push"):
-                new_view = (answer or {}).get("view")
-                problems = validate_view(new_view)
-                if problems:
-                    return problems
-                if action == "update":
-                    self._replace_view(view_id, new_view)  # type: ignore[arg-type]
-                else:
-                    if len(stack) >= 3:
-                        return ["push_limit_reached"]
-                    self._new_view(new_view, user, push=True)  # type: ignore[arg-type]
-                self._changed()
-                return []
-            if action == "clear":
-                self._stacks.pop(user, None)
-            elif stack and stack[-1] == view_id:
-                stack.pop()
-                if not stack:
-                    self._stacks.pop(user, None)
-            self._changed()
-            return []
-
     # ------------------------------------------------------------------ HTTP edge
-
-    def outage(self, calls: int) -> None:
-        """Slack is down for the next ``calls`` requests of any kind: every Web API method
-        and every response URL answers 503 until then (``outage(0)`` ends it)."""
-        with self._cond:
-            self._outage_left = calls
-
-    def _in_outage(self) -> bool:
-        if self._outage_left <= 0:
-            return False
-        self._outage_left -= 1
-        return True
 
     def handle(
         self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Answer one Web API call: ``(HTTP status, JSON body, extra headers)``."""
-        for key in _JSON_PARAMS:
-            if key in params:
-                params[key] = _json_param(params[key])
+        decode_json_params(params)
         with self._cond:
-            status, body, headers = self._answer(method, params, token)
-            self._calls.append(Call(method, params, token, status, body, time.time()))
+            answer = self._web_api.handle(method, params, token)
             self._changed()
-            return status, body, headers
-
-    def _answer(
-        self, method: str, params: dict[str, Any], token: str | None
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        if self._in_outage():
-            return 503, {"ok": False, "error": "service_unavailable"}, {}
-        queue = self._failures.get(method)
-        if queue:
-            failure = queue[0]
-            failure.remaining -= 1
-            if failure.remaining <= 0:
-                queue.pop(0)
-            headers = {}
-            if failure.status == 429:
-                headers["Retry-After"] = str(failure.retry_after)
-            return failure.status, {"ok": False, "error": failure.error}, headers
-        handler = self._methods.get(method)
-        if handler is None:
-            return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
-        if token is None and method != "api.test":
-            return 200, {"ok": False, "error": "not_authed"}, {}
-        expected = self.app_token if method in _APP_LEVEL_METHODS else self.bot_token
-        if method in _APP_LEVEL_METHODS and token and not token.startswith("xapp-"):
-            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
-        if token != expected and method != "api.test":
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
-        try:
-            body = handler(params)
-        except SlackError as exc:
-            body = {"ok": False, "error": exc.error, **exc.extra}
-            return exc.status, body, {}
-        return 200, {"ok": True, **body}, {}
+            return answer
 
     def handle_response_url(self, url_id: str, body: dict[str, Any]) -> tuple[int, str]:
         """Accept one POST to a response URL and apply it as Slack does."""
         with self._cond:
-            target = self._response_urls.get(url_id)
-            if self._in_outage():
-                status, text = 503, "service_unavailable"
-            elif target is None:
-                status, text = 404, "expired_url"
-            elif target.uses >= 5:
-                # Slack honours a response URL five times (within 30 minutes).
-                status, text = 404, "used_url"
-            else:
-                target.uses += 1
-                status, text = self._apply_response(target, body)
-            self._response_posts.append(ResponsePost(url_id, body, status, time.time()))
+            answer = self._response_urls.post(url_id, body)
             self._changed()
-            return status, text
+            return answer
 
-    def _apply_response(self, target: _ResponseUrl, body: dict[str, Any]) -> tuple[int, str]:
-        blocks = _json_param(body.get("blocks"))
-        if blocks is not None and validate_message_blocks(blocks):
-            return 400, "invalid_blocks"
-        if not body.get("text") and not blocks and not body.get("delete_original"):
-            return 400, "no_text"
-        if body.get("delete_original") and target.message_ts:
-            self._delete_message(target.channel, target.message_ts, target.ephemeral)
-            return 200, "ok"
-        if body.get("replace_original") and target.message_ts:
-            self._update_message(
-                target.channel, target.message_ts, target.ephemeral, body.get("text"), blocks
-            )
-            return 200, "ok"
-        if target.channel is None:
-            return 200, "ok"
-        if body.get("response_type") == "in_channel":
-            message = self._bot_message(
-                target.channel, body.get("text", ""), blocks, body.get("thread_ts")
-            )
-            self._store_message(target.channel, message)
-        else:
-            self._store_ephemeral(
-                target.channel, target.user, body.get("text", ""), blocks, body.get("thread_ts")
-            )
-        return 200, "ok"
+    # ------------------------------------------------------------------ for the console
+    # The console (devstack/console/app.py) reads and edits views and DMs in place, while
+    # holding _cond; these keep the names it uses.
 
-    # ------------------------------------------------------------------ messages
+    @property
+    def _views(self) -> dict[str, dict[str, Any]]:
+        return self._view_store.by_id
 
-    def _bot_message(
-        self, channel: str, text: str, blocks: Any, thread_ts: str | None
-    ) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "type": "message",
-            "subtype": "bot_message",
-            "user": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "app_id": API_APP_ID,
-            "text": text or "",
-            "ts": self._next_ts(),
-            "team": TEAM_ID,
-            "channel": channel,
-        }
-        if blocks:
-            message["blocks"] = normalize_blocks(blocks)
-        if thread_ts:
-            message["thread_ts"] = str(thread_ts)
-        return message
+    @property
+    def _view_owner(self) -> dict[str, str | None]:
+        return self._view_store.owner
 
-    def _store_message(self, channel: str, message: dict[str, Any]) -> None:
-        msgs = self._messages.setdefault(channel, [])
-        thread_ts = message.get("thread_ts")
-        if thread_ts and thread_ts != message["ts"]:
-            for parent in msgs:
-                if parent["ts"] == thread_ts:
-                    parent["thread_ts"] = thread_ts
-                    parent["reply_count"] = parent.get("reply_count", 0) + 1
-                    parent["latest_reply"] = message["ts"]
-        msgs.append(message)
+    def _open_dm(self, user: str) -> Channel:
+        return self._workspace.open_dm(user)
 
-    def _store_ephemeral(
-        self, channel: str, user: str | None, text: str, blocks: Any, thread_ts: str | None
-    ) -> dict[str, Any]:
-        message = self._bot_message(channel, text, blocks, thread_ts)
-        message["user_only"] = user
-        message["is_ephemeral"] = True
-        self._ephemerals.append(message)
-        return message
-
-    def _find(self, channel: str | None, ts: str, ephemeral: bool) -> dict[str, Any] | None:
-        pool = self._ephemerals if ephemeral else self._messages.get(channel or "", [])
-        for message in pool:
-            if message["ts"] == ts and (channel is None or message["channel"] == channel):
-                return message
-        return None
-
-    def _update_message(
-        self, channel: str | None, ts: str, ephemeral: bool, text: str | None, blocks: Any
-    ) -> dict[str, Any]:
-        message = self._find(channel, ts, ephemeral)
-        if message is None or message.get("deleted"):
-            raise SlackError("message_not_found")
-        message["text"] = text or ""
-        if blocks is not None:
-            message["blocks"] = normalize_blocks(blocks)
-        else:
-            message.pop("blocks", None)
-        message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
-        return message
-
-    def _delete_message(self, channel: str | None, ts: str, ephemeral: bool) -> None:
-        message = self._find(channel, ts, ephemeral)
-        if message is None or message.get("deleted"):
-            raise SlackError("message_not_found")
-        if ephemeral:
-            message["deleted"] = True
-        else:
-            self._messages[message["channel"]].remove(message)
-
-    def _require_text(self, params: dict[str, Any]) -> None:
-        if not params.get("text") and not params.get("blocks") and not params.get("attachments"):
-            raise SlackError("no_text")
-        blocks = params.get("blocks")
-        if blocks is not None:
-            problems = validate_message_blocks(blocks)
-            if problems:
-                raise SlackError("invalid_blocks", response_metadata={"messages": problems})
-
-    @staticmethod
-    def _public(message: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in message.items() if k not in ("channel", "user_only", "deleted")}
-
-    # ------------------------------------------------------------------ methods
-
-    def _api_test(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"args": {k: v for k, v in params.items() if k != "token"}}
-
-    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"url": self.socket_mode.issue_url(self.base_url)}
-
-    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "url": f"https://{TEAM_DOMAIN}.slack.com/",
-            "team": TEAM_NAME,
-            "user": "rally",
-            "team_id": TEAM_ID,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "is_enterprise_install": False,
-        }
-
-    def _bots_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "bot": {
-                "id": BOT_ID,
-                "deleted": False,
-                "name": "Rally",
-                "updated": 1700000000,
-                "app_id": API_APP_ID,
-                "user_id": BOT_USER_ID,
-                "icons": {},
-            }
-        }
-
-    def _team_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "team": {
-                "id": TEAM_ID,
-                "name": TEAM_NAME,
-                "domain": TEAM_DOMAIN,
-                "email_domain": "example.com",
-                "icon": {},
-            }
-        }
-
-    def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params.get("channel"))
-        self._bot_can_post(channel)
-        self._require_text(params)
-        thread_ts = params.get("thread_ts") or None
-        message = self._bot_message(
-            channel.id, params.get("text", ""), params.get("blocks"), thread_ts
-        )
-        if params.get("metadata"):
-            message["metadata"] = params["metadata"]
-        self._store_message(channel.id, message)
-        return {"channel": channel.id, "ts": message["ts"], "message": self._public(message)}
-
-    def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params.get("channel"))
-        user = params.get("user")
-        if user not in self.people:
-            raise SlackError("user_not_found")
-        self._bot_can_post(channel)
-        if user not in channel.members:
-            raise SlackError("user_not_in_channel")
-        self._require_text(params)
-        message = self._store_ephemeral(
-            channel.id, user, params.get("text", ""), params.get("blocks"), params.get("thread_ts")
-        )
-        return {"message_ts": message["ts"]}
-
-    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params.get("channel"))
-        ts = str(params.get("ts") or "")
-        if not ts:
-            raise SlackError("message_not_found")
-        self._require_text(params)
-        message = self._update_message(
-            channel.id, ts, False, params.get("text"), params.get("blocks")
-        )
-        return {
-            "channel": channel.id,
-            "ts": ts,
-            "text": message["text"],
-            "message": self._public(message),
-        }
-
-    def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params.get("channel"))
-        ts = str(params.get("ts") or "")
-        self._delete_message(channel.id, ts, False)
-        return {"channel": channel.id, "ts": ts}
-
-    def _chat_get_permalink(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params.get("channel"))
-        ts = str(params.get("message_ts") or "")
-        if not ts:
-            raise SlackError("message_not_found")
-        link = f"{self.permalink_base}/archives/{channel.id}/p{ts.replace('.', '')}"
-        message = self._find(channel.id, ts, False)
-        if message and message.get("thread_ts") and message["thread_ts"] != ts:
-            link += f"?thread_ts={message['thread_ts']}&cid={channel.id}"
-        return {"channel": channel.id, "permalink": link}
-
-    def _take_trigger(self, trigger_id: str | None) -> str | None:
-        if not trigger_id:
-            raise SlackError(
-                "invalid_arguments",
-                response_metadata={"messages": ["[ERROR] missing required field: trigger_id"]},
-            )
-        known = self._triggers.get(trigger_id)
-        if known is None:
-            return None
-        user, issued, used = known
-        if used:
-            raise SlackError("exchanged_trigger_id")
-        self._triggers[trigger_id] = (user, issued, True)
-        return user
-
-    def _check_view(self, view: Any) -> dict[str, Any]:
-        problems = validate_view(view)
-        if problems:
-            raise SlackError("invalid_arguments", response_metadata={"messages": problems})
-        return view  # type: ignore[no-any-return]
-
-    def _new_view(self, view: dict[str, Any], user: str | None, *, push: bool) -> dict[str, Any]:
-        view_id = "V" + secrets.token_hex(5).upper()
-        stack = self._stacks.setdefault(user, []) if push else []
-        root = stack[0] if stack else view_id
-        previous = stack[-1] if stack else None
-        full = self._full_view(view, view_id, root_view_id=root, previous_view_id=previous)
-        self._views[view_id] = full
-        self._view_owner[view_id] = user
-        if push:
-            stack.append(view_id)
-        else:
-            self._stacks[user] = [view_id]
-        self._opened.append(copy.deepcopy(full))
-        return full
-
-    def _full_view(
-        self,
-        view: dict[str, Any],
-        view_id: str,
-        *,
-        root_view_id: str | None,
-        previous_view_id: str | None,
-    ) -> dict[str, Any]:
-        return {
-            "id": view_id,
-            "team_id": TEAM_ID,
-            "type": view.get("type", "modal"),
-            "blocks": normalize_blocks(view.get("blocks") or []),
-            "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""),
-            "state": {"values": {}},
-            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
-            "title": view.get("title"),
-            "clear_on_close": bool(view.get("clear_on_close", False)),
-            "notify_on_close": bool(view.get("notify_on_close", False)),
-            "close": view.get("close"),
-            "submit": view.get("submit"),
-            "previous_view_id": previous_view_id,
-            "root_view_id": root_view_id,
-            "app_id": API_APP_ID,
-            "external_id": view.get("external_id", ""),
-            "app_installed_team_id": TEAM_ID,
-            "bot_id": BOT_ID,
-        }
-
-    def _replace_view(self, view_id: str, view: dict[str, Any]) -> dict[str, Any]:
-        old = self._views[view_id]
-        full = self._full_view(
-            view,
-            view_id,
-            root_view_id=old.get("root_view_id"),
-            previous_view_id=old.get("previous_view_id"),
-        )
-        self._views[view_id] = full
-        return full
-
-    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = self._take_trigger(params.get("trigger_id"))
-        view = self._check_view(params.get("view"))
-        if view.get("type") != "modal":
-            raise SlackError(
-                "invalid_arguments",
-                response_metadata={"messages": ["[ERROR] must be modal [json-pointer:/view/type]"]},
-            )
-        return {"view": copy.deepcopy(self._new_view(view, user, push=False))}
-
-    def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = self._take_trigger(params.get("trigger_id"))
-        view = self._check_view(params.get("view"))
-        if len(self._stacks.get(user, [])) >= 3:
-            raise SlackError("push_limit_reached")
-        return {"view": copy.deepcopy(self._new_view(view, user, push=True))}
-
-    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
-        view = self._check_view(params.get("view"))
-        view_id = params.get("view_id")
-        external_id = params.get("external_id")
-        if not view_id and external_id:
-            view_id = next(
-                (v for v, full in self._views.items() if full.get("external_id") == external_id),
-                None,
-            )
-        if not view_id or view_id not in self._views:
-            raise SlackError("not_found")
-        expected = params.get("hash")
-        if expected and expected != self._views[view_id]["hash"]:
-            raise SlackError("hash_conflict")
-        return {"view": copy.deepcopy(self._replace_view(view_id, view))}
-
-    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = params.get("user_id")
-        if user not in self.people:
-            raise SlackError("user_not_found")
-        view = self._check_view(params.get("view"))
-        if view.get("type") != "home":
-            raise SlackError(
-                "invalid_arguments",
-                response_metadata={"messages": ["[ERROR] must be home [json-pointer:/view/type]"]},
-            )
-        old = self._homes.get(user)
-        expected = params.get("hash")
-        if expected and old and expected != old["hash"]:
-            raise SlackError("hash_conflict")
-        view_id = old["id"] if old else "V" + secrets.token_hex(5).upper()
-        full = self._full_view(view, view_id, root_view_id=view_id, previous_view_id=None)
-        self._homes[user] = full
-        return {"view": copy.deepcopy(full)}
-
-    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        person = self.people.get(params.get("user") or "")
-        if person is None:
-            raise SlackError("user_not_found")
-        return {"user": person.as_slack_user()}
-
-    def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "members": [p.as_slack_user() for p in self.people.values()],
-            "cache_ts": int(time.time()),
-            "response_metadata": {"next_cursor": ""},
-        }
-
-    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("channel"):
-            return {"channel": self._channel(params["channel"]).as_slack_channel()}
-        users = [u for u in str(params.get("users") or "").split(",") if u]
-        if len(users) != 1:
-            raise SlackError("users_list_not_supplied" if not users else "not_enough_users")
-        if users[0] not in self.people:
-            raise SlackError("user_not_found")
-        existed = self._dm_channel_id(users[0]) in self.channels
-        channel = self._open_dm(users[0])
-        body: dict[str, Any] = {"channel": {"id": channel.id}}
-        if existed:
-            body.update(no_op=True, already_open=True)
-        return body
-
-    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel_id = params.get("channel")
-        if channel_id not in self.channels:
-            raise SlackError("channel_not_found")
-        return {"channel": self.channels[channel_id].as_slack_channel()}
-
-    def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel_id = params.get("channel")
-        if channel_id not in self.channels:
-            raise SlackError("channel_not_found")
-        members = sorted(self.channels[channel_id].members)
-        return {"members": members, "response_metadata": {"next_cursor": ""}}
-
-    def _conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params.get("channel"))
-        if channel.is_private or channel.is_im:
-            raise SlackError("method_not_supported_for_channel_type")
-        channel.members.add(BOT_USER_ID)
-        return {"channel": channel.as_slack_channel()}
-
-    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params.get("channel"))
-        self._bot_can_post(channel)
-        top = [
-            self._public(m)
-            for m in self._messages.get(channel.id, [])
-            if m.get("thread_ts") in (None, m["ts"])
-        ]
-        return {"messages": list(reversed(top)), "has_more": False}
-
-    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params.get("channel"))
-        self._bot_can_post(channel)
-        ts = str(params.get("ts") or "")
-        msgs = [
-            self._public(m)
-            for m in self._messages.get(channel.id, [])
-            if m["ts"] == ts or m.get("thread_ts") == ts
-        ]
-        if not msgs:
-            raise SlackError("thread_not_found")
-        return {"messages": msgs, "has_more": False}
-
-
-def _request_params() -> dict[str, Any]:
-    params: dict[str, Any] = dict(request.args.items())
-    content_type = request.mimetype or ""
-    raw = request.get_data()
-    if content_type == "application/json" and raw:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            params.update(body)
-    elif raw:
-        params.update(dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True)))
-    return params
-
-
-def _bearer_token(params: dict[str, Any]) -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[len("Bearer ") :].strip()
-    token = params.pop("token", None)
-    return str(token) if token else None
-
-
-def create_blueprint(fake: FakeSlack, name: str = "fake_slack") -> Blueprint:
-    """The Web API (``/api/<method>``), response URLs (``/response/<id>``) and Socket Mode
-    WebSocket (``/link/``, see :mod:`devstack.fake_slack.socket_mode`) of ``fake``."""
-    bp = Blueprint(name, __name__)
-
-    @bp.route("/api/<method>", methods=["GET", "POST"])
-    def api(method: str) -> Response:
-        params = _request_params()
-        token = _bearer_token(params)
-        status, body, headers = fake.handle(method, params, token)
-        response = Response(json.dumps(body), status=status, mimetype="application/json")
-        response.headers.update(headers)
-        return response
-
-    @bp.route("/response/<url_id>", methods=["POST"])
-    def response_url(url_id: str) -> Response:
-        raw = request.get_data()
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = dict(parse_qsl(raw.decode("utf-8")))
-        status, text = fake.handle_response_url(url_id, body if isinstance(body, dict) else {})
-        return Response(text, status=status, mimetype="text/plain")
-
-    add_socket_mode_route(bp, fake.socket_mode)
-    return bp
-
-
-def create_app(fake: FakeSlack) -> Flask:
-    """A WSGI app serving ``fake`` at its root (``/api/...``, ``/response/...``)."""
-    app = Flask(__name__)
-    app.register_blueprint(create_blueprint(fake))
-    return app
+    def _dm_channel_id(self, user: str) -> str:
+        return self._workspace.dm_channel_id(user)

@@ -302,7 +302,7 @@ def test_an_invalid_view_in_a_response_action_keeps_the_modal_and_says_why(world
     }
     world.post("submit", user="U0BOB", view_id=view["id"], form={})
     (modal,) = world.state("U0BOB")["modals"]
-    assert "must be less than 25 characters" in modal["problem"]
+    assert "title must be between 1 and 24 characters" in modal["problem"]
 
 
 def test_closing_a_modal(world: World) -> None:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.console.conftest import ConsoleStack
+from tests.devstack.conftest import ConsoleStack
 from tests.fixtures.sandbox import DEV_API_KEY
 
 pytestmark = pytest.mark.browser

@@ -1,0 +1,407 @@
+"""The Web API: one table of the methods the app calls, and how each call is answered.
+
+:meth:`WebApi.handle` is the whole of Slack's front door, in the order Slack applies it:
+an outage answers 503; a scripted failure answers what it was scripted to; an unknown
+method is ``unknown_method``; then the token (``not_authed``, ``invalid_auth``, and the
+app-level ``xapp-`` token for ``apps.connections.open``); then the method itself, whose
+:class:`~devstack.fake_slack.failures.SlackError` becomes ``{"ok": false, ...}``. Every
+call is recorded as a :class:`Call`, answered or not, so a test can see the retries too.
+
+The handlers below the table are thin: they read Slack's parameters, check what Slack
+checks (text or blocks present, Block Kit valid, the bot a member), and leave the state
+to the workspace, the message store and the view store.
+
+No locking here: :class:`~devstack.fake_slack.server.FakeSlack` holds its lock around
+every call.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from devstack.fake_slack.blockkit import validate_message_blocks, validate_view
+from devstack.fake_slack.failures import Failures, SlackError
+from devstack.fake_slack.messages import MessageStore
+from devstack.fake_slack.socket_mode import SocketMode
+from devstack.fake_slack.views import ViewStore
+from devstack.fake_slack.world import (
+    API_APP_ID,
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    TEAM_NAME,
+    Workspace,
+)
+
+# Methods Slack only accepts with the app-level token (xapp-...), not the bot token.
+_APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
+# Parameters Slack accepts as JSON strings in form bodies.
+_JSON_PARAMS = ("blocks", "attachments", "view", "metadata")
+
+
+def decode_json_param(value: Any) -> Any:
+    """Slack accepts blocks/view/metadata as JSON strings in form bodies."""
+    if isinstance(value, str | bytes):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def decode_json_params(params: dict[str, Any]) -> None:
+    """Decode, in place, the parameters Slack accepts as JSON strings."""
+    for key in _JSON_PARAMS:
+        if key in params:
+            params[key] = decode_json_param(params[key])
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Web API call as the fake received and answered it."""
+
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    status: int
+    response: dict[str, Any]
+    at: float
+
+    @property
+    def ok(self) -> bool:
+        """Whether Slack answered ``ok: true``."""
+        return bool(self.response.get("ok"))
+
+
+class Site(Protocol):
+    """Where the fake is served and which tokens it takes (``FakeSlack`` is one).
+
+    Read on every call, because a test may set them once the port is known.
+    """
+
+    base_url: str
+    permalink_base: str
+    bot_token: str
+    app_token: str
+
+
+class WebApi:
+    """Answers Web API calls against the fake's state, and records them."""
+
+    def __init__(
+        self,
+        site: Site,
+        workspace: Workspace,
+        messages: MessageStore,
+        views: ViewStore,
+        failures: Failures,
+        socket_mode: SocketMode,
+    ) -> None:
+        self._site = site
+        self._workspace = workspace
+        self._messages = messages
+        self._views = views
+        self._failures = failures
+        self._socket_mode = socket_mode
+        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "api.test": self._api_test,
+            "apps.connections.open": self._apps_connections_open,
+            "auth.test": self._auth_test,
+            "bots.info": self._bots_info,
+            "team.info": self._team_info,
+            "chat.postMessage": self._chat_post_message,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "chat.getPermalink": self._chat_get_permalink,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.push": self._views_push,
+            "views.publish": self._views_publish,
+            "users.info": self._users_info,
+            "users.list": self._users_list,
+            "conversations.open": self._conversations_open,
+            "conversations.info": self._conversations_info,
+            "conversations.members": self._conversations_members,
+            "conversations.join": self._conversations_join,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
+        }
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every call."""
+        self._calls: list[Call] = []
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        """Every call received (of ``method`` only, when given), oldest first."""
+        return [c for c in self._calls if method is None or c.method == method]
+
+    def handle(
+        self, method: str, params: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Answer and record one call (``params`` already decoded): status, body, headers."""
+        status, body, headers = self._answer(method, params, token)
+        self._calls.append(Call(method, params, token, status, body, time.time()))
+        return status, body, headers
+
+    def _answer(
+        self, method: str, params: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self._failures.in_outage():
+            return 503, {"ok": False, "error": "service_unavailable"}, {}
+        failure = self._failures.next_failure(method)
+        if failure is not None:
+            return failure
+        handler = self._methods.get(method)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
+        if token is None and method != "api.test":
+            return 200, {"ok": False, "error": "not_authed"}, {}
+        app_level = method in _APP_LEVEL_METHODS
+        expected = self._site.app_token if app_level else self._site.bot_token
+        if app_level and token and not token.startswith("xapp-"):
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+        if token != expected and method != "api.test":
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        try:
+            body = handler(params)
+        except SlackError as exc:
+            body = {"ok": False, "error": exc.error, **exc.extra}
+            return exc.status, body, {}
+        return 200, {"ok": True, **body}, {}
+
+    # ------------------------------------------------------------------ what Slack checks
+
+    @staticmethod
+    def _require_text(params: dict[str, Any]) -> None:
+        if not params.get("text") and not params.get("blocks") and not params.get("attachments"):
+            raise SlackError("no_text")
+        blocks = params.get("blocks")
+        if blocks is not None:
+            problems = validate_message_blocks(blocks)
+            if problems:
+                raise SlackError("invalid_blocks", response_metadata={"messages": problems})
+
+    @staticmethod
+    def _check_view(view: Any, *, must_be: str | None = None) -> dict[str, Any]:
+        problems = validate_view(view)
+        if problems:
+            raise SlackError("invalid_arguments", response_metadata={"messages": problems})
+        if must_be and view.get("type") != must_be:
+            raise SlackError(
+                "invalid_arguments",
+                response_metadata={
+                    "messages": [f"[ERROR] must be {must_be} [json-pointer:/view/type]"]
+                },
+            )
+        return view  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ the app and team
+
+    def _api_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"args": {k: v for k, v in params.items() if k != "token"}}
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self._socket_mode.issue_url(self._site.base_url)}
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": TEAM_NAME,
+            "user": "rally",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _bots_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "bot": {
+                "id": BOT_ID,
+                "deleted": False,
+                "name": "Rally",
+                "updated": 1700000000,
+                "app_id": API_APP_ID,
+                "user_id": BOT_USER_ID,
+                "icons": {},
+            }
+        }
+
+    def _team_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "team": {
+                "id": TEAM_ID,
+                "name": TEAM_NAME,
+                "domain": TEAM_DOMAIN,
+                "email_domain": "example.com",
+                "icon": {},
+            }
+        }
+
+    # ------------------------------------------------------------------ chat.*
+
+    def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._workspace.channel(params.get("channel"))
+        self._workspace.bot_can_post(channel)
+        self._require_text(params)
+        thread_ts = params.get("thread_ts") or None
+        message = self._messages.bot_message(
+            channel.id, params.get("text", ""), params.get("blocks"), thread_ts
+        )
+        if params.get("metadata"):
+            message["metadata"] = params["metadata"]
+        self._messages.store(channel.id, message)
+        return {
+            "channel": channel.id,
+            "ts": message["ts"],
+            "message": self._messages.public(message),
+        }
+
+    def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._workspace.channel(params.get("channel"))
+        user = params.get("user")
+        if user not in self._workspace.people:
+            raise SlackError("user_not_found")
+        self._workspace.bot_can_post(channel)
+        if user not in channel.members:
+            raise SlackError("user_not_in_channel")
+        self._require_text(params)
+        message = self._messages.store_ephemeral(
+            channel.id, user, params.get("text", ""), params.get("blocks"), params.get("thread_ts")
+        )
+        return {"message_ts": message["ts"]}
+
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._workspace.channel(params.get("channel"))
+        ts = str(params.get("ts") or "")
+        if not ts:
+            raise SlackError("message_not_found")
+        self._require_text(params)
+        message = self._messages.update(
+            channel.id, ts, False, params.get("text"), params.get("blocks")
+        )
+        return {
+            "channel": channel.id,
+            "ts": ts,
+            "text": message["text"],
+            "message": self._messages.public(message),
+        }
+
+    def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._workspace.channel(params.get("channel"))
+        ts = str(params.get("ts") or "")
+        self._messages.delete(channel.id, ts, False)
+        return {"channel": channel.id, "ts": ts}
+
+    def _chat_get_permalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._workspace.channel(params.get("channel"))
+        ts = str(params.get("message_ts") or "")
+        if not ts:
+            raise SlackError("message_not_found")
+        link = f"{self._site.permalink_base}/archives/{channel.id}/p{ts.replace('.', '')}"
+        message = self._messages.find(channel.id, ts, False)
+        if message and message.get("thread_ts") and message["thread_ts"] != ts:
+            link += f"?thread_ts={message['thread_ts']}&cid={channel.id}"
+        return {"channel": channel.id, "permalink": link}
+
+    # ------------------------------------------------------------------ views.*
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self._views.take_trigger(params.get("trigger_id"))
+        view = self._check_view(params.get("view"), must_be="modal")
+        return {"view": copy.deepcopy(self._views.open(view, user))}
+
+    def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self._views.take_trigger(params.get("trigger_id"))
+        view = self._check_view(params.get("view"))
+        return {"view": copy.deepcopy(self._views.push(view, user))}
+
+    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = self._check_view(params.get("view"))
+        full = self._views.update(
+            view,
+            view_id=params.get("view_id"),
+            external_id=params.get("external_id"),
+            hash=params.get("hash"),
+        )
+        return {"view": copy.deepcopy(full)}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = params.get("user_id")
+        if user not in self._workspace.people:
+            raise SlackError("user_not_found")
+        view = self._check_view(params.get("view"), must_be="home")
+        full = self._views.publish_home(user, view, hash=params.get("hash"))
+        return {"view": copy.deepcopy(full)}
+
+    # ------------------------------------------------------------------ users.* and conversations.*
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        person = self._workspace.people.get(params.get("user") or "")
+        if person is None:
+            raise SlackError("user_not_found")
+        return {"user": person.as_slack_user()}
+
+    def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "members": [p.as_slack_user() for p in self._workspace.people.values()],
+            "cache_ts": int(time.time()),
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("channel"):
+            return {"channel": self._workspace.channel(params["channel"]).as_slack_channel()}
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if len(users) != 1:
+            raise SlackError("users_list_not_supplied" if not users else "not_enough_users")
+        if users[0] not in self._workspace.people:
+            raise SlackError("user_not_found")
+        existed = self._workspace.dm_channel_id(users[0]) in self._workspace.channels
+        channel = self._workspace.open_dm(users[0])
+        body: dict[str, Any] = {"channel": {"id": channel.id}}
+        if existed:
+            body.update(no_op=True, already_open=True)
+        return body
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel_id = params.get("channel")
+        if channel_id not in self._workspace.channels:
+            raise SlackError("channel_not_found")
+        return {"channel": self._workspace.channels[channel_id].as_slack_channel()}
+
+    def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel_id = params.get("channel")
+        if channel_id not in self._workspace.channels:
+            raise SlackError("channel_not_found")
+        members = sorted(self._workspace.channels[channel_id].members)
+        return {"members": members, "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._workspace.channel(params.get("channel"))
+        if channel.is_private or channel.is_im:
+            raise SlackError("method_not_supported_for_channel_type")
+        channel.members.add(BOT_USER_ID)
+        return {"channel": channel.as_slack_channel()}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._workspace.channel(params.get("channel"))
+        self._workspace.bot_can_post(channel)
+        return {"messages": self._messages.history(channel.id), "has_more": False}
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._workspace.channel(params.get("channel"))
+        self._workspace.bot_can_post(channel)
+        ts = str(params.get("ts") or "")
+        msgs = self._messages.replies(channel.id, ts)
+        if not msgs:
+            raise SlackError("thread_not_found")
+        return {"messages": msgs, "has_more": False}
