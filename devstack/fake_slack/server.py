@@ -251,6 +251,16 @@ class FakeSlack:
         with self._cond:
             return self._web_api.calls(method)
 
+    def unfurls(self, channel: str, ts: str) -> dict[str, Any]:
+        """url -> unfurl the app attached to one message (``chat.unfurl``)."""
+        with self._cond:
+            return dict(self._web_api.unfurls.get((channel, ts), {}))
+
+    def ended_step(self, execution_id: str) -> dict[str, Any] | None:
+        """How a workflow step ended: ``{"outputs": ...}`` or ``{"error": ...}``, or None."""
+        with self._cond:
+            return self._web_api.ended_steps.get(execution_id)
+
     def messages(self, channel: str, *, include_replies: bool = True) -> list[dict[str, Any]]:
         """The channel's messages as people see them (thread replies too, by default)."""
         with self._cond:

@@ -132,12 +132,19 @@ class WebApi:
             "conversations.join": self._conversations_join,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
+            "chat.unfurl": self._chat_unfurl,
+            "functions.completeSuccess": self._functions_complete_success,
+            "functions.completeError": self._functions_complete_error,
         }
         self.reset()
 
     def reset(self) -> None:
-        """Forget every call."""
+        """Forget every call, unfurl and ended step."""
         self._calls: list[Call] = []
+        self.unfurls: dict[tuple[str, str], dict[str, Any]] = {}
+        """(channel, ts) or ("unfurl_id", id) -> {url: unfurl}: what each message shows."""
+        self.ended_steps: dict[str, dict[str, Any]] = {}
+        """function_execution_id -> {"outputs"} or {"error"}: how each step ended."""
 
     def calls(self, method: str | None = None) -> list[Call]:
         """Every call received (of ``method`` only, when given), oldest first."""
@@ -168,7 +175,9 @@ class WebApi:
         expected = self._site.app_token if app_level else self._site.bot_token
         if app_level and token and not token.startswith("xapp-"):
             return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
-        if token != expected and method != "api.test":
+        # A workflow step's own token (xwfp-) may end the step it was issued for.
+        step_token = method.startswith("functions.") and bool(token and token.startswith("xwfp-"))
+        if token != expected and method != "api.test" and not step_token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         try:
             body = handler(params)
@@ -311,6 +320,46 @@ class WebApi:
         if message and message.get("thread_ts") and message["thread_ts"] != ts:
             link += f"?thread_ts={message['thread_ts']}&cid={channel.id}"
         return {"channel": channel.id, "permalink": link}
+
+    def _chat_unfurl(self, params: dict[str, Any]) -> dict[str, Any]:
+        unfurls = params.get("unfurls")
+        if isinstance(unfurls, str):
+            unfurls = json.loads(unfurls)
+        if not isinstance(unfurls, dict) or not unfurls:
+            raise SlackError("invalid_unfurls")
+        for unfurl in unfurls.values():
+            blocks = unfurl.get("blocks") if isinstance(unfurl, dict) else None
+            if blocks is not None and (problems := validate_message_blocks(blocks)):
+                raise SlackError("invalid_unfurls", response_metadata={"messages": problems})
+        if params.get("unfurl_id"):
+            key = ("unfurl_id", str(params["unfurl_id"]))
+        else:
+            channel, ts = params.get("channel"), params.get("ts")
+            if not channel or not ts:
+                raise SlackError("invalid_arguments")
+            key = (str(channel), str(ts))
+        self.unfurls.setdefault(key, {}).update(unfurls)
+        return {}
+
+    def _end_step(self, params: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any]:
+        execution = str(params.get("function_execution_id") or "")
+        if not execution:
+            raise SlackError("invalid_arguments")
+        if execution in self.ended_steps:
+            raise SlackError("execution_not_in_running_state")
+        self.ended_steps[execution] = outcome
+        return {}
+
+    def _functions_complete_success(self, params: dict[str, Any]) -> dict[str, Any]:
+        outputs = params.get("outputs")
+        if isinstance(outputs, str):
+            outputs = json.loads(outputs)
+        return self._end_step(params, {"outputs": outputs or {}})
+
+    def _functions_complete_error(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("error"):
+            raise SlackError("invalid_arguments")
+        return self._end_step(params, {"error": str(params["error"])})
 
     # ------------------------------------------------------------------ views.*
 

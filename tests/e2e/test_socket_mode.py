@@ -281,3 +281,26 @@ def test_socket_mode_with_slack_unreachable_exits_with_a_clear_error(
     assert result.returncode != 0
     assert f"cannot reach {nowhere}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_workflow_step_runs_over_socket_mode_too(
+    socket_app: SocketApp, rally_settings: Settings, fake_slack: FakeSlack
+) -> None:
+    from devstack.fake_slack.payloads import event_callback
+    from slack_ui import ids
+
+    event = {
+        "type": ids.FUNCTION_EXECUTED,
+        "function": {"id": "Fn0RALLY", "callback_id": ids.LOG_ACTIVITY_STEP},
+        "inputs": {"subject": "Logged by a workflow over Socket Mode"},
+        "function_execution_id": "Fx0SOCKET",
+        "bot_access_token": "xwfp-test-socket-step-not-real",
+    }
+    acked = socket_app.send("events_api", json.loads(event_callback(event)))
+    assert acked.payload in (None, {})
+    _worker_burst(rally_settings)
+    [note] = _activities(rally_settings)
+    assert note["subject"] == "Logged by a workflow over Socket Mode"
+    assert fake_slack.ended_step("Fx0SOCKET") == {
+        "outputs": {"activity_id": note["id"], "activity_url": f"{APP_URL}/activities/{note['id']}"}
+    }

@@ -62,9 +62,9 @@ def test_log_an_activity_creates_once_and_completes_once_even_when_delivered_twi
         "activity_url": f"{APP_URL}/activities/{task['id']}",
     }
     assert done.token == STEP_TOKEN  # ended with the step's own token
-    assert STEP_TOKEN not in json.dumps(
-        [rally.redis.hgetall(k) for k in rally.redis.keys("rq:job:*")], default=str
-    )
+    jobs = [str(rally.redis.hgetall(k)) for k in rally.redis.keys("rq:job:*")]
+    assert jobs and not any(STEP_TOKEN in job for job in jobs)
+    assert rally.fake.ended_step("Fx0STEP1") == {"outputs": outputs}
 
 
 def test_an_invalid_input_ends_the_step_with_an_error_naming_it_and_creates_nothing(
@@ -100,3 +100,35 @@ def test_complete_a_task_completes_it_and_refuses_a_note(rally: Rally) -> None:
     assert done.method == "functions.completeSuccess"
     [refused] = _ended(rally, "Fx0STEP2")
     assert refused.method == "functions.completeError" and "not a task" in refused.params["error"]
+
+
+def test_a_step_whose_first_try_died_after_rally_committed_creates_once_and_ends_once(
+    rally: Rally, monkeypatch: Any
+) -> None:
+    import pytest
+
+    from workers import steps
+
+    inputs = {"subject": "Logged once, whatever happens"}
+    real_end = steps._end
+
+    def dies(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the worker was killed here")
+
+    monkeypatch.setattr(steps, "_end", dies)
+    with pytest.raises(RuntimeError):
+        steps.run_step("Fx0DIED", ids.LOG_ACTIVITY_STEP, "T0RALLY001", inputs)
+    monkeypatch.setattr(steps, "_end", real_end)
+    assert (
+        steps.run_step("Fx0DIED", ids.LOG_ACTIVITY_STEP, "T0RALLY001", inputs)["status"]
+        == "completed"
+    )
+    assert (
+        steps.run_step("Fx0DIED", ids.LOG_ACTIVITY_STEP, "T0RALLY001", inputs)["status"]
+        == "already"
+    )
+    [note] = rally.activities()
+    assert note["subject"] == "Logged once, whatever happens"
+    assert rally.fake.ended_step("Fx0DIED") == {
+        "outputs": {"activity_id": note["id"], "activity_url": f"{APP_URL}/activities/{note['id']}"}
+    }
