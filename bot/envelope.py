@@ -87,6 +87,8 @@ class _Container(_Part):
     thread_ts: Short | None = None
     view_id: Short | None = None
     is_ephemeral: StrictBool | None = None
+    is_app_unfurl: StrictBool | None = None
+    app_unfurl_url: Annotated[StrictStr, Field(max_length=4096)] | None = None
 
 
 class _Message(_Part):
@@ -207,6 +209,11 @@ class _Function(_Part):
     id: Short | None = None
 
 
+class _Link(_Part):
+    url: Annotated[StrictStr, Field(max_length=4096)]
+    domain: Short | None = None
+
+
 class _Event(_Part):
     type: Short
     user: SlackId | _User | None = None
@@ -233,6 +240,11 @@ class _Event(_Part):
     bot_access_token: Short | None = None
     function: _Function | None = None
     inputs: dict[str, Any] | None = None
+    # link_shared (unfurls); a message still in the composer has channel "COMPOSER"
+    message_ts: Short | None = None
+    unfurl_id: Short | None = None
+    source: Short | None = None
+    links: Annotated[list[_Link], Field(max_length=100)] | None = None
 
 
 class _EventCallback(_Envelope):

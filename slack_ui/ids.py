@@ -19,6 +19,7 @@ APP_HOME_OPENED: Final = "app_home_opened"
 APP_UNINSTALLED: Final = "app_uninstalled"
 TOKENS_REVOKED: Final = "tokens_revoked"
 
+LINK_SHARED: Final = "link_shared"
 FUNCTION_EXECUTED: Final = "function_executed"
 LOG_ACTIVITY_STEP: Final = "rally_log_activity"
 """Workflow Builder step: log an activity (inputs and outputs in manifest.yml)."""
@@ -29,9 +30,22 @@ FUNCTIONS: Final = (LOG_ACTIVITY_STEP, COMPLETE_TASK_STEP)
 COMMANDS: Final = (RALLY_COMMAND,)
 GLOBAL_SHORTCUTS: Final = (LOG_ACTIVITY_SHORTCUT,)
 MESSAGE_SHORTCUTS: Final = (LOG_AS_NOTE_SHORTCUT,)
-BOT_EVENTS: Final = (APP_HOME_OPENED, APP_UNINSTALLED, TOKENS_REVOKED, FUNCTION_EXECUTED)
+BOT_EVENTS: Final = (
+    APP_HOME_OPENED,
+    APP_UNINSTALLED,
+    TOKENS_REVOKED,
+    FUNCTION_EXECUTED,
+    LINK_SHARED,
+)
 
-BOT_SCOPES: Final = ("commands", "chat:write", "im:write", "users:read")
+BOT_SCOPES: Final = (
+    "commands",
+    "chat:write",
+    "im:write",
+    "users:read",
+    "links:read",
+    "links:write",
+)
 """The bot scopes the app asks for when installed (OAuth) and declares in the manifest."""
 
 ACTIVITY_TYPES: Final = ("note", "task", "call", "meeting")

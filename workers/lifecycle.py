@@ -207,7 +207,7 @@ def forget_team_keys(conn: redis.Redis, team: str, namespace: str | None) -> int
         activity_ids |= TaskIndex(conn, namespace).ids()
         doomed.update(conn.scan_iter(match=f"rally:rem:{namespace}:*", count=1000))
     for activity_id in activity_ids:
-        for kind in ("reminder", "acted", "acting"):
+        for kind in ("reminder", "unfurl", "acted", "acting"):
             doomed.update(conn.scan_iter(match=f"rally:{kind}:{activity_id}:*", count=100))
     return int(conn.delete(*doomed)) if doomed else 0
 

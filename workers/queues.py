@@ -10,8 +10,9 @@ Queues:
 
     rally-activities   create an activity in Rally (``workers.jobs.create_activity``)
     rally-notify       tell a user the outcome (``workers.jobs.notify_outcome``)
-    rally-actions      Complete/Snooze clicks (``workers.task_actions.act_on_task``): a
-                       queue of their own, so a slow sync can never delay a click
+    rally-actions      Complete/Snooze clicks (``workers.task_actions.act_on_task``),
+                       edits, deletes and link unfurls: a queue of their own, so a slow
+                       sync can never delay what someone is waiting to see
     rally-reminders    reminder sync and tick (``workers.schedules``), one of each at a
                        time (fixed job ids), so a slow Rally cannot build a backlog
 """
@@ -469,3 +470,47 @@ def enqueue_delete(
             "response_url": response_url,
         },
     )
+
+
+def enqueue_unfurl(
+    conn: redis.Redis,
+    *,
+    team: str,
+    user: str,
+    links: list[str],
+    channel: str | None,
+    message_ts: str | None,
+    unfurl_id: str | None,
+    source: str | None,
+) -> bool:
+    """Queue the unfurl of one message's Rally links (``workers.unfurls.unfurl_links``),
+    once per message and set of links: Slack may deliver ``link_shared`` again.
+
+    Returns:
+        False when the same unfurl was queued in the last ten minutes.
+    """
+    where = f"{channel}:{message_ts}" if channel else f"composer:{unfurl_id}"
+    digest = hashlib.sha256(f"{team}\n{where}\n{chr(10).join(links)}".encode()).hexdigest()[:24]
+    try:
+        queue(ACTIONS, conn).enqueue_call(
+            "workers.unfurls.unfurl_links",
+            kwargs={
+                "team": team,
+                "user": user,
+                "links": links,
+                "channel": channel,
+                "message_ts": message_ts,
+                "unfurl_id": unfurl_id,
+                "source": source,
+            },
+            job_id=f"unfurl-{digest}",
+            unique=True,
+            result_ttl=600,
+            failure_ttl=3600,
+            timeout=TASK_ACTION_TIMEOUT,
+            description=f"unfurl {len(links)} links for {user}",
+        )
+    except DuplicateJobError:
+        log.info("event=duplicate_unfurl team=%s", team)
+        return False
+    return True

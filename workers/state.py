@@ -15,6 +15,7 @@ Keys::
     rally:recent:{team}:{user}             LIST of activity ids, newest first, capped
     rally:logged-tasks:{team}:{user}       SET of task ids the user logged from Slack (``/rally tasks``)
     rally:reminder:{task_id}:{due}         HASH channel -> ts of each posted copy of a reminder
+    rally:unfurl:{task_id}:{due}           HASH "channel ts" -> url of each message that unfurled the task
     rally:acted:{task_id}:{due}            JSON: who completed/snoozed a task from Slack, for that due
     rally:acting:{task_id}:{due}           a redis-py lock: one Complete/Snooze of that due at a time
     rally:submission:{submission_id}       JSON: a pending submission, for "Edit and retry" (TTL 7 days)
@@ -180,6 +181,23 @@ class State:
         """Channel -> ts of every posted copy of the reminder of ``task_id`` for ``due``."""
         raw = self.conn.hgetall(_k("reminder", task_id, str(due)))
         return {_text(k): _text(v) for k, v in raw.items()}
+
+    def record_unfurl(self, task_id: str, due: int, channel: str, ts: str, url: str) -> None:
+        """Note a message that unfurled a task with its buttons (updated when someone acts)."""
+        key = _k("unfurl", task_id, str(due))
+        pipe = self.conn.pipeline()
+        pipe.hset(key, f"{channel} {ts}", url)
+        pipe.expire(key, REMINDER_POSTS_TTL_SECONDS)
+        pipe.execute()
+
+    def unfurls(self, task_id: str, due: int) -> dict[tuple[str, str], str]:
+        """(channel, ts) -> unfurled url of every message that unfurled ``task_id`` for ``due``."""
+        raw = self.conn.hgetall(_k("unfurl", task_id, str(due)))
+        copies: dict[tuple[str, str], str] = {}
+        for where, url in raw.items():
+            channel, _, ts = _text(where).partition(" ")
+            copies[(channel, ts)] = _text(url)
+        return copies
 
     def record_task_action(self, task_id: str, due: int, action: dict[str, Any]) -> None:
         """Note that someone completed/snoozed ``task_id`` as due at ``due`` (a re-click no-ops)."""

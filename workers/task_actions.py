@@ -48,7 +48,7 @@ from slack_ui.ids import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, TASK_ACTIONS
 from slack_ui.kit import SlackMessage
 from slack_ui.messages import escape
 from slack_ui.tasks import TaskCard, acted_reminder, outcome_line, tasks_message
-from workers import open_tasks, workspace
+from workers import open_tasks, unfurls, workspace
 from workers.rally import rally_client
 from workers.reminders.index import TaskIndex, due_epoch
 from workers.slack import deliver, retry_handlers, user_tz
@@ -57,11 +57,11 @@ from workers.state import State
 log = logging.getLogger(__name__)
 
 SNOOZE_TOMORROW_AT = time(9, 0)
-_SURFACES = {"message": "reminder", "list": "tasks_list", "home": "home"}
+_SURFACES = {"message": "reminder", "unfurl": "unfurl", "list": "tasks_list", "home": "home"}
 """Where a click came from, as the audit trail names it."""
 NOT_SHOWN = (
-    ":no_entry: That button isn't on a task you were shown (a reminder in this channel, "
-    "your `/rally tasks` or your Home), so nothing changed."
+    ":no_entry: That button isn't on a task you were shown (a reminder or an unfurled link "
+    "in this channel, your `/rally tasks` or your Home), so nothing changed."
 )
 NOT_A_TASK = ":no_entry: Only a task can be completed or snoozed, so nothing changed."
 
@@ -83,7 +83,8 @@ def may_act(
     act on a reminder").
 
     A reminder's buttons work for anyone who can see that message: the click must come
-    from a copy the app posted (channel and ts on record for that task and due date).
+    from a copy the app posted (channel and ts on record for that task and due date). The
+    same holds for a pasted link the app unfurled with buttons.
     ``/rally tasks`` and App Home show a person their own open tasks, so a click there
     must be on one of those.
     """
@@ -91,6 +92,10 @@ def may_act(
         return (
             bool(channel and message_ts)
             and state.reminder_posts(task_id, due).get(str(channel)) == message_ts
+        )
+    if surface == "unfurl":
+        return bool(channel and message_ts) and (str(channel), str(message_ts)) in state.unfurls(
+            task_id, due
         )
     if namespace is None:
         return False
@@ -214,8 +219,8 @@ def act_on_task(
         message_ts: That message's ts (a reminder to update in place).
         response_url: The interaction's response URL (to tell the clicker, or to replace
             their ephemeral ``/rally tasks`` list).
-        surface: ``"message"`` (a reminder), ``"list"`` (ephemeral ``/rally tasks``) or
-            ``"home"``.
+        surface: ``"message"`` (a reminder), ``"unfurl"`` (a Rally link the app
+            unfurled), ``"list"`` (ephemeral ``/rally tasks``) or ``"home"``.
 
     Returns:
         ``{"status": "done" | "already" | "busy" | "failed" | "gone", ...}``.
@@ -412,7 +417,7 @@ def _show_done(click: _Click, acted: _Acted) -> dict[str, Any]:
         click.due,
         record.get("new_due", ""),
     )
-    _show_outcome(click, record, card=_card(click, task))
+    _show_outcome(click, record, card=_card(click, task), task=task)
     if click.surface == "list" and click.response_url:
         _refresh_list(click, outcome_line(record) + f": *{_subject(task.subject)}*")
     _publish_home(click)
@@ -442,13 +447,15 @@ def _publish_home(click: _Click) -> None:
     )
 
 
-def _show_outcome(click: _Click, record: dict[str, Any], *, card: TaskCard | None = None) -> None:
-    """Update every posted copy of the reminder (and the clicked message) in place."""
-    copies = click.state.reminder_posts(click.task_id, click.due)
-    if click.surface == "message" and click.channel and click.message_ts:
-        copies.setdefault(click.channel, click.message_ts)
-    if not copies:
-        return
+def _show_outcome(
+    click: _Click,
+    record: dict[str, Any],
+    *,
+    card: TaskCard | None = None,
+    task: ActivityResponse | None = None,
+) -> None:
+    """Update every posted copy of the reminder, every unfurl of the task, and the clicked
+    message, in place."""
     if card is None:
         fields = click.index.task(click.task_id) if click.index else None
         card = (
@@ -456,10 +463,50 @@ def _show_outcome(click: _Click, record: dict[str, Any], *, card: TaskCard | Non
             if fields
             else TaskCard(click.task_id, "(task)", click.due)
         )
-    owner_user = None
-    if card.owner_id:
-        mapped = click.store.user_for_owner(click.team, card.owner_id)
-        owner_user = mapped[1] if mapped else None
+    owner_user = unfurls.owner_user_of(click.store, click.team, card.owner_id)
+    _update_reminders(click, record, card, owner_user)
+    copies = click.state.unfurls(click.task_id, click.due)
+    if copies:
+        shown = (
+            task.model_dump(by_alias=True, mode="json", exclude_none=True)
+            if task is not None
+            else _card_fields(card, record)
+        )
+        unfurls.reunfurl_task(
+            click.slack,
+            copies,
+            shown,
+            record,
+            owner_user=owner_user,
+            app_url=click.settings.rally_app_url,
+        )
+
+
+def _card_fields(card: TaskCard, record: dict[str, Any]) -> dict[str, Any]:
+    """Wire-named fields of a task known only from the index (for its unfurl)."""
+    fields: dict[str, Any] = {
+        "id": card.id,
+        "activityType": "task",
+        "subject": card.subject,
+        "status": "completed" if record.get("action") == COMPLETE_ACTION else "pending",
+        "dueDate": datetime.fromtimestamp(card.due, UTC).isoformat().replace("+00:00", "Z"),
+        "priority": card.priority,
+        "ownerId": card.owner_id,
+        "dealId": card.deal_id,
+        "companyId": card.company_id,
+        "contactId": card.contact_id,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _update_reminders(
+    click: _Click, record: dict[str, Any], card: TaskCard, owner_user: str | None
+) -> None:
+    copies = click.state.reminder_posts(click.task_id, click.due)
+    if click.surface == "message" and click.channel and click.message_ts:
+        copies.setdefault(click.channel, click.message_ts)
+    if not copies:
+        return
     message = acted_reminder(
         card, record, app_url=click.settings.rally_app_url, owner_user=owner_user
     ).to_dict()

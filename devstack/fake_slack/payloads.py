@@ -21,7 +21,7 @@ import secrets
 import time
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
@@ -132,6 +132,7 @@ def block_actions(
     response_url: str | None = None,
     view: dict[str, Any] | None = None,
     state_values: dict[str, Any] | None = None,
+    unfurl_url: str | None = None,
 ) -> dict[str, Any]:
     """A ``block_actions`` payload: a button (or select...) pressed in a message or a view.
 
@@ -143,6 +144,8 @@ def block_actions(
         is_ephemeral: the message is ephemeral (Slack then sends no ``message`` body).
         view: the view the element is in, for actions inside modals and App Home.
         state_values: ``view.state.values`` (views) or ``state.values`` (messages).
+        unfurl_url: the element is in the app's unfurl of this link, attached to
+            ``message`` (Slack marks the container ``is_app_unfurl``).
     """
     action = {"action_ts": _action_ts(), **action}
     if "text" not in action and action.get("type") == "button":
@@ -175,6 +178,13 @@ def block_actions(
             "channel_id": channel,
             "is_ephemeral": is_ephemeral,
         }
+        if unfurl_url is not None:
+            payload["container"].update(
+                type="message_attachment",
+                attachment_id=1,
+                is_app_unfurl=True,
+                app_unfurl_url=unfurl_url,
+            )
         if channel is not None:
             payload["channel"] = {"id": channel, "name": _channel_name(channel)}
         if message is not None and not is_ephemeral:
@@ -342,6 +352,31 @@ def event_callback(
         "event_context": "4-" + secrets.token_hex(16),
     }
     return json.dumps(body).encode()
+
+
+def link_shared(
+    links: list[str],
+    *,
+    user: str = "U0ALICE",
+    channel: str = "C0SALES",
+    message_ts: str | None = None,
+    source: str = "conversations_history",
+) -> dict[str, Any]:
+    """The ``link_shared`` event for a message with ``links`` (wrap it with
+    :func:`event_callback`). ``source="composer"``: still being typed, so Slack sends the
+    channel ``COMPOSER`` and an ``unfurl_id`` to answer by."""
+    ts = message_ts or _action_ts()
+    event: dict[str, Any] = {
+        "type": "link_shared",
+        "user": user,
+        "channel": "COMPOSER" if source == "composer" else channel,
+        "message_ts": ts,
+        "unfurl_id": f"{channel}.{ts}.{secrets.token_hex(4)}".replace(".", "_"),
+        "source": source,
+        "is_bot_user_member": True,
+        "links": [{"domain": urlsplit(url).hostname or "", "url": url} for url in links],
+    }
+    return event
 
 
 def app_home_opened(user: str = "U0ALICE", *, channel: str | None = None) -> dict[str, Any]:

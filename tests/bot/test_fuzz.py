@@ -34,7 +34,7 @@ from slack_ui.modals import (
     build_type_chooser,
 )
 from slack_ui.tasks import button_value
-from tests.e2e.harness import DEAL_ID, Rally
+from tests.e2e.harness import APP_URL, DEAL_ID, Rally
 
 TASK_ID = "5a1c0de0-ac3e-4d3a-9e55-000000000001"
 SUBMISSION_ID = "0" * 32
@@ -201,6 +201,27 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
             "bot_access_token": "xwfp-fuzz-not-real",
         }
         seeds.append(("event", step, json.loads(payloads.event_callback(executed))))
+    shared = payloads.link_shared(
+        [f"{APP_URL}/activities/{TASK_ID}", f"{APP_URL}/deals/{DEAL_ID}", "https://x.example/"]
+    )
+    seeds.append(("event", ids.LINK_SHARED, json.loads(payloads.event_callback(shared))))
+    seeds.append(
+        (
+            "interactive",
+            ids.COMPLETE_ACTION,
+            payloads.block_actions(
+                {
+                    "type": "button",
+                    "action_id": ids.COMPLETE_ACTION,
+                    "value": button_value(TASK_ID, 1_900_000_000),
+                },
+                channel="C0SALES",
+                message=message,
+                response_url=url,
+                unfurl_url=f"{APP_URL}/activities/{TASK_ID}",
+            ),
+        )
+    )
     for action_id in (ids.ACTIVITY_EDIT_ACTION, ids.ACTIVITY_DELETE_ACTION):
         seeds.append(
             (

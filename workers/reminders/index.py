@@ -13,6 +13,9 @@ One namespace's index is one :class:`TaskIndex`; everything lives under
     lease:<id>:<due>     STR   in-flight claim (SET NX PX, holds a random token)
     owner:<ownerId>      ZSET  task id -> due epoch (s): the pending tasks of one Rally owner
                                (``/rally tasks`` and App Home list them without a scan)
+    deal:<id>, company:<id>, contact:<id>
+                         ZSET  task id -> due epoch (s): the pending tasks of one record
+                               (unfurls and digests list them without a scan)
     cursor               HASH  the sync cursor: ``since`` (ISO time), ``lastId``, ``atSince``
     sync-lock            STR   one sync at a time per namespace (a redis-py lock, renewed per page)
 
@@ -63,6 +66,7 @@ REMINDER_FIELDS: Final[tuple[str, ...]] = (
 )
 
 Activity = ActivityResponse | PartialActivityResponse
+RECORD_KINDS: Final = ("deal", "company", "contact")
 
 
 def namespace_for(base_url: str, api_key: str) -> str:
@@ -115,6 +119,12 @@ class Keys:
     def owner(self, owner_id: str) -> str:
         return f"{self.base}owner:{owner_id}"
 
+    def record(self, kind: str, record_id: str) -> str:
+        """The set of one deal, company or contact (``kind`` is one of :data:`RECORD_KINDS`)."""
+        if kind not in RECORD_KINDS:
+            raise ValueError(f"not a record kind: {kind!r}")
+        return f"{self.base}{kind}:{record_id}"
+
     def sent(self, task_id: str, due_epoch: int) -> str:
         return f"{self.base}sent:{task_id}:{due_epoch}"
 
@@ -141,20 +151,26 @@ def is_remindable(activity: Activity) -> bool:
     )
 
 
-# The per-owner sets are named from the namespace's base (KEYS[1] minus its 'due'), since
-# the owner is only known inside the script (it may change between versions).
-_OWNER_BASE = "local ownerbase = string.sub(KEYS[1], 1, #KEYS[1] - 3) .. 'owner:'\n"
+# The per-owner and per-record sets are named from the namespace's base (KEYS[1] minus its
+# 'due'), since the owner and records are only known inside the script (they may change
+# between versions). An array, not a table, so every run touches keys in the same order.
+_LINKED_SETS = """
+local base = string.sub(KEYS[1], 1, #KEYS[1] - 3)
+local linked = {{'ownerId', 'owner:'}, {'dealId', 'deal:'}, {'companyId', 'company:'},
+                {'contactId', 'contact:'}}
+"""
 
 # KEYS: due, unsent, task, sent(id, due)   ARGV: id, due, updatedUs, field, value, ...
 # An older version (smaller updatedUs) than the one indexed is ignored, so a slow reader
 # can never roll the index back.
 _UPSERT = (
-    _OWNER_BASE
+    _LINKED_SETS
     + """
 local cur = redis.call('HGET', KEYS[3], 'updatedUs')
 if cur and tonumber(cur) > tonumber(ARGV[3]) then return 0 end
 local reminded = redis.call('HGET', KEYS[3], 'reminded')
-local oldowner = redis.call('HGET', KEYS[3], 'ownerId')
+local old = {}
+for i, link in ipairs(linked) do old[i] = redis.call('HGET', KEYS[3], link[1]) end
 redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[3], unpack(ARGV, 4))
 if reminded then redis.call('HSET', KEYS[3], 'reminded', reminded) end
@@ -164,23 +180,27 @@ if reminded == ARGV[2] or redis.call('EXISTS', KEYS[4]) == 1 then
 else
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 end
-local owner = redis.call('HGET', KEYS[3], 'ownerId')
-if oldowner and oldowner ~= owner then redis.call('ZREM', ownerbase .. oldowner, ARGV[1]) end
-if owner then redis.call('ZADD', ownerbase .. owner, ARGV[2], ARGV[1]) end
+for i, link in ipairs(linked) do
+  local new = redis.call('HGET', KEYS[3], link[1])
+  if old[i] and old[i] ~= new then redis.call('ZREM', base .. link[2] .. old[i], ARGV[1]) end
+  if new then redis.call('ZADD', base .. link[2] .. new, ARGV[2], ARGV[1]) end
+end
 return 1
 """
 )
 
 # KEYS: due, unsent, task   ARGV: id, updatedUs ('' = unconditionally)
 _REMOVE = (
-    _OWNER_BASE
+    _LINKED_SETS
     + """
 if ARGV[2] ~= '' then
   local cur = redis.call('HGET', KEYS[3], 'updatedUs')
   if cur and tonumber(cur) > tonumber(ARGV[2]) then return 0 end
 end
-local owner = redis.call('HGET', KEYS[3], 'ownerId')
-if owner then redis.call('ZREM', ownerbase .. owner, ARGV[1]) end
+for _, link in ipairs(linked) do
+  local value = redis.call('HGET', KEYS[3], link[1])
+  if value then redis.call('ZREM', base .. link[2] .. value, ARGV[1]) end
+end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[3])
@@ -454,6 +474,11 @@ class TaskIndex:
     def owner_tasks(self, owner_id: str) -> list[tuple[str, int]]:
         """The indexed tasks of one Rally owner as (id, due epoch), soonest due first."""
         pairs = self.conn.zrange(self.keys.owner(owner_id), 0, -1, withscores=True)
+        return [(_text(member), int(score)) for member, score in pairs]  # type: ignore[str-unpack]
+
+    def record_tasks(self, kind: str, record_id: str) -> list[tuple[str, int]]:
+        """The indexed tasks of one deal, company or contact as (id, due epoch), soonest first."""
+        pairs = self.conn.zrange(self.keys.record(kind, record_id), 0, -1, withscores=True)
         return [(_text(member), int(score)) for member, score in pairs]  # type: ignore[str-unpack]
 
     def due_epochs(self, task_ids: list[str]) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""Complete / Snooze buttons (reminders, ``/rally tasks``, App Home) and the tasks "More" button.
+"""Complete / Snooze buttons (reminders, unfurls, ``/rally tasks``, App Home) and the tasks "More" button.
 
 A click is acknowledged at once and queued (``workers.task_actions.act_on_task`` does the
 API call, checks that the clicker could see that task where they clicked, and updates
@@ -39,6 +39,8 @@ def _surface(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     if container.get("is_ephemeral"):
         return "list", channel, None
+    if container.get("is_app_unfurl"):
+        return "unfurl", channel, container.get("message_ts")
     return "message", channel, container.get("message_ts") or (body.get("message") or {}).get("ts")
 
 

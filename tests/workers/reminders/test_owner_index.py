@@ -50,3 +50,32 @@ def test_owner_sets_follow_reassignment_rescheduling_completion_and_deletion(
     rally.update(moving.id, status="completed")
     _sync(rally, r)
     assert index.owner_tasks(OWNER_B) == []
+
+
+DEAL_A = "dddddddd-0000-4000-8000-00000000000a"
+DEAL_B = "dddddddd-0000-4000-8000-00000000000b"
+CONTACT = "cccccccc-0000-4000-8000-00000000000c"
+
+
+def test_record_sets_follow_a_task_moving_between_deals_and_leaving_the_index(
+    rally: Rally,
+    r: redis.Redis,
+    index: TaskIndex,
+) -> None:
+    first = rally.task("first", timedelta(hours=5), dealId=DEAL_A, contactId=CONTACT)
+    second = rally.task("second", timedelta(hours=1), dealId=DEAL_A)
+    _sync(rally, r)
+    assert [i for i, _ in index.record_tasks("deal", DEAL_A)] == [second.id, first.id]
+    assert [i for i, _ in index.record_tasks("contact", CONTACT)] == [first.id]
+
+    rally.update(first.id, dealId=DEAL_B)
+    rally.update(second.id, status="completed")
+    _sync(rally, r)
+    assert index.record_tasks("deal", DEAL_A) == []
+    assert [i for i, _ in index.record_tasks("deal", DEAL_B)] == [first.id]
+    assert [i for i, _ in index.record_tasks("contact", CONTACT)] == [first.id]
+
+    index.remove(first.id)
+    assert index.record_tasks("deal", DEAL_B) == []
+    assert index.record_tasks("contact", CONTACT) == []
+    assert r.keys(f"rally:rem:{index.namespace}:deal:*") == []
