@@ -422,6 +422,19 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli", *args]
 
 
+def _upgrade_store(env: dict[str, str], printer: _Printer) -> None:
+    """Bring a store an earlier version left at an older revision up to date (dev only:
+    in production ``rally-slack db upgrade`` runs on purpose, before new processes)."""
+    from core.settings import Settings
+    from core.store import engine_for
+    from core.store.migrate import upgrade
+
+    url = env.get("DATABASE_URL") or Settings.model_fields["database_url"].default
+    before, after = upgrade(engine_for(url))
+    if before is not None and before != after:
+        printer.line("dev", f"migrated the store from revision {before} to {after}")
+
+
 def run(args: argparse.Namespace) -> int:
     """``rally-slack dev``: the whole product on one machine (sandbox, Redis, web + Slack
     console, worker, cron), until Ctrl-C."""
@@ -502,6 +515,7 @@ def run(args: argparse.Namespace) -> int:
             if created:
                 printer.line("dev", f"seeded the sandbox with {created} activities")
 
+        _upgrade_store(env, printer)
         web_app, console = build_web(local, env)
         slot.app = web_app
         web_thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)

@@ -126,8 +126,17 @@ TASK_ROW_BLOCK_PREFIX: Final = "task_"
 """A task's button row in a list (``/rally tasks``, App Home): ``task_<task id>``."""
 
 
+DIGEST_ROW_BLOCK_PREFIX: Final = "digest_task_"
+"""A task's button row in a channel's daily digest: ``digest_task_<task id>`` (a click
+there updates that digest)."""
+
+
 def task_row_block(task_id: str) -> str:
     return f"{TASK_ROW_BLOCK_PREFIX}{task_id}"
+
+
+def digest_row_block(task_id: str) -> str:
+    return f"{DIGEST_ROW_BLOCK_PREFIX}{task_id}"
 
 
 def open_modal_action(activity_type: str) -> str:

@@ -42,6 +42,7 @@ REMINDERS = "rally-reminders"
 ALL_QUEUES: tuple[str, ...] = (ACTIVITIES, NOTIFY, ACTIONS, REMINDERS)
 SYNC_JOB_ID = "reminders-sync"
 TICK_JOB_ID = "reminders-tick"
+DIGEST_JOB_ID = "reminders-digests"
 
 # A create's outcome must be findable for as long as the API honours its Idempotency-Key,
 # so a duplicate delivery within that window finds the job and enqueues nothing.
@@ -284,9 +285,10 @@ def enqueue_schedule(conn: redis.Redis, func_name: str, job_id: str) -> Job | No
 
 
 def enqueue_reminder_tick(conn: redis.Redis) -> None:
-    """Queue one reminder sync and one tick (the cron's work, on demand)."""
+    """Queue one reminder sync, one tick and the digests (the cron's work, on demand)."""
     enqueue_schedule(conn, "workers.schedules.sync_job", SYNC_JOB_ID)
     enqueue_schedule(conn, "workers.schedules.tick_job", TICK_JOB_ID)
+    enqueue_schedule(conn, "workers.schedules.digest_job", DIGEST_JOB_ID)
 
 
 def enqueue_connection_check(conn: redis.Redis, *, team: str, user: str | None) -> None:

@@ -16,6 +16,7 @@ Keys::
     rally:logged-tasks:{team}:{user}       SET of task ids the user logged from Slack (``/rally tasks``)
     rally:reminder:{task_id}:{due}         HASH channel -> ts of each posted copy of a reminder
     rally:unfurl:{task_id}:{due}           HASH "channel ts" -> url of each message that unfurled the task
+    rally:digest:{team}:{channel}:{ts}     JSON: what a posted daily digest showed (record, tasks)
     rally:acted:{task_id}:{due}            JSON: who completed/snoozed a task from Slack, for that due
     rally:acting:{task_id}:{due}           a redis-py lock: one Complete/Snooze of that due at a time
     rally:submission:{submission_id}       JSON: a pending submission, for "Edit and retry" (TTL 7 days)
@@ -198,6 +199,17 @@ class State:
             channel, _, ts = _text(where).partition(" ")
             copies[(channel, ts)] = _text(url)
         return copies
+
+    def record_digest(self, team: str, channel: str, ts: str, shown: dict[str, Any]) -> None:
+        """Note what a posted digest showed (its record and tasks), so a click on it is one
+        the app showed and the digest can be drawn again once someone acts."""
+        self.conn.set(
+            _k("digest", team, channel, ts), json.dumps(shown), ex=REMINDER_POSTS_TTL_SECONDS
+        )
+
+    def digest_shown(self, team: str, channel: str, ts: str) -> dict[str, Any] | None:
+        raw = self.conn.get(_k("digest", team, channel, ts))
+        return cast(dict[str, Any], json.loads(raw)) if raw is not None else None
 
     def record_task_action(self, task_id: str, due: int, action: dict[str, Any]) -> None:
         """Note that someone completed/snoozed ``task_id`` as due at ``due`` (a re-click no-ops)."""

@@ -95,6 +95,9 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
         "link",
         "unlink",
         "me",
+        "digest on 08:30",
+        "digest",
+        "digest off",
     ):
         seeds.append(("command", f"/rally {text}", dict(_command_fields(text, url))))
     message = {"ts": "1700000000.000100", "text": "Seed", "user": "U0BOB"}
@@ -219,6 +222,23 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
                 message=message,
                 response_url=url,
                 unfurl_url=f"{APP_URL}/activities/{TASK_ID}",
+            ),
+        )
+    )
+    seeds.append(
+        (
+            "interactive",
+            ids.COMPLETE_ACTION,
+            payloads.block_actions(
+                {
+                    "type": "button",
+                    "action_id": ids.COMPLETE_ACTION,
+                    "block_id": ids.digest_row_block(TASK_ID),
+                    "value": button_value(TASK_ID, 1_900_000_000),
+                },
+                channel="C0ACME",
+                message=message,
+                response_url=url,
             ),
         )
     )

@@ -227,3 +227,39 @@ def test_a_reminder_arrives_in_its_channel_and_complete_closes_the_task(
     (task,) = [a for a in activities(console_stack) if a["activityType"] == "task"]
     assert task["status"] == "completed"
     assert reminder.get_by_role("button", name="Complete").count() == 0
+
+
+def test_a_digest_arrives_in_a_linked_channel_and_complete_works_there(
+    console_stack: ConsoleStack, page: Any
+) -> None:
+    from datetime import timedelta
+
+    from cli.main import main as rally_slack
+
+    open_console(page, console_stack, user="U0CAROL", channel="C0ACME")
+    type_in(page, f"/rally link deal {DEAL}")
+    page.get_by_test_id("message").filter(has_text="linked this channel").first.wait_for()
+    type_in(page, '/rally task Chase the signed order form due:"in 2 hours"')
+    console_stack.work()
+    page.get_by_text("Logged task").first.wait_for()
+    type_in(page, "/rally digest on 08:00")
+    page.get_by_test_id("message").filter(has_text="turned on a daily digest").first.wait_for()
+
+    # Tomorrow (or Monday) at 08:00 on Carol's London clock, as the cron would run it.
+    london = ZoneInfo("Europe/London")
+    day = datetime.now(london) + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    at = day.replace(hour=8, minute=0, second=30, microsecond=0).astimezone(UTC)
+    assert rally_slack(["remind", "--once", "--now", at.strftime("%Y-%m-%dT%H:%M:%SZ")]) == 0
+    console_stack.work(expect=False)
+    digest = page.get_by_test_id("message").filter(has_text="Today for")
+    digest.first.wait_for()
+    assert "Chase the signed order form" in digest.first.inner_text()
+    digest.first.get_by_role("button", name="Complete").click()
+    console_stack.work()
+    page.get_by_test_id("message").filter(has_text="Today for").filter(
+        has_text="Completed by"
+    ).first.wait_for()
+    (task,) = [a for a in activities(console_stack) if a["activityType"] == "task"]
+    assert task["status"] == "completed"
