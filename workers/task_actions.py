@@ -489,6 +489,7 @@ def _show_outcome(
             record,
             owner_user=owner_user,
             app_url=click.settings.rally_app_url,
+            index=click.index,
         )
     if click.surface == "digest" and click.channel and click.message_ts:
         digests.redraw_digest(
