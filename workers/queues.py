@@ -75,6 +75,7 @@ def enqueue_create_activity(
     submission_id: str,
     request: dict[str, Any],
     origin: dict[str, Any],
+    thread: dict[str, Any] | None = None,
 ) -> bool:
     """Queue the creation of one activity, once per Slack submission.
 
@@ -85,6 +86,8 @@ def enqueue_create_activity(
             the Idempotency-Key, so a duplicate delivery or double click is a no-op.
         request: ``CreateActivityRequest`` in wire (camelCase) JSON.
         origin: ``{"team", "channel", "user"}`` of the submission.
+        thread: ``{"channel", "ts"}``: the job reads this thread into the body (where it
+            is, not its text: a thread can be far bigger than a job's arguments should be).
 
     Returns:
         True if queued now, False if this submission was already queued (or done).
@@ -92,10 +95,13 @@ def enqueue_create_activity(
     Raises:
         redis.RedisError: Redis is unreachable; nothing was queued.
     """
+    kwargs: dict[str, Any] = {"submission_id": submission_id, "request": request, "origin": origin}
+    if thread is not None:
+        kwargs["thread"] = thread
     try:
         queue(ACTIVITIES, conn).enqueue_call(
             "workers.jobs.create_activity",
-            kwargs={"submission_id": submission_id, "request": request, "origin": origin},
+            kwargs=kwargs,
             job_id=create_job_id(submission_id),
             unique=True,
             retry=create_retry(settings),
