@@ -220,8 +220,20 @@ def build_log_modal(
         editing: The Edit form of an activity already in Rally (its own callback id).
     """
     values = values or {}
+    fields = ids.MODAL_FIELDS[activity_type]
+    body = values.get(ids.BODY)
+    if editing and isinstance(body, str) and len(body) > BODY_INPUT_MAX:
+        # A logged thread's details can be far longer than a Slack input holds: left
+        # out of the form, and kept as they are (``metadata["kept"]``) when it is saved.
+        fields = tuple(f for f in fields if f != ids.BODY)
+        metadata = {**(metadata or {}), "kept": ["body"]}
+        kept = (
+            f"The details ({len(body):,} characters) are longer than a Slack form holds; "
+            "they stay as they are in Rally."
+        )
+        notice = f"{notice}\n{kept}" if notice else kept
     blocks: list[Block] = [section(notice)] if notice else []
-    blocks += [_input(field, values.get(field)) for field in ids.MODAL_FIELDS[activity_type]]
+    blocks += [_input(field, values.get(field)) for field in fields]
     return View(
         type="modal",
         callback_id=ids.EDIT_VIEW if editing else ids.LOG_VIEWS[activity_type],

@@ -433,23 +433,25 @@ def enqueue_edit(
     channel: str | None,
     message_ts: str | None,
     response_url: str | None,
+    kept: list[str] | None = None,
 ) -> None:
-    """Queue saving an edit (``workers.edits.apply_edit``): a PUT, then the confirmation."""
+    """Queue saving an edit (``workers.edits.apply_edit``): a PUT, then the confirmation.
+
+    ``kept``: wire fields the form did not show (too long for it), left as they are.
+    """
     digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:16]
-    _enqueue_edit_job(
-        conn,
-        "workers.edits.apply_edit",
-        f"edit-{activity_id}-{digest}",
-        {
-            "team": team,
-            "user": user,
-            "activity_id": activity_id,
-            "request": request,
-            "channel": channel,
-            "message_ts": message_ts,
-            "response_url": response_url,
-        },
-    )
+    kwargs: dict[str, Any] = {
+        "team": team,
+        "user": user,
+        "activity_id": activity_id,
+        "request": request,
+        "channel": channel,
+        "message_ts": message_ts,
+        "response_url": response_url,
+    }
+    if kept:
+        kwargs["kept"] = kept
+    _enqueue_edit_job(conn, "workers.edits.apply_edit", f"edit-{activity_id}-{digest}", kwargs)
 
 
 def enqueue_delete(

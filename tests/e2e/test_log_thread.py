@@ -210,3 +210,39 @@ def test_a_form_that_lost_its_thread_says_so_in_place(rally: Rally) -> None:
     assert "lost track of its thread" in response.get_json()["errors"][ids.SUBJECT]
     rally.work()
     assert _notes(rally) == []
+
+
+def test_editing_a_thread_note_keeps_details_too_long_for_the_form(rally: Rally) -> None:
+    parent = rally.fake.post_thread(CHANNEL, 60, text=lambda i: f"line {i} " + "y" * 80)
+    rally.submit(_open(rally, parent), {ids.SUBJECT: "Long thread"})
+    rally.work()
+    [note] = _notes(rally)
+    assert len(note["body"]) > 3000  # more than a Slack input holds
+    post = next(p for p in rally.fake.response_posts() if "Logged" in json.dumps(p.body))
+    edit = next(
+        e
+        for b in post.body["blocks"]
+        if b.get("block_id") == ids.CONFIRMATION_ACTIONS_BLOCK
+        for e in b["elements"]
+        if e["action_id"] == ids.ACTIVITY_EDIT_ACTION
+    )
+    rally.interact(
+        payloads.block_actions(
+            {"block_id": ids.CONFIRMATION_ACTIONS_BLOCK, **edit},
+            channel=CHANNEL,
+            is_ephemeral=True,
+            response_url=rally.fake.new_response_url(channel=CHANNEL, user="U0ALICE"),
+            trigger_id=rally.fake.new_trigger_id("U0ALICE"),
+        )
+    )
+    rally.work()
+    [update] = [c for c in rally.fake.calls("views.update") if c.ok][-1:]
+    form = dict(update.response["view"])
+    assert form["callback_id"] == ids.EDIT_VIEW
+    assert ids.BODY not in {b.get("block_id") for b in form["blocks"]}
+    assert "longer than a Slack form holds" in json.dumps(form["blocks"])
+    saved = rally.submit(form, {ids.SUBJECT: "Long thread, renamed"})
+    assert saved.status_code == 200 and not saved.get_data()
+    rally.work()
+    [after] = _notes(rally)
+    assert after["subject"] == "Long thread, renamed" and after["body"] == note["body"]
