@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -200,20 +201,14 @@ def message_lines(messages: list[dict[str, Any]], names: Names, zone: ZoneInfo) 
     return lines
 
 
+_MENTION_RE = re.compile(r"<[@#]([A-Z0-9]+)[|>]")
+
+
 def _mentioned(messages: list[dict[str, Any]]) -> set[str]:
-    ids: set[str] = set()
+    """Every author and every ``<@U…>`` / ``<#C…>`` named in ``messages``."""
+    ids = {m["user"] for m in messages if isinstance(m.get("user"), str)}
     for message in messages:
-        if isinstance(message.get("user"), str):
-            ids.add(message["user"])
-        text = str(message.get("text") or "")
-        for marker in ("<@", "<#"):
-            start = 0
-            while (at := text.find(marker, start)) != -1:
-                end = min((i for i in (text.find(c, at) for c in "|>") if i != -1), default=-1)
-                if end == -1:
-                    break
-                ids.add(text[at + 2 : end])
-                start = end
+        ids.update(_MENTION_RE.findall(str(message.get("text") or "")))
     return ids
 
 
@@ -232,12 +227,21 @@ def thread_note_body(
     names = Names(client, state, thread.team)
     names.preload([*_mentioned(messages), thread.channel])
     zone = _zone(user_tz(client, state, thread.team, thread.user))
-    permalink = str(
-        client.chat_getPermalink(channel=thread.channel, message_ts=thread.ts)["permalink"]
-    )
+    try:
+        permalink = str(
+            client.chat_getPermalink(channel=thread.channel, message_ts=thread.ts)["permalink"]
+        )
+    except SlackApiError as exc:
+        # Not fatal: the thread is still worth logging without its link.
+        log.info(
+            "event=permalink_failed channel=%s error=%s", thread.channel, exc.response.get("error")
+        )
+        permalink = ""
     channel_name = names.channel(thread.channel)
     where = f" in #{channel_name}" if channel_name else ""
-    header = f"Slack thread{where}, {len(messages):,} messages: {permalink}"
+    header = f"Slack thread{where}, {len(messages):,} messages" + (
+        f": {permalink}" if permalink else ""
+    )
     transcript = build_transcript(header, message_lines(messages, names, zone), limit=limit)
     log.info(
         "event=thread_read team=%s channel=%s messages=%s omitted=%s chars=%s",
