@@ -48,6 +48,9 @@ TICK_JOB_ID = "reminders-tick"
 RESULT_TTL = 24 * 3600
 FAILURE_TTL = 7 * 24 * 3600
 JOB_TIMEOUT = 120
+THREAD_JOB_TIMEOUT = 600
+"""A create that reads a thread first: pages of ``conversations.replies`` may each wait
+out a rate limit's ``Retry-After``."""
 TASK_ACTION_TIMEOUT = 60
 REMINDER_JOB_TIMEOUT = 300
 NOTIFY_TIMEOUT = 60
@@ -108,7 +111,7 @@ def enqueue_create_activity(
             on_failure=Callback("workers.jobs.on_create_failed"),
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
-            timeout=JOB_TIMEOUT,
+            timeout=JOB_TIMEOUT if thread is None else THREAD_JOB_TIMEOUT,
             description=f"create {request.get('activityType')} for {origin.get('user')}",
         )
     except DuplicateJobError:
