@@ -11,6 +11,8 @@ Keys::
     rally:owner-user, which ``rally-slack db upgrade`` carries over once)
     rally:tz:{team}:{user}                 the user's IANA time zone from users.info (TTL 1 day)
     rally:role:{team}:{user}               "admin" or "member" from users.info (TTL 1 hour)
+    rally:name:{team}:{id}                 a person's or channel's name, users.info / conversations.info (TTL 1 day)
+    rally:thread-body:{submission_id}      a thread read for its note, the same on every retry (TTL 1 day)
     rally:origin:{activity_id}             JSON: where an activity came from (see ``Origin``)
     rally:recent:{team}:{user}             LIST of activity ids, newest first, capped
     rally:logged-tasks:{team}:{user}       SET of task ids the user logged from Slack (``/rally tasks``)
@@ -147,6 +149,31 @@ class State:
 
     def get_user_tz(self, team: str, user: str) -> str | None:
         raw = self.conn.get(_k("tz", team, user))
+        return _text(raw) if raw is not None else None
+
+    def get_names(self, team: str, ids: list[str]) -> dict[str, str]:
+        """The cached names of people and channels (by id) among ``ids``."""
+        if not ids:
+            return {}
+        raws = self.conn.mget([_k("name", team, i) for i in ids])
+        return {i: _text(raw) for i, raw in zip(ids, raws, strict=True) if raw is not None}
+
+    def set_name(self, team: str, id_: str, name: str) -> None:
+        self.conn.set(_k("name", team, id_), name, ex=TZ_TTL_SECONDS)
+
+    def keep_thread_body(self, submission_id: str, body: str, ttl: int) -> str:
+        """Keep the first body built for a submission and return the one kept: a retry
+        sends Rally the same request under the same Idempotency-Key, whatever the thread
+        gained since."""
+        key = _k("thread-body", submission_id)
+        pipe = self.conn.pipeline()
+        pipe.set(key, body, nx=True, ex=ttl)
+        pipe.get(key)
+        _, kept = pipe.execute()
+        return _text(kept)
+
+    def thread_body(self, submission_id: str) -> str | None:
+        raw = self.conn.get(_k("thread-body", submission_id))
         return _text(raw) if raw is not None else None
 
     # -- activities -------------------------------------------------------------------

@@ -573,6 +573,10 @@ def _static(name: str) -> str:
     return resources.files("devstack.console").joinpath("static", name).read_text(encoding="utf-8")
 
 
+MAX_SAMPLE_THREAD = 10_000
+"""The longest sample thread the console makes (``POST /thread``)."""
+
+
 def create_console_blueprint(console: Console) -> Blueprint:
     """The page, its JSON endpoints, and the fake Slack it plays (``api/``, ``response/``)."""
     bp = Blueprint("console", __name__)
@@ -653,6 +657,26 @@ def create_console_blueprint(console: Console) -> Blueprint:
                 message_ts=data.get("message_ts"),
             )
         )
+
+    @bp.post("/thread")
+    def thread() -> Response:
+        # A sample thread of N messages (the parent by this person, replies by everyone).
+        data = body()
+        count = data.get("count")
+        if data.get("channel") not in console.fake.channels:
+            abort(404, "no such channel")
+        if type(count) is not int or not 1 <= count <= MAX_SAMPLE_THREAD:
+            abort(400, f"count must be a whole number from 1 to {MAX_SAMPLE_THREAD}")
+        people = [data["user"]] + [
+            p.id for p in console.fake.people.values() if not p.is_bot and p.id != data["user"]
+        ]
+        parent = console.fake.post_thread(
+            data["channel"],
+            count,
+            users=people,
+            text=lambda i: "Sample thread: where are we with Acme?" if i == 0 else f"Reply {i}",
+        )
+        return jsonify({"ok": True, "ts": parent["ts"]})
 
     @bp.get("/archives/<channel>/<message>")
     def archives(channel: str, message: str) -> Any:

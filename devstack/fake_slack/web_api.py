@@ -17,6 +17,7 @@ every call.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import time
@@ -145,6 +146,8 @@ class WebApi:
         """(channel, ts) or ("unfurl_id", id) -> {url: unfurl}: what each message shows."""
         self.ended_steps: dict[str, dict[str, Any]] = {}
         """function_execution_id -> {"outputs"} or {"error"}: how each step ended."""
+        self.replies_page_max = REPLIES_PAGE_MAX
+        """The most messages one ``conversations.replies`` page holds (a test may lower it)."""
 
     def calls(self, method: str | None = None) -> list[Call]:
         """Every call received (of ``method`` only, when given), oldest first."""
@@ -447,10 +450,49 @@ class WebApi:
         return {"messages": self._messages.history(channel.id), "has_more": False}
 
     def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread, a page at a time, as Slack pages it: at most ``limit`` messages (and
+        never more than :attr:`replies_page_max`, 1,000 as in Slack), the parent first on
+        every page, and ``response_metadata.next_cursor`` while more remain."""
         channel = self._workspace.channel(params.get("channel"))
         self._workspace.bot_can_post(channel)
         ts = str(params.get("ts") or "")
         msgs = self._messages.replies(channel.id, ts)
         if not msgs:
             raise SlackError("thread_not_found")
-        return {"messages": msgs, "has_more": False}
+        try:
+            limit = int(params.get("limit") or REPLIES_PAGE_MAX)
+        except (TypeError, ValueError):
+            raise SlackError("invalid_limit") from None
+        limit = max(2, min(limit, self.replies_page_max))
+        start = _read_cursor(params.get("cursor"))
+        parent, replies = msgs[0], msgs[1:]
+        page = replies[start : start + limit - 1]
+        after = start + len(page)
+        body: dict[str, Any] = {"messages": [parent, *page], "has_more": after < len(replies)}
+        body["response_metadata"] = {"next_cursor": _cursor(after) if body["has_more"] else ""}
+        return body
+
+
+REPLIES_PAGE_MAX = 1000
+"""Slack's cap on one page of ``conversations.replies``."""
+
+
+def _cursor(offset: int) -> str:
+    return base64.b64encode(f"next_reply:{offset}".encode()).decode()
+
+
+def _read_cursor(cursor: Any) -> int:
+    """The offset a cursor of :func:`_cursor` names (0 for none).
+
+    Raises:
+        SlackError: ``invalid_cursor``, as Slack answers one it did not hand out.
+    """
+    if not cursor:
+        return 0
+    try:
+        kind, _, offset = base64.b64decode(str(cursor), validate=True).decode().partition(":")
+        if kind != "next_reply" or not offset.isdigit():
+            raise ValueError(cursor)
+        return int(offset)
+    except ValueError:
+        raise SlackError("invalid_cursor") from None

@@ -497,6 +497,8 @@ function renderMain(d) {
     const text = ch.bot_member ? "Rally is in this channel" : "Rally is not in this channel";
     member.appendChild(h("span", { class: "muted" }, text + " · "));
     member.appendChild(h("button", { class: "link", "data-testid": "toggle-bot", onclick: () => api("membership", { channel: ch.id, member: !ch.bot_member }) }, ch.bot_member ? "remove" : "add"));
+    member.appendChild(h("span", { class: "muted" }, " · "));
+    member.appendChild(h("button", { class: "link", "data-testid": "sample-thread", title: "Post a thread of N messages by the workspace's people, to try Log thread as note", onclick: () => { const n = window.prompt("A thread of how many messages?", "25"); if (n) api("thread", { channel: ch.id, count: Number(n) }); } }, "sample thread"));
   }
   const showHome = inApp && state.tab === "home";
   $("#home").hidden = !showHome;
