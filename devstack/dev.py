@@ -49,6 +49,8 @@ from devstack.console.app import (
     messages_tab_read_only,
     read_manifest,
     shortcuts_from_manifest,
+    steps_from_manifest,
+    unfurl_domains,
 )
 from devstack.fake_slack.server import FakeSlack
 from devstack.local import free_port
@@ -377,12 +379,15 @@ def build_web(
 
     fake = FakeSlack(bot_token=DEV_BOT_TOKEN, base_url=f"{origin}/console")
     fake.permalink_base = f"{origin}/console"
+    declared = read_manifest(manifest)
     console = Console(
         fake,
         events_url=f"{origin}/slack/events",
         signing_secret=DEV_SIGNING_SECRET,
         shortcuts=shortcuts_from_manifest(manifest),
-        messages_tab_read_only=messages_tab_read_only(read_manifest(manifest)),
+        messages_tab_read_only=messages_tab_read_only(declared),
+        steps=steps_from_manifest(declared),
+        unfurl_domains=unfurl_domains(declared, env.get("RALLY_APP_URL")),
     )
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]

@@ -256,6 +256,12 @@ class FakeSlack:
         with self._cond:
             return dict(self._web_api.unfurls.get((channel, ts), {}))
 
+    def issue_step_token(self, execution_id: str, ttl_s: float = 15 * 60) -> str:
+        """A short-lived workflow token, as Slack puts in ``function_executed``: it ends
+        only the step ``execution_id`` with ``functions.complete*``, for ``ttl_s`` s."""
+        with self._cond:
+            return self._web_api.issue_step_token(execution_id, ttl_s)
+
     def ended_step(self, execution_id: str) -> dict[str, Any] | None:
         """How a workflow step ended: ``{"outputs": ...}`` or ``{"error": ...}``, or None."""
         with self._cond:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,6 +149,8 @@ class WebApi:
         """function_execution_id -> {"outputs"} or {"error"}: how each step ended."""
         self.replies_page_max = REPLIES_PAGE_MAX
         """The most messages one ``conversations.replies`` page holds (a test may lower it)."""
+        self.step_tokens: dict[str, tuple[str, float]] = {}
+        """xwfp- token -> (function_execution_id, expires at): tokens issued for steps."""
 
     def calls(self, method: str | None = None) -> list[Call]:
         """Every call received (of ``method`` only, when given), oldest first."""
@@ -182,6 +185,8 @@ class WebApi:
         step_token = method.startswith("functions.") and bool(token and token.startswith("xwfp-"))
         if token != expected and method != "api.test" and not step_token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if step_token and (refusal := self._refuse_step_token(str(token), params)):
+            return 200, {"ok": False, "error": refusal}, {}
         try:
             body = handler(params)
         except SlackError as exc:
@@ -343,6 +348,25 @@ class WebApi:
             key = (str(channel), str(ts))
         self.unfurls.setdefault(key, {}).update(unfurls)
         return {}
+
+    def issue_step_token(self, execution_id: str, ttl_s: float) -> str:
+        """A workflow token (``xwfp-``) for one step run, valid ``ttl_s`` seconds."""
+        token = "xwfp-fake-" + secrets.token_hex(12)
+        self.step_tokens[token] = (execution_id, time.time() + ttl_s)
+        return token
+
+    def _refuse_step_token(self, token: str, params: dict[str, Any]) -> str | None:
+        """Why an issued step token may not end this step (None: it may). A token the
+        fake did not issue (a test's own ``xwfp-...``) is taken for any step."""
+        issued = self.step_tokens.get(token)
+        if issued is None:
+            return None
+        execution, expires = issued
+        if time.time() > expires:
+            return "token_expired"
+        if str(params.get("function_execution_id") or "") != execution:
+            return "invalid_auth"  # a step's token ends that step only
+        return None
 
     def _end_step(self, params: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any]:
         execution = str(params.get("function_execution_id") or "")
