@@ -144,6 +144,8 @@ const EMOJI = {
   white_circle: "⚪", black_circle: "⚫", exclamation: "❗", question: "❓", clock9: "🕘",
   busts_in_silhouette: "👥", bust_in_silhouette: "👤", office: "🏢", moneybag: "💰", dart: "🎯",
   thumbsup: "👍", "+1": "👍", eyes: "👀", fire: "🔥", star: "⭐", no_entry: "⛔", lock: "🔒",
+  ballot_box_with_check: "☑️", wastebasket: "🗑️", rotating_light: "🚨", large_green_circle: "🟢",
+  electric_plug: "🔌", unlock: "🔓", key: "🔑", briefcase: "💼",
 };
 const emoji = (s) => s.replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] || m);
 
