@@ -2,7 +2,9 @@
 
 The page (``static/``) only shows state and forwards what a person does. This module
 turns each gesture into exactly what Slack would send (a signed slash command, a
-``block_actions``/``view_submission``/shortcut payload, an ``app_home_opened`` event),
+``block_actions``/``view_submission``/shortcut payload, an ``app_home_opened`` event, a
+``link_shared`` event for a message with links to the app's unfurl domains, a
+``function_executed`` event per step of a workflow run from the Workflow Builder panel),
 POSTs it to the bot's ``/slack/events`` over HTTP, and applies the answer as Slack does:
 a slash command's acknowledgement body is shown to the person, a view submission's
 ``response_action`` updates, pushes, clears or marks errors on the modal, an answer
