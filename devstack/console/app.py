@@ -612,7 +612,7 @@ class Console:
             raise WorkflowError(f"{where}: expected a value or a variable.")
         if entry.get("from_step") is not None:
             source = entry["from_step"]
-            if not isinstance(source, int) or not 0 <= source < len(plan):
+            if type(source) is not int or not 0 <= source < len(plan):
                 raise WorkflowError(f"{where}: a variable can only come from an earlier step.")
             earlier = plan[source][0]
             output = entry.get("output")
@@ -623,13 +623,16 @@ class Console:
         if value is None or value == "":
             return None
         if param.type == "slack#/types/timestamp":
-            value = _to_epoch(value, self._tz(user))
+            try:
+                value = _to_epoch(value, self._tz(user))
+            except ValueError:
+                value = None
             if isinstance(value, str) and value.isdigit():
                 value = int(value)
-            if not isinstance(value, int):
+            if type(value) is not int:
                 raise WorkflowError(f"{where}: pick a date and time.")
         elif param.type == "slack#/types/user_id":
-            if value not in self.fake.people:
+            if not isinstance(value, str) or value not in self.fake.people:
                 raise WorkflowError(f"{where}: pick someone in the workspace.")
         elif not isinstance(value, str):
             raise WorkflowError(f"{where}: expected text.")

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from flask import Flask, request
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
@@ -532,6 +534,36 @@ def test_a_workflow_builder_would_not_publish_is_refused_with_a_sentence(
     assert response.status_code == 400
     assert says in response.json()["error"]
     assert world.seen == [] and world.state()["workflow_runs"] == []
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+_INPUT_NAMES = st.sampled_from(["subject", "activity_type", "due_date", "logged_by", "activity_id"])
+_ENTRY = st.fixed_dictionaries({}, optional={"value": _JSON, "from_step": _JSON, "output": _JSON})
+_STEP = st.fixed_dictionaries(
+    {
+        "callback_id": st.sampled_from(["rally_log_activity", "rally_complete_task", "x"]) | _JSON,
+        "inputs": st.dictionaries(_INPUT_NAMES, _ENTRY | _JSON, max_size=4) | _JSON,
+    }
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(_STEP | _JSON, max_size=3) | _JSON)
+def test_any_workflow_is_run_or_refused_with_a_sentence_never_a_500(
+    world: World, steps: Any
+) -> None:
+    response = httpx.post(
+        f"{world.origin}/console/workflow", json={"user": "U0ALICE", "steps": steps}, timeout=10
+    )
+    assert response.status_code in (200, 400), response.text
+    body = response.json()
+    assert body["ok"] if response.status_code == 200 else body["error"].endswith(".")
 
 
 # ------------------------------------------------------------------ unfurls
