@@ -87,6 +87,7 @@ class World:
             signing_secret=SIGNING_SECRET,
             steps=steps_from_manifest(manifest),
             unfurl_domains=unfurl_domains(manifest),
+            step_timeout_s=10,  # a run the stub never ends does not linger
         )
         self.app = combine(flask.wsgi_app, create_console_app(self.console).wsgi_app)
         self.origin = origin
