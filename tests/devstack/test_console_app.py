@@ -95,6 +95,13 @@ class World:
 
     def _register(self) -> None:
         bolt = self.bolt
+        self.received: list[dict[str, Any]] = []
+
+        @bolt.middleware
+        def record(body: dict[str, Any], next: Any) -> Any:
+            # Runs within the request, so a test can check what reached the app at once.
+            self.received.append(body)
+            return next()
 
         @bolt.command("/rally")
         def command(ack: Any, command: dict[str, Any], client: WebClient) -> None:
@@ -534,7 +541,7 @@ def test_a_workflow_builder_would_not_publish_is_refused_with_a_sentence(
     )
     assert response.status_code == 400
     assert says in response.json()["error"]
-    assert world.seen == [] and world.state()["workflow_runs"] == []
+    assert world.received == [] and world.state()["workflow_runs"] == []
 
 
 _JSON = st.recursive(
@@ -580,7 +587,9 @@ def test_a_link_to_an_unfurl_domain_is_shared_unfurled_and_its_buttons_work(worl
     url = "https://rally.example.com/activities/a1"
     text = f"Can someone take {url}? Also https://elsewhere.test/x"
     ts = world.post("send", user="U0ALICE", channel="C0SALES", text=text)["ts"]
-    (event,) = [e for e in world.seen if e.get("type") == "link_shared"]
+    (event,) = [
+        b["event"] for b in world.received if b.get("event", {}).get("type") == "link_shared"
+    ]
     assert event["links"] == [{"domain": "rally.example.com", "url": url}]
     assert (event["channel"], event["message_ts"], event["source"]) == (
         "C0SALES",
@@ -588,7 +597,10 @@ def test_a_link_to_an_unfurl_domain_is_shared_unfurled_and_its_buttons_work(worl
         "conversations_history",
     )
     assert event["unfurl_id"] and event["user"] == "U0ALICE"
-    (shown,) = world.fake.wait_until(lambda: world.state("U0BOB")["messages"]["C0SALES"])
+    # Bolt runs the event listener after acknowledging: wait for its chat.unfurl.
+    (shown,) = world.fake.wait_until(
+        lambda: [m for m in world.state("U0BOB")["messages"]["C0SALES"] if m.get("unfurls")]
+    )
     assert shown["text"] == text and shown["unfurls"][0]["url"] == url
 
     result = world.post(
@@ -615,7 +627,7 @@ def test_a_link_to_an_unfurl_domain_is_shared_unfurled_and_its_buttons_work(worl
 
 def test_messages_without_unfurlable_links_send_nothing(world: World) -> None:
     world.post("send", user="U0ALICE", channel="C0SALES", text="see https://elsewhere.test/x")
-    assert world.seen == []
+    assert world.received == []
     assert "unfurls" not in world.state()["messages"]["C0SALES"][0]
 
 
@@ -632,4 +644,4 @@ def test_a_click_on_an_unfurl_that_does_not_exist_is_refused(world: World) -> No
             "unfurl_url": "https://rally.example.com/activities/zzz",
         },
     )
-    assert response.status_code == 404 and world.seen == []
+    assert response.status_code == 404 and world.received == []
