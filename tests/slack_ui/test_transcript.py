@@ -48,9 +48,9 @@ def test_mrkdwn_becomes_plain_text(wire: str, expected: str) -> None:
 
 def test_conversion_is_linear_on_hostile_text() -> None:
     for hostile in ("*a" * 20_000, "_" * 40_000, "<" * 40_000, "<@" * 20_000, "`" * 40_000):
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU time: a loaded machine's waits are not ours
         plain(hostile)
-        assert time.perf_counter() - started < 0.5, hostile[:10]
+        assert time.thread_time() - started < 0.5, hostile[:10]
 
 
 def _lines(n: int, size: int = 10) -> list[Line]:
