@@ -96,13 +96,15 @@ def stack(rally_settings: Settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
         env,
         tmp_path / "web.log",
     )
+    # The worker's files where the test can count them (the web makes its own directory).
+    worker_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "worker-metrics")}
     worker = Process(
         [
             "worker",
             *("--queue", "rally-activities", "--queue", "rally-notify"),
             *("--metrics-port", str(worker_metrics)),
         ],
-        env,
+        worker_env,
         tmp_path / "worker.log",
     )
     try:
@@ -115,6 +117,7 @@ def stack(rally_settings: Settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
             "worker_metrics": f"http://127.0.0.1:{worker_metrics}/metrics",
             "stop": lambda: (web.stop(), worker.stop()),
             "logs": (web.log, worker.log),
+            "worker_files": tmp_path / "worker-metrics",
         }
     finally:
         for process in (web, worker):
@@ -195,6 +198,12 @@ def test_metrics_count_requests_jobs_and_rally_calls_across_processes_and_logs_a
         assert _value(worker, "rally_slack_queue_jobs", queue=queue, state="queued") == 0
         assert ("rally_slack_queue_oldest_job_age_seconds", (("queue", queue),)) in worker
     assert ("rally_slack_reminder_lag_seconds", ()) in worker
+    # The two creates ran in two forked work horses (each calling Rally), yet they wrote
+    # under one identity, their worker's plus "h": never a file per job.
+    identities = {p.stem.rsplit("_", 1)[1] for p in stack["worker_files"].glob("*.db")}
+    horses = {i for i in identities if i.endswith("h")}
+    assert len(horses) == 1 and {h[:-1] for h in horses} < identities, identities
+    assert len(identities) <= 4, identities
 
     # Not on the public port, which anyone on the internet reaches.
     assert httpx.get(f"{base}/metrics", timeout=5).status_code == 404
