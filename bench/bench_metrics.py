@@ -60,10 +60,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--logs", help="keep the servers' logs in this folder")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp_name, redis_server(Path(tmp_name)) as redis_url:
-        tmp = Path(tmp_name)
+        tmp = Path(args.logs or tmp_name)
+        tmp.mkdir(parents=True, exist_ok=True)
         slack_port = free_port()
         env = {
             **os.environ,

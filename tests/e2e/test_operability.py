@@ -11,11 +11,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.settings import Settings
@@ -32,6 +34,8 @@ from tests.fixtures.redis import free_port
 from tests.fixtures.sandbox import DEV_API_KEY
 from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
 from tests.fixtures.waiting import wait_until
+from workers import queues
+from workers.runner import run_burst
 from workers.workspace import store_of
 
 RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
@@ -138,7 +142,10 @@ def _eventually(check: Callable[[], Any], what: str) -> Any:
 
 
 def test_metrics_count_requests_jobs_and_rally_calls_across_processes_and_logs_are_json(
-    stack: dict[str, Any], fake_slack: FakeSlack
+    stack: dict[str, Any],
+    fake_slack: FakeSlack,
+    rally_settings: Settings,
+    redis_conn: redis.Redis,
 ) -> None:
     base = stack["base"]
 
@@ -204,6 +211,21 @@ def test_metrics_count_requests_jobs_and_rally_calls_across_processes_and_logs_a
     horses = {i for i in identities if i.endswith("h")}
     assert len(horses) == 1 and {h[:-1] for h in horses} < identities, identities
     assert len(identities) <= 4, identities
+
+    # A task an hour overdue that the sync indexes and no tick has reminded yet: the
+    # reminder is that late (plus the lead, since it was due that long before the task).
+    overdue = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    httpx.post(
+        f"{rally_settings.rally_base_url}/api/v1/activities",
+        headers={"X-Api-Key": DEV_API_KEY},
+        json={"activityType": "task", "subject": "Overdue", "dueDate": overdue.isoformat()},
+    ).raise_for_status()
+    queues.enqueue_schedule(redis_conn, "workers.schedules.sync_job", queues.SYNC_JOB_ID)
+    run_burst(redis_conn, [queues.REMINDERS], log_level="WARNING")
+    lagging = _scrape(stack["worker_metrics"])
+    lead = rally_settings.reminder_lead_minutes * 60
+    assert 3600 + lead <= _value(lagging, "rally_slack_reminder_lag_seconds") < 3600 + lead + 120
+    assert _value(lagging, "rally_slack_reminders_due") == 1
 
     # Not on the public port, which anyone on the internet reaches.
     assert httpx.get(f"{base}/metrics", timeout=5).status_code == 404
