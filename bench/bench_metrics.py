@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -89,6 +90,9 @@ def main() -> None:
             stack.enter_context(process(bare_command(ports["bare Bolt"], args), env, tmp / "b"))
             for name, metrics in (("metrics off", None), ("metrics on", metrics_port)):
                 own = {**env, "DATABASE_URL": f"sqlite:///{tmp / name.replace(' ', '-')}.db"}
+                # The schema first: two gunicorn workers making it at once can race.
+                upgrade = [str(VENV_BIN / "rally-slack"), "db", "upgrade"]
+                subprocess.run(upgrade, env=own, check=True, capture_output=True)
                 command = web_command(ports[name], args, metrics)
                 stack.enter_context(process(command, own, tmp / f"{name}.log"))
             for port in ports.values():
