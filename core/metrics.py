@@ -158,8 +158,14 @@ def serve(port: int, host: str, extra: Iterable[Collector] = ()) -> None:
 
     Not signature-checked (Prometheus cannot sign): only on the interface the operator
     chose, never on the public port.
+
+    Raises:
+        SystemExit: the port cannot be bound (in use, or not allowed), saying which.
     """
-    start_http_server(port, addr=host, registry=registry(extra))
+    try:
+        start_http_server(port, addr=host, registry=registry(extra))
+    except OSError as exc:
+        raise SystemExit(f"--metrics-port {port} on {host}: {exc.strerror or exc}") from None
     log.info("event=metrics_serving host=%s port=%d", host, port)
 
 
