@@ -165,6 +165,7 @@ def serve(port: int, host: str, extra: Iterable[Collector] = ()) -> None:
     try:
         start_http_server(port, addr=host, registry=registry(extra))
     except OSError as exc:
+        disable()
         raise SystemExit(f"--metrics-port {port} on {host}: {exc.strerror or exc}") from None
     log.info("event=metrics_serving host=%s port=%d", host, port)
 
