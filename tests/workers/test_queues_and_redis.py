@@ -29,7 +29,9 @@ def _minute_has_come(rally: Rally) -> int:
     return len(cron.enqueue_jobs())
 
 
-def test_the_cron_never_stacks_a_second_sync_tick_or_digest_run_behind_a_pending_one(rally: Rally) -> None:
+def test_the_cron_never_stacks_a_second_sync_tick_or_digest_run_behind_a_pending_one(
+    rally: Rally,
+) -> None:
     for _ in range(5):  # five minutes pass while the worker is stuck
         _minute_has_come(rally)
     assert rally.queued()[queues.REMINDERS] == 3  # a sync, a tick, a digest run
