@@ -109,19 +109,28 @@ def save(
     return created
 
 
-def load(conn: redis.Redis, import_id: str) -> Import | None:
-    """The stored import, or None when it has expired (or never was)."""
-    raw = conn.hmget(key(import_id), ["meta", "items", "invalid", "cells"])
+def load(conn: redis.Redis, import_id: str, *, cells: bool = True) -> Import | None:
+    """The stored import, or None when it has expired (or never was). ``cells=False``
+    leaves the cells as written out (the failed-rows CSV is the only reader)."""
+    fields = ["meta", "items", "invalid", *(["cells"] if cells else [])]
+    raw = conn.hmget(key(import_id), fields)
     if any(part is None for part in raw):
         return None
-    meta, items, invalid, cells = (json.loads(part) for part in raw)  # type: ignore[arg-type]
+    meta, items, invalid = (json.loads(part) for part in raw[:3])  # type: ignore[arg-type]
+    written = json.loads(raw[3]) if cells else {}  # type: ignore[arg-type]
     return Import(
         import_id=import_id,
         meta=meta,
         items=[(int(row), item) for row, item in items],
         invalid=list(invalid),
-        cells={int(row): list(c) for row, c in cells.items()},
+        cells={int(row): list(c) for row, c in written.items()},
     )
+
+
+def load_meta(conn: redis.Redis, import_id: str) -> dict[str, Any] | None:
+    """Only the import's meta (team, user, file name...): cheap, for checks and messages."""
+    raw = conn.hget(key(import_id), "meta")
+    return json.loads(raw) if raw else None
 
 
 def update_meta(conn: redis.Redis, import_id: str, **changes: Any) -> None:

@@ -91,7 +91,7 @@ def run_import(
         RallyError: a transient failure (retryable); chunks before it are recorded.
         ImportBusy: another run of this import is going on.
     """
-    stored = progress.load(conn, import_id)
+    stored = progress.load(conn, import_id, cells=False)
     if stored is None:
         return {"status": "expired"}
     try:
@@ -99,17 +99,20 @@ def run_import(
     except workspace.NotConnected:
         return {"status": "not_connected"}
     lock = conn.lock(progress.lock_key(import_id), timeout=LOCK_TIMEOUT_SECONDS)
-    if not lock.acquire(blocking=True, blocking_timeout=LOCK_TIMEOUT_SECONDS + 5):
+    if not lock.acquire(blocking=True, blocking_timeout=10):
         raise ImportBusy(import_id)
     try:
         owner = progress.owner_of(conn, import_id, _owner(settings, stored, as_whom))
         planned = chunks(stored.items)
         created_now = 0
+        counts = _totals(conn, import_id, len(planned))  # what earlier runs recorded
         for n, chunk, result in _each_chunk(conn, import_id, planned, as_whom, owner):
             lock.reacquire()
             created_now += len(result["created"])
+            counts["chunks_done"] += 1
+            counts["created"] += len(result["created"])
+            counts["failed"] += len(result["failed"])
             if on_chunk is not None:
-                counts = _totals(conn, import_id, len(planned))
                 on_chunk(
                     ChunkProgress(
                         chunk=n,

@@ -188,15 +188,15 @@ def import_from_slack(
     settings = _settings()
     conn = worker_redis(settings.redis_url)
     client = workspace.slack_client(settings, team, retries="rate_limits")
-    stored = progress.load(conn, import_id)
-    if stored is None:
+    meta = progress.load_meta(conn, import_id)
+    if meta is None:
         _update(client, channel, message_ts, ui.notice(EXPIRED))
         return {"status": "expired"}
-    if (stored.team, stored.user) != (team, user):
+    if (meta.get("team"), meta.get("user")) != (team, user):
         # The button checked it; a forged or replayed job gets nothing either.
         log.warning("event=import_refused_not_owner team=%s user=%s", team, user)
         return {"status": "not_yours"}
-    name = str(stored.meta.get("filename") or "file.csv")
+    name = str(meta.get("filename") or "file.csv")
 
     def tell(step: ChunkProgress) -> None:
         message = ui.progress(
@@ -229,7 +229,8 @@ def import_from_slack(
             created_now=summary["created_now"],
         ),
     )
-    if summary["failed"] and not conn.hexists(progress.key(import_id), UPLOADED):
+    stored = progress.load(conn, import_id) if summary["failed"] else None
+    if stored is not None and not conn.hexists(progress.key(import_id), UPLOADED):
         stem = name.rsplit(".", 1)[0]
         client.files_upload_v2(
             channel=channel,
