@@ -29,6 +29,7 @@ def api(
     recording = RecordingApi(make_sandbox_app())
     rally.api_url = serve_app(recording)
     monkeypatch.setenv("RALLY_BASE_URL", rally.api_url)
+    monkeypatch.setenv("IMPORT_PROGRESS_INTERVAL_MS", "0")  # an update after every chunk
     return recording
 
 
@@ -113,7 +114,10 @@ def test_a_csv_shared_in_the_dm_is_previewed_then_imported_by_bulk_with_a_summar
     assert api.posts("create") == []
     assert _count(rally) == 245
     updates = [c for c in rally.fake.calls("chat.update") if c.params.get("channel") == dm]
-    assert sum("Importing" in json.dumps(c.params) for c in updates) == 3
+    # "starting" at the click, then after chunks 1 and 2; the summary after the last.
+    progress = [json.dumps(c.params) for c in updates if "Importing" in json.dumps(c.params)]
+    assert ["chunk 1 of 3" in p for p in progress] == [True, False]
+    assert "chunk 2 of 3" in progress[1]
     final = next(m for m in rally.fake.messages(dm) if m["ts"] == preview["ts"])
     assert "245 created" in json.dumps(final) and "5 failed" in json.dumps(final)
 

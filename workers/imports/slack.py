@@ -17,6 +17,7 @@ Both take plain JSON arguments, no secret; clients are built here from settings.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -197,8 +198,16 @@ def import_from_slack(
         log.warning("event=import_refused_not_owner team=%s user=%s", team, user)
         return {"status": "not_yours"}
     name = str(meta.get("filename") or "file.csv")
+    interval = settings.import_progress_interval_ms / 1000
+    last_update = [0.0]
 
     def tell(step: ChunkProgress) -> None:
+        # After each chunk, but not faster than Slack lets a message be updated; the
+        # last chunk's is left to the summary.
+        now = time.monotonic()
+        if step.done == step.total or now - last_update[0] < interval:
+            return
+        last_update[0] = now
         message = ui.progress(
             filename=name,
             done=step.done,
