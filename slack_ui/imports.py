@@ -99,6 +99,20 @@ def summary(*, filename: str, created: int, failed: int, created_now: int) -> Sl
     )
 
 
+def stopped(*, import_id: str, filename: str, reason: str) -> SlackMessage:
+    """The import gave up (Rally unreachable for longer than the retries): what was done
+    stays done, and **Continue import** carries on from there."""
+    text = (
+        f":warning: The import of *{escape(filename)}* stopped: {escape(reason)} "
+        "Rows already imported stay imported and are not sent again."
+    )
+    again = button(IMPORT_CSV_ACTION, "Continue import", import_id, primary=True)
+    return SlackMessage(
+        text=f"The import of {filename} stopped: {reason}",
+        blocks=[section(text), ActionsBlock(block_id=IMPORT_ACTIONS_BLOCK, elements=[again])],
+    )
+
+
 def notice(text: str) -> SlackMessage:
     """A one-line answer (the import expired, is running, is not yours...)."""
     return SlackMessage(text=text, blocks=[section(escape(text))])

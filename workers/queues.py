@@ -584,6 +584,7 @@ def enqueue_import(
                 job_id=job_id,
                 unique=True,
                 retry=create_retry(settings),
+                on_failure=Callback("workers.imports.slack.on_import_failed"),
                 result_ttl=60,
                 # Kept an hour for a look; a new click replaces it (and goes on from the
                 # chunks done).

@@ -76,6 +76,8 @@ class RecordingApi:
     sandbox: Flask
     requests: list[Recorded] = field(default_factory=list)
     before_answer: Callable[[Recorded], None] | None = None
+    outage: bool = False
+    """While set, every bulk POST is answered 503 without reaching the sandbox."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(
@@ -102,6 +104,14 @@ class RecordingApi:
             seen.replayed = dict(headers).get("Idempotent-Replayed") == "true"
             return start_response(status, headers, *exc)
 
+        if self.outage and seen.path.endswith("/bulk"):
+            seen.status = 503
+            with self._lock:
+                self.requests.append(seen)
+            start_response(
+                "503 Service Unavailable", [("Content-Type", "application/problem+json")]
+            )
+            return [b'{"title": "Service Unavailable", "status": 503}']
         answer = b"".join(self.sandbox.wsgi_app(environ, recording))
         with self._lock:
             self.requests.append(seen)

@@ -15,7 +15,7 @@ from flask import Flask
 from devstack.fake_slack import payloads
 from slack_ui import ids
 from tests.e2e.harness import Rally
-from tests.e2e.imports_support import RecordingApi, csv_bytes
+from tests.e2e.imports_support import Recorded, RecordingApi, csv_bytes
 from tests.fixtures.sandbox import DEV_API_KEY
 
 
@@ -170,3 +170,31 @@ def test_the_download_needs_the_bot_token() -> None:
     assert fake.download(path, None) is None
     assert fake.download(path, "xoxb-wrong") is None
     assert fake.download(path, fake.bot_token) == b"activityType,subject\nnote,x\n"
+
+
+def test_an_import_that_runs_out_of_retries_says_so_and_continue_goes_on_from_there(
+    rally: Rally, api: RecordingApi
+) -> None:
+    def outage_after_the_first_chunk(seen: Recorded) -> None:
+        if seen.path.endswith("/bulk") and seen.status == 200:
+            api.outage = True
+
+    api.before_answer = outage_after_the_first_chunk
+    data, _ = csv_bytes(250)
+    message = share(rally, "flaky.csv", data)
+    dm = message["channel"]
+    [preview] = bot_messages(rally, dm)
+    click(rally, preview, dm, "U0ALICE")
+    rally.work()  # the job and its retries (JOB_RETRY_INTERVALS=0,0) all meet the outage
+    assert _count(rally) == 100
+    stopped = next(m for m in rally.fake.messages(dm) if m["ts"] == preview["ts"])
+    assert "stopped" in json.dumps(stopped) and "Rally could not be reached" in json.dumps(stopped)
+
+    api.before_answer, api.outage = None, False
+    click(rally, stopped, dm, "U0ALICE")  # Continue import
+    rally.work()
+    assert _count(rally) == 245
+    keys = [r.key for r in api.posts("bulk") if r.status == 200]
+    assert len(keys) == 3 == len(set(keys))  # chunk 0 was not sent again
+    final = next(m for m in rally.fake.messages(dm) if m["ts"] == preview["ts"])
+    assert "245 created" in json.dumps(final)

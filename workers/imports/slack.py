@@ -25,6 +25,7 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from api_client import RallyError
 from core.redis import worker_redis
 from core.settings import Settings
 from slack_ui import imports as ui
@@ -185,6 +186,7 @@ def import_from_slack(
 
     Raises:
         RallyError: transient trouble, for RQ to retry (the done chunks stay done).
+        ImportBusy: another run of the import is going on; RQ retries later.
     """
     settings = _settings()
     conn = worker_redis(settings.redis_url)
@@ -217,10 +219,9 @@ def import_from_slack(
         )
         _update(client, channel, message_ts, message)
 
-    try:
-        summary = run_import(conn, settings, import_id, on_chunk=tell)
-    except ImportBusy:
-        return {"status": "busy"}
+    # ImportBusy (another run holds the import: a CLI run, or a killed run whose lock has
+    # not lapsed yet) is raised for RQ to retry later, when that run is done or gone.
+    summary = run_import(conn, settings, import_id, on_chunk=tell)
     if summary["status"] == "not_connected":
         _update(client, channel, message_ts, ui.notice(NOT_CONNECTED))
         return summary
@@ -263,6 +264,42 @@ def import_from_slack(
 
 UPLOADED: Final = "failed_csv_uploaded"
 """Set in the import's hash once its failed rows are in the DM (a retried job skips it)."""
+
+
+def on_import_failed(job: Any, connection: Any, exc_type: Any, exc: Any, tb: Any) -> None:
+    """RQ failure callback of ``import_from_slack``: once retries are spent, say so in the
+    import's message, with **Continue import**."""
+    if job.should_retry:
+        return
+    kwargs = job.kwargs
+    log.warning(
+        "event=import_gave_up import=%s error=%s",
+        kwargs.get("import_id"),
+        getattr(exc_type, "__name__", exc_type),
+    )
+    if isinstance(exc, RallyError):
+        reason = "Rally could not be reached for a while."
+    elif isinstance(exc, ImportBusy):
+        reason = "another run of this import was going on."
+    else:
+        reason = f"something went wrong on our side (job {job.id})."
+    meta = progress.load_meta(connection, str(kwargs.get("import_id"))) or {}
+    try:
+        client = workspace.slack_client(_settings(), kwargs.get("team"), retries="rate_limits")
+        _update(
+            client,
+            str(kwargs.get("channel")),
+            kwargs.get("message_ts"),
+            ui.stopped(
+                import_id=str(kwargs.get("import_id")),
+                filename=str(meta.get("filename") or "file.csv"),
+                reason=reason,
+            ),
+        )
+    except Exception as failure:  # the callback must not fail the failure path
+        log.warning("event=import_stop_notice_failed error=%s", type(failure).__name__)
+
+
 EXPIRED = (
     "This import is no longer kept (imports are kept for 7 days). Share the file again "
     "to import it; rows already imported are not created twice."
