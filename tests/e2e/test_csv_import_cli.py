@@ -111,3 +111,47 @@ def test_an_unknown_column_is_refused_naming_it(
     path.write_bytes(b"activityType;subject;colour\nnote;Hello;blue\n")
     assert main(["import", "--team", TEAM, "--user", "U0ALICE", str(path), "--dry-run"]) == 2
     assert "'colour'" in capsys.readouterr().err
+
+
+ALICE_KEY = "rk_test_alice_own_key_not_real"
+
+
+def test_rows_are_owned_as_for_anything_the_person_logs(
+    rally: Rally,
+    monkeypatch: pytest.MonkeyPatch,
+    make_sandbox_app: Callable[..., Flask],
+    serve_app: Callable[[Any], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sandbox.tenants import parse_key_spec
+    from tests.e2e.harness import OWNER_ID
+
+    app = make_sandbox_app(api_keys=[f"{DEV_API_KEY}=acme:workspace", f"{ALICE_KEY}=acme:alice"])
+    rally.api_url = serve_app(app)
+    monkeypatch.setenv("RALLY_BASE_URL", rally.api_url)
+    # Alice connected her own key; Bob has none but is mapped to an owner id.
+    rally.store.save_personal_key(TEAM, "U0ALICE", ALICE_KEY)
+    rally.store.set_personal_key_status(TEAM, "U0ALICE", "ok")
+    rally.store.set_owner(TEAM, "U0BOB", OWNER_ID, by="U0ADMIN")
+
+    for user in ("U0ALICE", "U0BOB"):
+        path = tmp_path / f"{user}.csv"
+        path.write_bytes(f"activityType,subject\nnote,From {user}\n".encode())
+        assert main(["import", "--team", TEAM, "--user", user, str(path)]) == 0
+    capsys.readouterr()
+    owners = {a["subject"]: a["ownerId"] for a in _all_activities(rally.api_url)}
+    assert owners["From U0ALICE"] == parse_key_spec(f"{ALICE_KEY}=acme:alice")[1].owner_id
+    assert owners["From U0BOB"] == OWNER_ID
+
+
+def test_a_shared_file_whose_address_is_not_slacks_is_not_fetched_with_the_token(
+    rally: Rally,
+) -> None:
+    from workers.imports.slack import NotDownloadable, download
+    from workers.slack import web_client
+
+    client = web_client(rally.settings)
+    info = {"size": 10, "url_private_download": "https://files.evil.example/x.csv"}
+    with pytest.raises(NotDownloadable):
+        download(rally.settings, client, info)

@@ -198,3 +198,25 @@ def test_an_import_that_runs_out_of_retries_says_so_and_continue_goes_on_from_th
     assert len(keys) == 3 == len(set(keys))  # chunk 0 was not sent again
     final = next(m for m in rally.fake.messages(dm) if m["ts"] == preview["ts"])
     assert "245 created" in json.dumps(final)
+
+
+def test_a_plain_dm_or_a_file_in_a_channel_queues_nothing(rally: Rally, api: RecordingApi) -> None:
+    dm_message = rally.fake.post_as_user(
+        rally.fake.share_file(None, "U0ALICE", "a.csv", b"x")["channel"], "U0ALICE", "hello"
+    )
+    plain = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": dm_message["channel"],
+        "user": "U0ALICE",
+        "text": "hello",
+        "ts": dm_message["ts"],
+    }
+    in_channel = payloads.file_share(
+        rally.fake.share_file("C0SALES", "U0ALICE", "b.csv", b"activityType,subject\nnote,x\n"),
+        channel_type="channel",
+    )
+    for event in (plain, in_channel):
+        assert rally.post(payloads.event_callback(event)).status_code == 200
+    assert sum(rally.queued().values()) == 0
+    assert rally.fake.calls("files.info") == []
