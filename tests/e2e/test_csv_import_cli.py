@@ -82,6 +82,14 @@ def test_250_rows_with_5_invalid_dry_run_names_them_then_import_creates_245_by_b
     assert failed[0].endswith(",row,error")
     assert len(failed) == 6
     assert [line.split(",")[-2] for line in failed[1:]] != []
+    # Who imported what is in the audit trail, one entry per chunk with its activities.
+    trail = [e for e in rally.store.audit_trail(TEAM) if e.action == "imported"]
+    assert [(e.user_id, e.surface, len(e.detail["created"])) for e in trail] == [
+        ("U0ALICE", "csv-cli", 100),
+        ("U0ALICE", "csv-cli", 100),
+        ("U0ALICE", "csv-cli", 45),
+    ]
+    assert {i for e in trail for i in e.detail["created"]} == {a["id"] for a in activities}
 
     # Running it again creates nothing, and sends nothing.
     requests_before = len(api.requests)

@@ -106,7 +106,8 @@ def run_import(
         planned = chunks(stored.items)
         created_now = 0
         counts = _totals(conn, import_id, len(planned))  # what earlier runs recorded
-        for n, chunk, result in _each_chunk(conn, import_id, planned, as_whom, owner):
+        audit = _auditor(settings, stored)
+        for n, chunk, result in _each_chunk(conn, import_id, planned, as_whom, owner, audit):
             lock.reacquire()
             created_now += len(result["created"])
             counts["chunks_done"] += 1
@@ -148,12 +149,34 @@ def _owner(
     return workspace.store_of(settings).owner(stored.team, stored.user)
 
 
+def _auditor(settings: Settings, stored: progress.Import) -> Callable[[int, dict[str, Any]], None]:
+    """One audit entry per chunk: who imported which activities, from which file."""
+    store = workspace.store_of(settings)
+    surface = f"csv-{stored.meta.get('source') or 'import'}"
+
+    def audit(n: int, result: dict[str, Any]) -> None:
+        store.audit(
+            stored.team,
+            stored.user,
+            "imported",
+            surface=surface,
+            file=stored.meta.get("filename"),
+            import_id=stored.import_id,
+            chunk=n,
+            created=[activity_id for _, activity_id in result["created"]],
+            failed=len(result["failed"]),
+        )
+
+    return audit
+
+
 def _each_chunk(
     conn: redis.Redis,
     import_id: str,
     planned: list[list[tuple[int, dict[str, Any]]]],
     as_whom: workspace.Credential,
     owner: str | None,
+    audit: Callable[[int, dict[str, Any]], None],
 ) -> Iterator[tuple[int, list[tuple[int, dict[str, Any]]], dict[str, Any]]]:
     """Send each chunk not yet recorded; yields ``(n, chunk, result)``."""
     with rally_client(as_whom, use="imports") as rally:
@@ -174,6 +197,9 @@ def _each_chunk(
                 result = {"created": [], "failed": [[row, reason] for row, _ in chunk]}
             else:
                 result = _chunk_result(chunk, response.created_ids, response.errors)
+            # Audited before it is recorded: a crash in between audits the (replayed)
+            # chunk twice rather than never.
+            audit(n, result)
             progress.record_chunk(conn, import_id, n, result)
             yield n, chunk, result
 
