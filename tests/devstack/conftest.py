@@ -76,8 +76,18 @@ class ConsoleStack:
 
 
 @pytest.fixture
+def rally_app_url() -> str | None:
+    """``RALLY_APP_URL`` of the stack: none (no links), unless a test parametrizes it."""
+    return None
+
+
+@pytest.fixture
 def console_stack(
-    monkeypatch: pytest.MonkeyPatch, redis_url: str, redis_conn: redis.Redis, sandbox_url: str
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    redis_conn: redis.Redis,
+    sandbox_url: str,
+    rally_app_url: str | None,
 ) -> Iterator[ConsoleStack]:
     server, slot = bind_web("127.0.0.1", 0)
     origin = f"http://127.0.0.1:{server.server_port}"
@@ -90,10 +100,12 @@ def console_stack(
         "REDIS_URL": redis_url,
         "JOB_RETRY_INTERVALS": "0,0",
     }
+    if rally_app_url:
+        env["RALLY_APP_URL"] = rally_app_url
     # The workers (run here, forking work horses) read the same settings from the env.
+    monkeypatch.delenv("RALLY_APP_URL", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv("RALLY_APP_URL", raising=False)
     app, console = build_web(origin, env)
     slot.app = app
     thread = threading.Thread(
