@@ -8,7 +8,18 @@ what ``pytest -m "not e2e"`` runs in seconds.
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# A test that builds Settings without a DATABASE_URL of its own must never open (or
+# create) the checkout's .data/rally-slack.db: one left by `rally-slack dev` at another
+# revision would fail it. Fixtures that need a store set their own URL.
+os.environ.setdefault(
+    "DATABASE_URL",
+    f"sqlite:///{tempfile.mkdtemp(prefix='rally-slack-tests-')}/default-store.db",
+)
 
 pytest_plugins = [
     "tests.fixtures.database",

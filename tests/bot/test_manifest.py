@@ -42,10 +42,13 @@ def registered(kind: str) -> set[Any]:
     return {listener.constraint for listener in all_listeners() if listener.kind == kind}
 
 
-def test_the_app_registers_every_declared_listener() -> None:
+def test_the_app_registers_every_declared_listener(tmp_path: Path) -> None:
     app = create_app(
         Settings(
-            _env_file=None, slack_signing_secret="s", slack_bot_token="xoxb-test-not-a-real-token"
+            _env_file=None,
+            slack_signing_secret="s",
+            slack_bot_token="xoxb-test-not-a-real-token",
+            database_url=f"sqlite:///{tmp_path / 'store.db'}",  # never the checkout's .data/
         )  # type: ignore[call-arg]
     )
     assert len(app._listeners) == len(all_listeners())
