@@ -57,10 +57,10 @@ class HoldFirstCreate:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        if environ["REQUEST_METHOD"] == "GET" and environ["PATH_INFO"] == "/api/v1/activities":
-            if "updatedSince" in environ.get("QUERY_STRING", ""):
-                with self._lock:
-                    self.lists.append(environ["QUERY_STRING"])
+        query = environ.get("QUERY_STRING", "")
+        if environ["REQUEST_METHOD"] == "GET" and "updatedSince" in query:
+            with self._lock:
+                self.lists.append(query)
         if environ["REQUEST_METHOD"] != "POST" or environ["PATH_INFO"] != "/api/v1/activities":
             return self.sandbox.wsgi_app(environ, start_response)
         seen: dict[str, Any] = {"key": environ.get("HTTP_IDEMPOTENCY_KEY")}
