@@ -11,7 +11,8 @@ What makes an adoption certain:
 
 - **exact**: every writable field equals what was sent (an unset field must be empty,
   ``status`` defaults to ``pending``, an unset ``ownerId`` is the key's owner, which
-  Rally picks), and it was created at or after the first attempt (minus the skew);
+  Rally picks: compared once an answered create has told us who that is), and it was
+  created at or after the first attempt (minus the skew);
 - **one owner per activity**: a submission claims an activity atomically
   (``State.claim_activity``, SET NX), and one that another submission owns is never
   adopted; a create that was answered claims its activity too;
@@ -92,14 +93,26 @@ def content_digest(request: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def matches(candidate: PartialActivityResponse, wanted: dict[str, Any], since: datetime) -> bool:
-    """Whether ``candidate`` is exactly what ``wanted`` would have created, after ``since``."""
+def matches(
+    candidate: PartialActivityResponse,
+    wanted: dict[str, Any],
+    since: datetime,
+    *,
+    key_owner: str | None = None,
+) -> bool:
+    """Whether ``candidate`` is exactly what ``wanted`` would have created, after ``since``.
+
+    ``key_owner`` is the owner Rally gives what the key creates without an ``ownerId``,
+    when known.
+    """
     if candidate.created_at is None or candidate.created_at < since:
         return False
     got = candidate.model_dump(by_alias=True, mode="json")
     for name, value in wanted.items():
         if name == "ownerId" and value is None:
-            continue  # Rally makes the key's owner the owner
+            if key_owner is None:
+                continue  # Rally makes the key's owner the owner; we do not know it yet
+            value = key_owner
         if name == "status" and value is None:
             value = "pending"
         if got[name] != value:
@@ -148,7 +161,7 @@ def create_once(
     try:
         for _ in range(MAX_SENDS):
             if attempt.unanswered:
-                found = _reconcile(rally, state, tenant, submission_id, request, attempt)
+                found = _reconcile(rally, state, credential, submission_id, request, attempt)
                 if found is not None:
                     _settle(state, submission_id, attempt, found)
                     return rally.get_activity(found), True
@@ -172,6 +185,8 @@ def create_once(
             except RallyError:
                 _answered(state, submission_id, attempt)
                 raise
+            if request.get("ownerId") is None and activity.owner_id:
+                state.set_key_owner(credential.namespace, activity.owner_id)
             if not state.claim_activity(tenant, activity.id, submission_id):
                 log.error(
                     "event=adoption_conflict alert=true submission=%s activity=%s",
@@ -218,20 +233,22 @@ def _settle(state: State, submission_id: str, attempt: CreateAttempt, activity_i
 def _reconcile(
     rally: RallyClient,
     state: State,
-    tenant: str,
+    credential: Credential,
     submission_id: str,
     request: dict[str, Any],
     attempt: CreateAttempt,
 ) -> str | None:
     """The id of the activity an unanswered attempt created, claimed for us; or None."""
+    tenant = tenant_of(credential)
     since = datetime.fromisoformat(attempt.since)
     wanted = wanted_fields(request)
+    key_owner = state.key_owner(credential.namespace)
     candidates = [
         item.id
         for item in rally.iter_activities(
             updated_since=since, fields=[*MATCH_FIELDS, "createdAt"], page_size=100
         )
-        if matches(item, wanted, since)
+        if matches(item, wanted, since, key_owner=key_owner)
     ]
     owners = state.activity_claimants(tenant, candidates)
     for activity_id in candidates:

@@ -24,6 +24,7 @@ Keys::
                                            whether an attempt went unanswered, the activity) (TTL 1 day)
     rally:adopted:{tenant}:{activity_id}   the submission that owns this activity (SET NX, TTL 1 day)
     rally:creating:{tenant}:{content}      a redis-py lock: one create of the same content at a time
+    rally:key-owner:{namespace}            the Rally owner an API key creates as (learnt from a create)
 """
 
 from __future__ import annotations
@@ -304,6 +305,13 @@ class State:
             return {}
         owners = self.conn.mget([_k("adopted", tenant, a) for a in ids])
         return {a: _text(o) for a, o in zip(ids, owners, strict=True) if o is not None}
+
+    def set_key_owner(self, namespace: str, owner_id: str) -> None:
+        self.conn.set(_k("key-owner", namespace), owner_id, ex=CREATE_TTL_SECONDS)
+
+    def key_owner(self, namespace: str) -> str | None:
+        raw = self.conn.get(_k("key-owner", namespace))
+        return _text(raw) if raw is not None else None
 
     def creating_lock(self, tenant: str, content: str, *, seconds: int) -> Lock:
         """One create of this content (a digest) in this tenant at a time (see
