@@ -153,8 +153,9 @@ def create_once(
         # A run that created it and died before finishing the job.
         return rally.get_activity(attempt.activity_id), True
     if attempt is None:
+        # Kept (with the first send's mark) before anything is sent, so a retry in any
+        # worker lists from the same moment.
         attempt = CreateAttempt(since=format_utc(datetime.now(UTC) - CLOCK_SKEW))
-        state.save_create_attempt(submission_id, attempt)
     model = CreateActivityRequest.model_validate(request)
     lock = state.creating_lock(tenant, content_digest(request), seconds=LOCK_SECONDS)
     _take(lock, submission_id)

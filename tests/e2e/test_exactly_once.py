@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -27,8 +28,10 @@ import pytest
 from flask import Flask
 
 from api_client import RallyClient
+from devstack.fake_slack.payloads import event_callback
 from sandbox.app import create_app
 from sandbox.faults import Faults
+from slack_ui import ids
 from tests.e2e.harness import APP_URL, Rally
 from tests.fixtures.sandbox import DEV_API_KEY, OTHER_API_KEY
 from tests.fixtures.waiting import wait_until
@@ -205,3 +208,26 @@ def test_a_rally_that_answers_is_asked_nothing_more_than_the_creates(
     rally.work()
     assert len(_stored(clean)) == 3
     assert (api.creates, api.lists) == (3, 0)
+
+
+def test_a_workflow_step_whose_create_goes_unanswered_logs_once_and_ends_with_it(
+    rally: Rally, monkeypatch: pytest.MonkeyPatch, serve_app: Callable[[Any], str], tmp_path: Path
+) -> None:
+    api, clean = _serve_sandbox(tmp_path, serve_app, Faults(idempotency=False), drop_creates=True)
+    monkeypatch.setenv("RALLY_BASE_URL", serve_app(api))
+    event = {
+        "type": ids.FUNCTION_EXECUTED,
+        "function": {"id": "Fn0RALLY", "callback_id": ids.LOG_ACTIVITY_STEP, "title": "x"},
+        "inputs": {"subject": "Logged by a workflow"},
+        "function_execution_id": "Fx0DROPPED",
+        "workflow_execution_id": "Wx0RUN",
+        "bot_access_token": "xwfp-test-step-token-not-real",
+        "event_ts": f"{time.time():.6f}",
+    }
+    assert rally.post(event_callback(event)).status_code == 200
+    rally.work()
+    [note] = _stored(clean)
+    assert api.creates == 1 and api.lists == 1
+    assert rally.fake.ended_step("Fx0DROPPED") == {
+        "outputs": {"activity_id": note["id"], "activity_url": f"{APP_URL}/activities/{note['id']}"}
+    }
