@@ -20,7 +20,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -226,7 +228,10 @@ def test_a_worker_killed_after_rally_committed_the_create_yields_one_activity_an
     )
     assert [c["key"] for c in api.creates] == [f"slack-{job_id.removeprefix('create-')}"]
     assert [(c["status"], c["replayed"]) for c in api.creates] == [(201, False)]
-    assert len(api.lists) == 1 and "updatedSince" in api.lists[0]
+    [query] = api.lists
+    # From just before the dead worker's first attempt: kept in Redis, read by the retry.
+    [since] = urllib.parse.parse_qs(query)["updatedSince"]
+    assert datetime.fromisoformat(since) <= datetime.fromisoformat(activity["createdAt"])
 
     # The job went through RQ's retry path (its failure callback counted the abandoned
     # attempt, one retry was spent) and finished with the activity's id.
