@@ -125,14 +125,16 @@ def _kill_worker(tree: dict[int, int]) -> None:
             os.killpg(pgid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("honours_key", [True, False], ids=["honours-key", "ignores-key"])
 def test_a_worker_killed_after_rally_committed_the_create_yields_one_activity_and_one_confirmation(
+    honours_key: bool,
     rally: Rally,
     monkeypatch: pytest.MonkeyPatch,
     make_sandbox_app: Callable[..., Flask],
     serve_app: Callable[[Any], str],
     tmp_path: Path,
 ) -> None:
-    api = HoldFirstCreate(make_sandbox_app(latency_ms=LATENCY_MS))
+    api = HoldFirstCreate(make_sandbox_app(latency_ms=LATENCY_MS, idempotency=honours_key))
     rally.api_url = serve_app(api)
     monkeypatch.setenv("RALLY_BASE_URL", rally.api_url)
     timings: dict[str, float] = {}
