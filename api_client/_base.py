@@ -152,6 +152,7 @@ class BaseClient:
         params: Mapping[str, str | int] | None = None,
         idempotency_key: str | None = None,
         gone_is_done: bool = False,
+        retry_unanswered: bool = True,
     ) -> httpx.Response:
         """Send one logical request, retrying transient failures, and return a 2xx response.
 
@@ -164,6 +165,11 @@ class BaseClient:
                 out on every attempt, so the server can recognise a retry.
             gone_is_done: Treat a 404 as success when an earlier attempt may already
                 have done the work (a DELETE whose first response was lost).
+            retry_unanswered: Retry an attempt that was sent but got no answer (a read
+                timeout, a dropped connection). False for a caller that must find out
+                what happened first, against a server that may ignore the
+                Idempotency-Key: such a failure is then raised at once, as a
+                :class:`RallyConnectionError` whose ``unanswered`` is true.
 
         Raises:
             RallyError: The subclass matching the final failure.
@@ -183,9 +189,16 @@ class BaseClient:
                 # httpx's own transports raise TransportError; a WSGI app run in-process
                 # (httpx.WSGITransport) that drops its connection raises ConnectionError.
                 exc = caught if isinstance(caught, httpx.TransportError) else _as_read_error(caught)
-                maybe_done = maybe_done or request_may_have_arrived(exc)
-                if not is_retryable_transport_error(exc) or attempt >= self.max_retries:
-                    raise self._connection_error(request, exc, attempt) from caught
+                arrived = request_may_have_arrived(exc)
+                maybe_done = maybe_done or arrived
+                if (
+                    not is_retryable_transport_error(exc)
+                    or attempt >= self.max_retries
+                    or (arrived and not retry_unanswered)
+                ):
+                    raise self._connection_error(
+                        request, exc, attempt, unanswered=arrived
+                    ) from caught
                 self._wait(request, attempt, reason=type(exc).__name__, response=None, key=key)
                 attempt += 1
                 continue
@@ -250,7 +263,7 @@ class BaseClient:
     # -- mapping failures to errors -----------------------------------------------------
 
     def _connection_error(
-        self, request: httpx.Request, exc: httpx.TransportError, attempt: int
+        self, request: httpx.Request, exc: httpx.TransportError, attempt: int, *, unanswered: bool
     ) -> RallyConnectionError:
         attempts = f"{attempt + 1} attempt{'s' if attempt else ''}"
         detail = str(exc) or "no detail"
@@ -258,6 +271,7 @@ class BaseClient:
             f"no usable response after {attempts}: {type(exc).__name__}: {detail}",
             method=request.method,
             path=request.url.path,
+            unanswered=unanswered,
         )
 
     def _status_error(self, request: httpx.Request, response: httpx.Response) -> RallyError:

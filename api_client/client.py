@@ -62,7 +62,11 @@ class RallyClient(BaseClient):
     # -- single activities --------------------------------------------------------------
 
     def create_activity(
-        self, request: CreateActivityRequest, *, idempotency_key: str | None = None
+        self,
+        request: CreateActivityRequest,
+        *,
+        idempotency_key: str | None = None,
+        retry_unanswered: bool = True,
     ) -> ActivityResponse:
         """Create one activity.
 
@@ -71,12 +75,20 @@ class RallyClient(BaseClient):
             idempotency_key: Pass the same key when repeating a create you are unsure
                 about (e.g. a job retried after a crash) so it cannot create twice.
                 A fresh one is used for this call (and all its retries) when omitted.
+            retry_unanswered: False to get a :class:`RallyConnectionError` with
+                ``unanswered`` set, instead of a retry, when an attempt was sent and no
+                answer came: against a server that ignores the Idempotency-Key, a retry
+                could create the activity twice, so the caller looks first.
 
         Returns:
             The created activity.
         """
         response = self._request(
-            "POST", "/activities", json=_wire(request), idempotency_key=idempotency_key
+            "POST",
+            "/activities",
+            json=_wire(request),
+            idempotency_key=idempotency_key,
+            retry_unanswered=retry_unanswered,
         )
         return self._decode(response, ActivityResponse)
 

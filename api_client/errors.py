@@ -166,6 +166,27 @@ class ServerError(RallyError):
 
 
 class RallyConnectionError(RallyError):
-    """No usable response: the connection failed, timed out or was dropped, on every attempt."""
+    """No usable response: the connection failed, timed out or was dropped, on every attempt.
+
+    Attributes:
+        unanswered: The last attempt was sent and no answer came (a read timeout, a
+            dropped connection), so the server may have acted on it; false when the
+            connection was never made.
+    """
 
     retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        unanswered: bool = False,
+        status_code: int | None = None,
+        problem: ProblemDetails | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, problem=problem, method=method, path=path
+        )
+        self.unanswered = unanswered

@@ -9,6 +9,8 @@ Failure policy of ``create_activity``:
 - transient (5xx, 429, connection trouble; ``RallyError.retryable``): raise, RQ retries
   with the backoff of ``workers.queues.create_retry``; when retries run out the failure
   callback tells the user;
+- unanswered (sent, no answer): reconciled before any retry (``workers.delivery``), so
+  a Rally that ignores the Idempotency-Key still gets each submission once;
 - permanent (400 and other 4xx): return normally, the user is told at once, with an
   "Edit and retry" button that reopens the modal with what they entered.
 """
@@ -23,11 +25,11 @@ import redis
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from api_client import AuthenticationError, NotFoundError, RallyError
-from api_client.models import CreateActivityRequest, format_utc
+from api_client.models import format_utc
 from core.redis import worker_redis
 from core.settings import Settings
 from slack_ui import messages
-from workers import queues, workspace
+from workers import delivery, queues, workspace
 from workers.rally import rally_client
 from workers.slack import deliver
 from workers.state import Origin, State
@@ -99,8 +101,12 @@ def create_activity(
             return _reject(conn, settings, submission_id, request, origin, reason, {})
     try:
         with rally_client(as_whom, use="activities") as rally:
-            activity = rally.create_activity(
-                CreateActivityRequest.model_validate(request),
+            activity, adopted = delivery.create_once(
+                rally,
+                conn,
+                as_whom,
+                submission_id=submission_id,
+                request=request,
                 idempotency_key=idempotency_key(submission_id),
             )
     except RallyError as exc:
@@ -137,12 +143,13 @@ def create_activity(
         ),
     )
     log.info(
-        "event=activity_created submission=%s activity=%s team=%s user=%s type=%s",
+        "event=activity_created submission=%s activity=%s team=%s user=%s type=%s adopted=%s",
         submission_id,
         wire["id"],
         origin.get("team"),
         origin.get("user"),
         wire["activityType"],
+        adopted,
     )
     queues.enqueue_notify(
         conn,

@@ -23,6 +23,11 @@ Keys::
     rally:acting:{task_id}:{due}           a redis-py lock: one Complete/Snooze of that due at a time
     rally:submission:{submission_id}       JSON: a pending submission, for "Edit and retry" (TTL 7 days)
     rally:undelivered:{team}:{user}        LIST of JSON outcomes Slack never let us tell (App Home shows them)
+    rally:create:{submission_id}           JSON: a create's delivery (``CreateAttempt``: since when,
+                                           whether an attempt went unanswered, the activity) (TTL 1 day)
+    rally:adopted:{tenant}:{activity_id}   the submission that owns this activity (SET NX, TTL 1 day)
+    rally:creating:{tenant}:{content}      a redis-py lock: one create of the same content at a time
+    rally:key-owner:{namespace}            the Rally owner an API key creates as (learnt from a create)
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ UNDELIVERED_TTL_SECONDS = 30 * 24 * 3600
 RECENT_LIMIT = 50
 ORIGIN_TTL_SECONDS = 180 * 24 * 3600
 REMINDER_POSTS_TTL_SECONDS = 30 * 24 * 3600
+# As long as an API may honour an Idempotency-Key, and far longer than a create's retries.
+CREATE_TTL_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,23 @@ class Submission:
     response_url: str | None = None
     source: str = "modal"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CreateAttempt:
+    """What a create job must know across its runs (a retry may run in another worker).
+
+    Attributes:
+        since: UTC ISO time just before the first attempt was sent, minus a margin for
+            clock skew: reconciliation lists what changed from then on.
+        unanswered: An attempt was (or may have been) sent and no answer came, so Rally
+            may hold the activity: look before sending again.
+        activity_id: The activity this submission owns, once known.
+    """
+
+    since: str
+    unanswered: bool = False
+    activity_id: str | None = None
 
 
 def _text(raw: Any) -> str:
@@ -290,6 +314,49 @@ class State:
         keys = [_k("submission", sid) for sid in submission_ids]
         if keys:
             self.conn.delete(*keys)
+
+    # -- delivering creates exactly once ---------------------------------------------------
+
+    def get_create_attempt(self, submission_id: str) -> CreateAttempt | None:
+        raw = self.conn.get(_k("create", submission_id))
+        return CreateAttempt(**json.loads(raw)) if raw is not None else None
+
+    def save_create_attempt(self, submission_id: str, attempt: CreateAttempt) -> None:
+        self.conn.set(
+            _k("create", submission_id), json.dumps(asdict(attempt)), ex=CREATE_TTL_SECONDS
+        )
+
+    def claim_activity(self, tenant: str, activity_id: str, submission_id: str) -> bool:
+        """Make ``submission_id`` the one owner of an activity; True if it is (now or before).
+
+        Atomic (SET NX), so two submissions reconciling at once cannot both adopt it.
+        """
+        key = _k("adopted", tenant, activity_id)
+        if self.conn.set(key, submission_id, nx=True, ex=CREATE_TTL_SECONDS):
+            return True
+        owner = self.conn.get(key)
+        return owner is not None and _text(owner) == submission_id
+
+    def activity_claimants(self, tenant: str, activity_ids: Iterable[str]) -> dict[str, str]:
+        """activity id -> the submission that owns it, for those that are owned."""
+        ids = list(activity_ids)
+        if not ids:
+            return {}
+        owners = self.conn.mget([_k("adopted", tenant, a) for a in ids])
+        return {a: _text(o) for a, o in zip(ids, owners, strict=True) if o is not None}
+
+    def set_key_owner(self, namespace: str, owner_id: str) -> None:
+        self.conn.set(_k("key-owner", namespace), owner_id, ex=CREATE_TTL_SECONDS)
+
+    def key_owner(self, namespace: str) -> str | None:
+        raw = self.conn.get(_k("key-owner", namespace))
+        return _text(raw) if raw is not None else None
+
+    def creating_lock(self, tenant: str, content: str, *, seconds: int) -> Lock:
+        """One create of this content (a digest) in this tenant at a time (see
+        ``workers.delivery``); ``seconds`` bounds how long a dead holder blocks it."""
+        lock: Lock = self.conn.lock(_k("creating", tenant, content), timeout=seconds)
+        return lock
 
     # -- outcomes never delivered -------------------------------------------------------
 

@@ -32,7 +32,7 @@ from core.secrets import Cipher, CredentialsUnreadable
 from core.settings import Settings
 from slack_ui import ids
 from slack_ui.messages import activity_url
-from workers import workspace
+from workers import delivery, workspace
 from workers.rally import rally_client
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,15 @@ def _log_activity(
             "app's Home tab."
         ) from None
     with rally_client(as_whom, use="activities") as rally:
-        activity = rally.create_activity(request, idempotency_key=f"step-{execution_id}")
+        # Once per execution even against a Rally that ignores the key (workers.delivery).
+        activity, _ = delivery.create_once(
+            rally,
+            worker_redis(settings.redis_url),
+            as_whom,
+            submission_id=f"step-{execution_id}",
+            request=request.model_dump(by_alias=True, exclude_unset=True, mode="json"),
+            idempotency_key=f"step-{execution_id}",
+        )
     store.audit(
         team,
         logged_by,

@@ -353,3 +353,41 @@ def test_unreadable_retry_after_falls_back_to_backoff(scripted: Scripted) -> Non
     h.client.get_activity(ACTIVITY_ID)
 
     assert h.sleeps == [0.5]
+
+
+# -- unanswered creates, for a caller that reconciles before retrying -----------------------
+
+
+@pytest.mark.parametrize(
+    "unanswered",
+    [httpx.ReadTimeout("timed out"), httpx.RemoteProtocolError("Server disconnected")],
+)
+def test_an_unanswered_create_is_not_retried_when_the_caller_looks_first(
+    scripted: Scripted, unanswered: httpx.TransportError
+) -> None:
+    h = scripted(unanswered, ok(), max_retries=3)
+
+    with pytest.raises(RallyConnectionError) as caught:
+        h.client.create_activity(CALL, retry_unanswered=False)
+
+    assert len(h.script.requests) == 1 and h.sleeps == []
+    assert caught.value.unanswered is True
+
+
+def test_a_create_that_never_connected_is_still_retried_when_the_caller_looks_first(
+    scripted: Scripted,
+) -> None:
+    h = scripted(httpx.ConnectError("refused"), problem(503, "Service Unavailable"), ok())
+
+    assert h.client.create_activity(CALL, retry_unanswered=False).id == ACTIVITY_ID
+    assert len(h.script.requests) == 3
+
+
+def test_a_connection_error_says_whether_the_request_went_unanswered(scripted: Scripted) -> None:
+    refused = scripted(httpx.ConnectError("refused"), max_retries=0)
+    with pytest.raises(RallyConnectionError) as never_sent:
+        refused.client.create_activity(CALL)
+    dropped = scripted(httpx.ReadError("reset"), max_retries=0)
+    with pytest.raises(RallyConnectionError) as sent:
+        dropped.client.create_activity(CALL)
+    assert (never_sent.value.unanswered, sent.value.unanswered) == (False, True)

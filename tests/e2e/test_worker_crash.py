@@ -6,7 +6,8 @@ sandbox (on a real socket, with latency) commits the activity but holds its resp
 the kill lands in the worst window: Rally has the activity, the worker never learned it
 (the "lost response"). Then, as RQ does it, the abandoned job is recovered once its
 heartbeat has expired and a maintenance pass runs (here: ``rally-slack worker --burst``),
-and the retried POST, carrying the same Idempotency-Key, is replayed by the sandbox.
+and the retry, knowing an attempt went unanswered, reconciles: it finds the activity in
+Rally and adopts it instead of sending the create again (``workers.delivery``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +53,16 @@ class HoldFirstCreate:
         self.committed = threading.Event()
         self.release = threading.Event()
         self.creates: list[dict[str, Any]] = []
+        self.lists: list[str] = []  # query strings of reconciling lists (updatedSince)
         self._lock = threading.Lock()
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        query = environ.get("QUERY_STRING", "")
+        if environ["REQUEST_METHOD"] == "GET" and "updatedSince" in query:
+            with self._lock:
+                self.lists.append(query)
         if environ["REQUEST_METHOD"] != "POST" or environ["PATH_INFO"] != "/api/v1/activities":
             return self.sandbox.wsgi_app(environ, start_response)
         seen: dict[str, Any] = {"key": environ.get("HTTP_IDEMPOTENCY_KEY")}
@@ -117,14 +125,16 @@ def _kill_worker(tree: dict[int, int]) -> None:
             os.killpg(pgid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("honours_key", [True, False], ids=["honours-key", "ignores-key"])
 def test_a_worker_killed_after_rally_committed_the_create_yields_one_activity_and_one_confirmation(
+    honours_key: bool,
     rally: Rally,
     monkeypatch: pytest.MonkeyPatch,
     make_sandbox_app: Callable[..., Flask],
     serve_app: Callable[[Any], str],
     tmp_path: Path,
 ) -> None:
-    api = HoldFirstCreate(make_sandbox_app(latency_ms=LATENCY_MS))
+    api = HoldFirstCreate(make_sandbox_app(latency_ms=LATENCY_MS, idempotency=honours_key))
     rally.api_url = serve_app(api)
     monkeypatch.setenv("RALLY_BASE_URL", rally.api_url)
     timings: dict[str, float] = {}
@@ -209,14 +219,21 @@ def test_a_worker_killed_after_rally_committed_the_create_yields_one_activity_an
     timings["burst"] = time.monotonic() - t0 - timings["killed"]
     assert burst.returncode == 0, burst.stderr
 
-    # 4. One activity; the retried POST carried the same key and was replayed, not created.
+    # 4. One activity. The killed attempt was sent and never answered, so the retry
+    #    looked before sending again (SPEC §8: the seed does not promise to honour the
+    #    Idempotency-Key): it listed what changed since just before the first attempt and
+    #    adopted the activity the dead worker had created, with no second POST.
     [activity] = rally.activities()
     assert (activity["subject"], activity["callDurationSeconds"]) == (
         "Call cut short by a crash",
         420,
     )
-    assert [c["key"] for c in api.creates] == [f"slack-{job_id.removeprefix('create-')}"] * 2
-    assert [(c["status"], c["replayed"]) for c in api.creates] == [(201, False), (201, True)]
+    assert [c["key"] for c in api.creates] == [f"slack-{job_id.removeprefix('create-')}"]
+    assert [(c["status"], c["replayed"]) for c in api.creates] == [(201, False)]
+    [query] = api.lists
+    # From just before the dead worker's first attempt: kept in Redis, read by the retry.
+    [since] = urllib.parse.parse_qs(query)["updatedSince"]
+    assert datetime.fromisoformat(since) <= datetime.fromisoformat(activity["createdAt"])
 
     # The job went through RQ's retry path (its failure callback counted the abandoned
     # attempt, one retry was spent) and finished with the activity's id.
