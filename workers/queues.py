@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import Any, Final
 
 import redis
 from rq import Callback, Queue, Retry
@@ -221,43 +221,29 @@ def enqueue_task_action(
         "response_url": response_url,
         "surface": surface,
     }
-    for _ in range(2):
-        try:
-            q.enqueue_call(
-                "workers.task_actions.act_on_task",
-                kwargs=kwargs,
-                job_id=job_id,
-                unique=True,
-                result_ttl=0,
-                failure_ttl=3600,
-                timeout=TASK_ACTION_TIMEOUT,
-                description=f"{action} {task_id} for {user}",
-            )
-        except DuplicateJobError:
-            try:
-                job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
-            except NoSuchJobError:
-                continue
-            if job.get_status(refresh=False) in (
-                JobStatus.FAILED,
-                JobStatus.STOPPED,
-                JobStatus.CANCELED,
-            ):
-                # A crashed attempt must not block the next click.
-                job.delete()
-                continue
-            log.info("event=duplicate_task_action job=%s user=%s", job_id, user)
-            return False
-        log.info(
-            "event=enqueued job=%s team=%s user=%s task=%s action=%s",
-            job_id,
-            team,
-            user,
-            task_id,
-            action,
-        )
-        return True
-    return False
+    job = _enqueue_once(
+        q,
+        job_id,
+        "workers.task_actions.act_on_task",
+        replace=_CRASHED,  # a crashed attempt must not block the next click
+        kwargs=kwargs,
+        result_ttl=0,
+        failure_ttl=3600,
+        timeout=TASK_ACTION_TIMEOUT,
+        description=f"{action} {task_id} for {user}",
+    )
+    if job is None:
+        log.info("event=duplicate_task_action job=%s user=%s", job_id, user)
+        return False
+    log.info(
+        "event=enqueued job=%s team=%s user=%s task=%s action=%s",
+        job_id,
+        team,
+        user,
+        task_id,
+        action,
+    )
+    return True
 
 
 def enqueue_schedule(conn: redis.Redis, func_name: str, job_id: str) -> Job | None:
@@ -270,32 +256,18 @@ def enqueue_schedule(conn: redis.Redis, func_name: str, job_id: str) -> Job | No
     Returns:
         The job, or ``None`` when the previous one was still queued or running.
     """
-    q = queue(REMINDERS, conn)
-    for _ in range(2):
-        try:
-            return q.enqueue_call(
-                func_name,
-                job_id=job_id,
-                unique=True,
-                timeout=REMINDER_JOB_TIMEOUT,
-                result_ttl=0,
-                failure_ttl=REMINDER_JOB_TIMEOUT,
-            )
-        except DuplicateJobError:
-            try:
-                job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
-            except NoSuchJobError:
-                continue  # it finished between the two calls
-            if job.get_status(refresh=False) not in (
-                JobStatus.FAILED,
-                JobStatus.STOPPED,
-                JobStatus.CANCELED,
-                JobStatus.FINISHED,
-            ):
-                log.info("event=schedule_skipped job=%s reason=previous_pending", job_id)
-                return None
-            job.delete()
-    return None
+    job = _enqueue_once(
+        queue(REMINDERS, conn),
+        job_id,
+        func_name,
+        replace=_ENDED,
+        timeout=REMINDER_JOB_TIMEOUT,
+        result_ttl=0,
+        failure_ttl=REMINDER_JOB_TIMEOUT,
+    )
+    if job is None:
+        log.info("event=schedule_skipped job=%s reason=previous_pending", job_id)
+    return job
 
 
 def enqueue_reminder_tick(conn: redis.Redis) -> None:
@@ -582,43 +554,57 @@ def enqueue_import(
     Returns:
         False when this import is already queued or running.
     """
-    job_id = import_job_id(import_id)
+    job = _enqueue_once(
+        queue(IMPORTS, conn),
+        import_job_id(import_id),
+        "workers.imports.slack.import_from_slack",
+        # Ended (done, or failed for good): this click is a new run of the same import,
+        # which resumes from its recorded chunks and creates nothing twice.
+        replace=_ENDED,
+        kwargs={
+            "import_id": import_id,
+            "team": team,
+            "user": user,
+            "channel": channel,
+            "message_ts": message_ts,
+        },
+        retry=create_retry(settings),
+        on_failure=Callback("workers.imports.slack.on_import_failed"),
+        result_ttl=60,
+        # Kept an hour for a look; a new click replaces it (and goes on from the chunks done).
+        failure_ttl=3600,
+        timeout=IMPORT_TIMEOUT,
+        description=f"import CSV for {user}",
+    )
+    if job is None:
+        log.info("event=duplicate_import import=%s", import_id)
+        return False
+    return True
+
+
+_CRASHED: Final = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+_ENDED: Final = (*_CRASHED, JobStatus.FINISHED)
+
+
+def _enqueue_once(
+    q: Queue, job_id: str, func: str, *, replace: tuple[JobStatus, ...], **options: Any
+) -> Job | None:
+    """Queue ``func`` as job ``job_id`` unless a job of that id is still queued or running.
+
+    A job of that id left in one of the ``replace`` states is deleted and replaced.
+
+    Returns:
+        The job queued, or ``None`` when one of that id is still pending.
+    """
     for _ in range(2):
         try:
-            queue(IMPORTS, conn).enqueue_call(
-                "workers.imports.slack.import_from_slack",
-                kwargs={
-                    "import_id": import_id,
-                    "team": team,
-                    "user": user,
-                    "channel": channel,
-                    "message_ts": message_ts,
-                },
-                job_id=job_id,
-                unique=True,
-                retry=create_retry(settings),
-                on_failure=Callback("workers.imports.slack.on_import_failed"),
-                result_ttl=60,
-                # Kept an hour for a look; a new click replaces it (and goes on from the
-                # chunks done).
-                failure_ttl=3600,
-                timeout=IMPORT_TIMEOUT,
-                description=f"import CSV for {user}",
-            )
+            return q.enqueue_call(func, job_id=job_id, unique=True, **options)
         except DuplicateJobError:
             try:
-                earlier = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+                earlier = Job.fetch(job_id, connection=q.connection, serializer=JSONSerializer)
             except NoSuchJobError:
-                continue
-            if earlier.get_status() not in _ENDED:
-                log.info("event=duplicate_import import=%s", import_id)
-                return False
-            # Ended (done, or failed for good): this click is a new run of the same import,
-            # which resumes from its recorded chunks and creates nothing twice.
+                continue  # it ended and went between the two calls
+            if earlier.get_status(refresh=False) not in replace:
+                return None
             earlier.delete()
-            continue
-        return True
-    return False
-
-
-_ENDED = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED)
+    return None
