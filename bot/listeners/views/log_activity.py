@@ -29,12 +29,37 @@ TYPE_OF_VIEW = {callback_id: kind for kind, callback_id in ids.LOG_VIEWS.items()
 
 def handle_log_submission(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
     """``view_submission`` of any of the four log modals."""
+    metadata = read_metadata(view)
+    submit_log_form(
+        ack,
+        view,
+        context,
+        kind=TYPE_OF_VIEW[view["callback_id"]],
+        channel=text_or_none(metadata.get("channel")),
+        response_url=text_or_none(metadata.get("response_url")),
+        source="modal",
+    )
+
+
+def submit_log_form(
+    ack: Ack,
+    view: dict[str, Any],
+    context: BoltContext,
+    *,
+    kind: str,
+    channel: str | None,
+    response_url: str | None,
+    source: str,
+    **extra: Any,
+) -> None:
+    """Validate a log form's values in place, queue the create, then close the modal.
+
+    ``extra`` goes to the submission as it is (``thread`` for a thread note).
+    """
     services = services_of(context)
-    kind = TYPE_OF_VIEW[view["callback_id"]]
     team, user = context.team_id, context.user_id
     if not team or not user:
         raise Malformed("no team or user")
-    metadata = read_metadata(view)
     try:
         values = read_values(view)
         owner = services.store.owner(team, user)
@@ -54,23 +79,26 @@ def handle_log_submission(ack: Ack, view: dict[str, Any], context: BoltContext) 
             values=values,
             team=team,
             user=user,
-            channel=_text_or_none(metadata.get("channel")),
-            response_url=_text_or_none(metadata.get("response_url")),
-            source="modal",
+            channel=channel,
+            response_url=response_url,
+            source=source,
+            **extra,
         )
     except QueueUnavailable:
         ack(response_action="errors", errors={ids.SUBJECT: QUEUE_DOWN_ERROR})
         return
     log.info(
-        "event=modal_submitted submission=%s team=%s user=%s type=%s new=%s",
+        "event=form_submitted submission=%s team=%s user=%s type=%s source=%s channel=%s new=%s",
         submission_id,
         team,
         user,
         kind,
+        source,
+        channel or "",
         queued,
     )
     ack()
 
 
-def _text_or_none(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
