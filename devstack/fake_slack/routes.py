@@ -69,7 +69,9 @@ def create_blueprint(fake: FakeSlack, name: str = "fake_slack") -> Blueprint:
 
     @bp.route("/oauth/v2/authorize", methods=["GET"])
     def consent_page() -> Response:
-        status, page = fake.consent_page(dict(request.args.items()), request.path)
+        status, page = fake.consent_page(
+            dict(request.args.items()), request.script_root + request.path
+        )
         return Response(page, status=status, mimetype="text/html")
 
     @bp.route("/oauth/v2/authorize", methods=["POST"])

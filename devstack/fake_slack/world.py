@@ -49,6 +49,7 @@ class Person:
     tz: str
     title: str = ""
     is_bot: bool = False
+    is_admin: bool = False
 
     def as_slack_user(self, now: datetime | None = None, team_id: str = TEAM_ID) -> dict[str, Any]:
         """The ``user`` object of ``users.info`` (a member of ``team_id``), with the time
@@ -79,7 +80,7 @@ class Person:
                 "email": f"{self.name}@example.com",
                 "team": team_id,
             },
-            "is_admin": False,
+            "is_admin": self.is_admin,
             "is_owner": False,
             "is_primary_owner": False,
             "is_restricted": False,
