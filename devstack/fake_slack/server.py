@@ -521,6 +521,10 @@ class FakeSlack:
     ) -> FakeSlack:
         """Stand up another workspace (people and channels default to the dev team's ids);
         the app reaches it only with a token issued for it through OAuth."""
+        if self._root is not None:
+            return self._root.add_team(
+                team_id, name, domain=domain, people=people, channels=channels
+            )
         with self._cond:
             if team_id == self.team_id or team_id in self._teams:
                 raise ValueError(f"workspace {team_id} exists")
@@ -543,13 +547,17 @@ class FakeSlack:
         Raises:
             KeyError: no such workspace.
         """
+        if self._root is not None:
+            return self._root.team(team_id)
         if team_id == self.team_id:
             return self
         with self._cond:
             return self._teams[team_id]
 
     def teams(self) -> list[FakeSlack]:
-        """Every workspace, this one first."""
+        """Every workspace, the first one (the fake's own) first."""
+        if self._root is not None:
+            return self._root.teams()
         with self._cond:
             return [self, *self._teams.values()]
 
@@ -570,6 +578,8 @@ class FakeSlack:
 
     def tokens(self, team: str | None = None) -> list[Token]:
         """Every token OAuth issued (to ``team``), oldest first (copies)."""
+        if self._root is not None:
+            return self._root.tokens(team)
         with self._cond:
             return [copy.copy(t) for t in self._tokens.issued(team) if t.kind == "bot"]
 
