@@ -319,13 +319,7 @@ def test_an_expired_token_is_rotated_by_bolt_and_the_call_works(workspaces: Work
     assert old.startswith("xoxe.xoxb-")
     workspaces.connect(TEAM_ID, DEV_API_KEY)
     # Twelve hours pass: Slack now refuses the token, and the installation says it expired.
-    workspaces.fake.expire_token(old)
-    past = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
-    with workspaces.engine.begin() as connection:
-        for table in (schema.bots_table, schema.installations_table):
-            connection.execute(
-                update(table).where(table.c.team_id == TEAM_ID).values(bot_token_expires_at=past)
-            )
+    _expire(workspaces, old)
     before = len(workspaces.fake.all_calls())
 
     acme = workspaces.acme
@@ -346,6 +340,32 @@ def test_an_expired_token_is_rotated_by_bolt_and_the_call_works(workspaces: Work
     assert bot is not None and bot.bot_token == new
     rows = json.dumps(_rows(workspaces.engine))
     assert new not in rows and refreshes[0].response["refresh_token"] not in rows
+
+    # Twelve more hours pass while a job waits: the worker refreshes the token itself.
+    assert acme.command("note Queued before the expiry").status_code == 200
+    _expire(workspaces, new)
+    before = len(workspaces.fake.all_calls())
+    workspaces.work()
+    assert "Queued before the expiry" in _subjects(acme)
+    after = workspaces.fake.all_calls()[before:]
+    (refresh,) = [c for c in after if c.method == "oauth.v2.access"]
+    assert refresh.ok and refresh.params["grant_type"] == "refresh_token"
+    newest = refresh.response["access_token"]
+    assert all(c.token == newest and c.ok for c in after if c.method != "oauth.v2.access")
+    stored = acme.store.installation_store(CLIENT_ID).find_bot(enterprise_id=None, team_id=TEAM_ID)
+    assert stored is not None and stored.bot_token == newest
+    assert "Queued before the expiry" in _seen_by(acme.fake, "U0ALICE")
+
+
+def _expire(workspaces: Workspaces, token: str) -> None:
+    """Time passes: Slack refuses ``token``, and the installation says it expired."""
+    workspaces.fake.expire_token(token)
+    past = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
+    with workspaces.engine.begin() as connection:
+        for table in (schema.bots_table, schema.installations_table):
+            connection.execute(
+                update(table).where(table.c.team_id == TEAM_ID).values(bot_token_expires_at=past)
+            )
 
 
 def test_after_one_is_uninstalled_nothing_of_it_remains_and_the_other_still_works(
