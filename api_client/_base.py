@@ -74,6 +74,8 @@ class BaseClient:
         backoff_max: Seconds; no single wait is longer, even when ``Retry-After`` asks.
         sleep: How to wait; tests pass a recorder instead of ``time.sleep``.
         rand: Uniform random numbers in ``[0, 1)`` for the jitter.
+        event_hooks: ``httpx`` event hooks (``{"request": [...], "response": [...]}``),
+            called on every attempt, e.g. to count responses by status.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class BaseClient:
         backoff_max: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
+        event_hooks: Mapping[str, list[Callable[[Any], Any]]] | None = None,
     ) -> None:
         if not api_key or any(ch in api_key for ch in "\r\n"):
             raise ValueError("api_key must be a non-empty single-line string")
@@ -116,6 +119,7 @@ class BaseClient:
             verify=_shared_ssl_context(),
             # Redirects would replay the key to wherever they point; the API has none.
             follow_redirects=False,
+            event_hooks=dict(event_hooks) if event_hooks else None,
         )
 
     def __repr__(self) -> str:

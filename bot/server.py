@@ -1,7 +1,9 @@
 """``rally-slack web``: the app over HTTP under gunicorn.
 
 Routes: ``POST /slack/events`` (commands, interactivity and events, all signed) and
-``GET /healthz`` (JSON; 503 when Redis does not answer).
+``GET /healthz`` (JSON naming each dependency; 503 when Redis or the database does not
+answer). ``GET /metrics`` is not among them: with ``--metrics-port`` it is served from
+gunicorn's master on its own interface and port (:mod:`core.metrics`), never here.
 
 Recommended production settings (the defaults of ``rally-slack web``): gunicorn's
 ``gthread`` worker class, ``--workers`` = number of cores (2 minimum), 8 threads per
@@ -18,6 +20,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -32,13 +35,17 @@ from slack_bolt.request.internals import (
     parse_body,
 )
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import text as sql
 
 from bot import envelope
 from bot.app import INSTALL_PATH, REDIRECT_PATH, create_app
+from core import logging as core_logging
+from core import metrics
 from core.redis import request_path_redis
 from core.settings import Settings, load_settings
 from core.wsgi import GunicornServer, gthread_options
 from workers.slack import response_url_allowed
+from workers.workspace import store_of
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +74,29 @@ class SlackEdge:
         self.response_url_allowed = partial(response_url_allowed, api_url=api_url)
 
     def __call__(self) -> Any:
+        started = time.perf_counter()
+        kind, response = self._serve()
+        status = response[1] if isinstance(response, tuple) else response.status_code
+        metrics.ACK_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        metrics.REQUESTS.labels(kind, str(status)).inc()
+        return response
+
+    def _serve(self) -> tuple[str, Any]:
+        """The request's kind (:func:`request_kind`) and the answer to it."""
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            return self._refuse(413, "body_too_large", request.content_length or 0, b"")
+            return "unknown", self._refuse(413, "body_too_large", request.content_length or 0, b"")
         raw = request.stream.read(MAX_BODY_BYTES + 1)
         if len(raw) > MAX_BODY_BYTES:
-            return self._refuse(413, "body_too_large", len(raw), b"")
+            return "unknown", self._refuse(413, "body_too_large", len(raw), b"")
         if not self._signed(raw):
-            return self._refuse(401, "invalid_signature", len(raw), raw)
+            return "unknown", self._refuse(401, "invalid_signature", len(raw), raw)
+        kind = "unknown"
         try:
             text = raw.decode("utf-8")
             headers: dict[str, str | Sequence[str]] = dict(request.headers)
-            envelope.check(_parse(text, headers), response_url_allowed=self.response_url_allowed)
+            body = _parse(text, headers)
+            kind = request_kind(body)
+            envelope.check(body, response_url_allowed=self.response_url_allowed)
             bolt_request = BoltRequest(
                 body=text, query=request.query_string.decode("latin-1"), headers=headers
             )
@@ -86,8 +105,10 @@ class SlackEdge:
             # deep; anything else: a shape Bolt's own reader trips on that the check let by.
             reason = str(exc) if isinstance(exc, envelope.Malformed) else type(exc).__name__
             log.warning("event=request_malformed length=%d reason=%s", len(raw), reason)
-            return _answer(400, "malformed_request")
-        return to_flask_response(self.bolt.dispatch(bolt_request))
+            return kind, _answer(400, "malformed_request")
+        team, user = _who(body)
+        with core_logging.bind(team=team, user=user):
+            return kind, to_flask_response(self.bolt.dispatch(bolt_request))
 
     def _signed(self, raw: bytes) -> bool:
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
@@ -107,6 +128,46 @@ class SlackEdge:
             digest,
         )
         return _answer(status, error)
+
+
+_KINDS = {
+    "block_actions": "action",
+    "interactive_message": "action",
+    "view_submission": "view",
+    "view_closed": "view",
+    "shortcut": "shortcut",
+    "message_action": "shortcut",
+    "block_suggestion": "options",
+    "dialog_suggestion": "options",
+    "event_callback": "event",
+    "url_verification": "event",
+    "app_rate_limited": "event",
+}
+
+
+def request_kind(body: Any) -> str:
+    """What Slack sent, for the metrics: one of :data:`core.metrics.KINDS`."""
+    if not isinstance(body, dict):
+        return "unknown"
+    if "command" in body and body.get("type") is None:
+        return "command"
+    kind = body.get("type")
+    return _KINDS.get(kind, "unknown") if isinstance(kind, str) else "unknown"
+
+
+def _who(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The team and user ids of a payload that passed :func:`envelope.check` (for logs)."""
+    team, user = body.get("team_id"), body.get("user_id")
+    if isinstance(body.get("team"), dict):
+        team = body["team"].get("id")
+    if isinstance(body.get("user"), dict):
+        user = body["user"].get("id")
+    elif isinstance(body.get("event"), dict) and isinstance(body["event"].get("user"), str):
+        user = body["event"]["user"]
+    return (
+        team if isinstance(team, str) else None,
+        user if isinstance(user, str) else None,
+    )
 
 
 def _parse(text: str, headers: dict[str, str | Sequence[str]]) -> Any:
@@ -147,15 +208,30 @@ def create_flask_app(settings: Settings, *, redis_conn: redis.Redis | None = Non
 
     @flask_app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        try:
-            conn.ping()
-            status, code = "ok", 200
-        except redis.RedisError as exc:
-            log.warning("event=healthz_redis_down error=%s", type(exc).__name__)
-            status, code = "down", 503
-        return jsonify({"status": "ok" if code == 200 else "degraded", "redis": status}), code
+        checks = {"redis": _redis_up(conn), "database": _database_up(settings)}
+        up = all(state == "ok" for state in checks.values())
+        return jsonify({"status": "ok" if up else "degraded", **checks}), 200 if up else 503
 
     return flask_app
+
+
+def _redis_up(conn: redis.Redis) -> str:
+    try:
+        conn.ping()
+        return "ok"
+    except redis.RedisError as exc:
+        log.warning("event=healthz_down dependency=redis error=%s", type(exc).__name__)
+        return "down"
+
+
+def _database_up(settings: Settings) -> str:
+    try:
+        with store_of(settings).engine.connect() as connection:
+            connection.execute(sql("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # any failure to answer is "down", never a 500
+        log.warning("event=healthz_down dependency=database error=%s", type(exc).__name__)
+        return "down"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -171,6 +247,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=DEFAULT_THREADS, help="threads per worker (default 8)"
     )
+    metrics.add_arguments(parser, "Slack requests and ack latency, of every gunicorn worker")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -187,6 +264,17 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         timeout=30,
     )
+    if args.metrics_port is not None:
+        if str(args.metrics_port) == options["bind"].rsplit(":", 1)[1]:
+            raise SystemExit("--metrics-port must differ from the public port")
+        metrics.enable()
+        # From gunicorn's master, which outlives its workers: each worker writes its own
+        # file, the master's endpoint adds them up, and a dead worker's live gauges go.
+        metrics.serve(args.metrics_port, args.metrics_host)
+        options["child_exit"] = lambda _server, worker: metrics.mark_process_dead(worker.pid)
     # Built in each worker after fork: sockets (Redis, Slack) are never shared.
-    GunicornServer(lambda: create_flask_app(settings), options).run()
+    try:
+        GunicornServer(lambda: create_flask_app(settings), options).run()
+    finally:
+        metrics.disable()
     return 0

@@ -103,8 +103,11 @@ class Services:
         channel: str | None,
         response_url: str | None,
         source: str,
+        thread: dict[str, Any] | None = None,
     ) -> bool:
         """Keep the submission (for Edit and retry) and queue its create job.
+
+        ``thread`` (``{"channel", "ts"}``) makes the job read that thread into the body.
 
         Returns:
             True if queued now; False if this exact submission was queued before.
@@ -121,6 +124,7 @@ class Services:
             values=values,
             response_url=response_url,
             source=source,
+            extra={"thread": thread} if thread else {},
         )
         try:
             self.state.save_submission(submission)
@@ -130,6 +134,7 @@ class Services:
                 submission_id=submission_id,
                 request=request,
                 origin={"team": team, "channel": channel, "user": user},
+                thread=thread,
             )
         except redis.RedisError as exc:
             log.error(

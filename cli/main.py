@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from core import logging as core_logging
+from core.settings import load_settings
 
 
 @dataclass(frozen=True)
@@ -85,5 +86,5 @@ def main(argv: list[str] | None = None) -> int:
     parser, module = build_parser(chosen if chosen in COMMANDS else None)
     args = parser.parse_args(args_list)
     assert module is not None  # argparse exits on an unknown command
-    core_logging.configure(args.log_level)
+    core_logging.configure(args.log_level, load_settings().log_format)
     return int(module.run(args) or 0)

@@ -8,7 +8,7 @@ as not set: an empty secret must never pass for a configured one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # one repeats for as long as a submission is kept. All zeros (tests) means one
     # immediate retry per entry.
     notify_retry_intervals: str = "5,30,120,300,900,1800,3600"
+    # One JSON object per log line (production), or readable text (dev); core/logging.py.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator(
         "slack_signing_secret",

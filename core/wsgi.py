@@ -6,6 +6,19 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+from core import logging as core_logging
+
+
+class GunicornLogger(Logger):  # type: ignore[misc]
+    """gunicorn's own lines (booting, worker timeouts) in the process's ``LOG_FORMAT``."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if core_logging.current_format() == "json":
+            for handler in self.error_log.handlers:
+                handler.setFormatter(core_logging.formatter("json"))
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
@@ -42,5 +55,6 @@ def gthread_options(
         "loglevel": log_level.lower(),
         "errorlog": "-",
         "accesslog": None,
+        "logger_class": GunicornLogger,
         **extra,
     }

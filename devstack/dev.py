@@ -51,6 +51,8 @@ from devstack.console.app import (
     messages_tab_read_only,
     read_manifest,
     shortcuts_from_manifest,
+    steps_from_manifest,
+    unfurl_domains,
 )
 from devstack.fake_slack.server import FakeSlack
 from devstack.local import free_port
@@ -442,12 +444,15 @@ def build_web(
             env["SLACK_CLIENT_SECRET"],
             redirect_uri="/slack/oauth_redirect",
         )
+    declared = read_manifest(manifest)
     console = Console(
         fake,
         events_url=f"{origin}/slack/events",
         signing_secret=DEV_SIGNING_SECRET,
         shortcuts=shortcuts_from_manifest(manifest),
-        messages_tab_read_only=messages_tab_read_only(read_manifest(manifest)),
+        messages_tab_read_only=messages_tab_read_only(declared),
+        steps=steps_from_manifest(declared),
+        unfurl_domains=unfurl_domains(declared, env.get("RALLY_APP_URL")),
         oauth=settings.distributed,
     )
     bot = create_flask_app(settings)
@@ -505,6 +510,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli", *args]
+
+
+def _upgrade_store(env: dict[str, str], printer: _Printer) -> None:
+    """Bring a store an earlier version left at an older revision up to date (dev only:
+    in production ``rally-slack db upgrade`` runs on purpose, before new processes)."""
+    from core.settings import Settings
+    from core.store import engine_for
+    from core.store.migrate import upgrade
+
+    url = env.get("DATABASE_URL") or Settings.model_fields["database_url"].default
+    before, after = upgrade(engine_for(url))
+    if before is not None and before != after:
+        printer.line("dev", f"migrated the store from revision {before} to {after}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -590,6 +608,7 @@ def run(args: argparse.Namespace) -> int:
             if created:
                 printer.line("dev", f"seeded the sandbox with {created} activities")
 
+        _upgrade_store(env, printer)
         web_app, console = build_web(local, env)
         slot.app = web_app
         web_thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)

@@ -21,6 +21,9 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("/rally link", "show this channel's binding"),
     ("/rally unlink", "remove this channel's binding"),
     ("/rally me <rally owner id>", "log activities as your Rally user"),
+    ("/rally connect · disconnect", "log with your own Rally API key, or stop"),
+    ("/rally digest on 08:30", "each working day, this channel's overdue and due-today tasks"),
+    ("/rally digest · digest off", "show or stop this channel's daily digest"),
 )
 TOKENS = (
     'Quick-create tokens: `due:<when>` `at:<when>` (quote natural language: `due:"friday 5pm"`, '
@@ -35,7 +38,7 @@ def build_help(*, notice: str | None = None) -> SlackMessage:
     blocks: list[Block] = [section(notice)] if notice else []
     blocks += [section("*Rally for Slack*\n" + lines), context(TOKENS), log_buttons()]
     return SlackMessage(
-        text="Rally for Slack: /rally call, task, note, meeting, tasks, link, unlink, me",
+        text="Rally for Slack: /rally call, task, note, meeting, tasks, link, unlink, me, digest",
         blocks=blocks,
     )
 

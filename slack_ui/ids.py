@@ -15,6 +15,8 @@ from typing import Final
 RALLY_COMMAND: Final = "/rally"
 LOG_ACTIVITY_SHORTCUT: Final = "log_activity"
 LOG_AS_NOTE_SHORTCUT: Final = "log_as_note"
+LOG_THREAD_SHORTCUT: Final = "log_thread_as_note"
+"""Message shortcut: the whole thread the message is in, as one note."""
 APP_HOME_OPENED: Final = "app_home_opened"
 APP_UNINSTALLED: Final = "app_uninstalled"
 TOKENS_REVOKED: Final = "tokens_revoked"
@@ -29,7 +31,7 @@ FUNCTIONS: Final = (LOG_ACTIVITY_STEP, COMPLETE_TASK_STEP)
 
 COMMANDS: Final = (RALLY_COMMAND,)
 GLOBAL_SHORTCUTS: Final = (LOG_ACTIVITY_SHORTCUT,)
-MESSAGE_SHORTCUTS: Final = (LOG_AS_NOTE_SHORTCUT,)
+MESSAGE_SHORTCUTS: Final = (LOG_AS_NOTE_SHORTCUT, LOG_THREAD_SHORTCUT)
 BOT_EVENTS: Final = (
     APP_HOME_OPENED,
     APP_UNINSTALLED,
@@ -45,6 +47,10 @@ BOT_SCOPES: Final = (
     "users:read",
     "links:read",
     "links:write",
+    "channels:history",
+    "groups:history",
+    "channels:read",
+    "groups:read",
 )
 """The bot scopes the app asks for when installed (OAuth) and declares in the manifest."""
 
@@ -64,6 +70,8 @@ LOG_VIEWS: Final[dict[str, str]] = {
     "call": LOG_CALL_VIEW,
     "meeting": LOG_MEETING_VIEW,
 }
+LOG_THREAD_VIEW: Final = "log_thread_note"
+"""A thread as one note: subject and record (the job reads the thread itself)."""
 CHOOSE_TYPE_VIEW: Final = "log_choose_type"
 EDIT_VIEW: Final = "edit_activity"
 """Editing a logged activity (the type's fields, prefilled from Rally)."""
@@ -126,8 +134,17 @@ TASK_ROW_BLOCK_PREFIX: Final = "task_"
 """A task's button row in a list (``/rally tasks``, App Home): ``task_<task id>``."""
 
 
+DIGEST_ROW_BLOCK_PREFIX: Final = "digest_task_"
+"""A task's button row in a channel's daily digest: ``digest_task_<task id>`` (a click
+there updates that digest)."""
+
+
 def task_row_block(task_id: str) -> str:
     return f"{TASK_ROW_BLOCK_PREFIX}{task_id}"
+
+
+def digest_row_block(task_id: str) -> str:
+    return f"{DIGEST_ROW_BLOCK_PREFIX}{task_id}"
 
 
 def open_modal_action(activity_type: str) -> str:
@@ -154,6 +171,8 @@ DURATION: Final = "duration"
 START: Final = "start"
 LOCATION: Final = "location"
 MEETING_URL: Final = "meeting_url"
+THREAD_FIELDS: Final = (SUBJECT, DEAL, COMPANY, CONTACT)
+"""The thread note's form: the body is the thread, read by the job."""
 RALLY_URL: Final = "rally_url"
 API_KEY: Final = "api_key"
 

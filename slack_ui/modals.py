@@ -220,13 +220,71 @@ def build_log_modal(
         editing: The Edit form of an activity already in Rally (its own callback id).
     """
     values = values or {}
+    fields = ids.MODAL_FIELDS[activity_type]
+    body = values.get(ids.BODY)
+    if editing and isinstance(body, str) and len(body) > BODY_INPUT_MAX:
+        # A logged thread's details can be far longer than a Slack input holds: left
+        # out of the form, and kept as they are (``metadata["kept"]``) when it is saved.
+        fields = tuple(f for f in fields if f != ids.BODY)
+        metadata = {**(metadata or {}), "kept": ["body"]}
+        kept = (
+            f"The details ({len(body):,} characters) are longer than a Slack form holds; "
+            "they stay as they are in Rally."
+        )
+        notice = f"{notice}\n{kept}" if notice else kept
     blocks: list[Block] = [section(notice)] if notice else []
-    blocks += [_input(field, values.get(field)) for field in ids.MODAL_FIELDS[activity_type]]
+    blocks += [_input(field, values.get(field)) for field in fields]
     return View(
         type="modal",
         callback_id=ids.EDIT_VIEW if editing else ids.LOG_VIEWS[activity_type],
         title=f"Edit the {activity_type}" if editing else TITLES[activity_type],
         submit="Save" if editing else "Log it",
+        close="Cancel",
+        private_metadata=_metadata(metadata),
+        blocks=blocks,
+    )
+
+
+def thread_notice(message: dict[str, Any]) -> str:
+    """What the thread modal says it will capture, from the message the shortcut is on
+    (Slack puts ``reply_count`` on a thread's parent: no call needed to count)."""
+    replies = message.get("reply_count")
+    thread_ts, ts = message.get("thread_ts"), message.get("ts")
+    if type(replies) is int and replies > 0:
+        noun = "reply" if replies == 1 else "replies"
+        return (
+            f":thread: The whole thread, {replies + 1:,} messages (this one and its "
+            f"{replies:,} {noun}), becomes the note's details, with a link to it."
+        )
+    if thread_ts and thread_ts != ts:
+        return (
+            ":thread: The whole thread this reply is in becomes the note's details, "
+            "with a link to it."
+        )
+    return ":thread: This message has no replies yet; the note holds it, with a link to it."
+
+
+def build_thread_note_modal(
+    *,
+    values: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    notice: str | None = None,
+) -> View:
+    """ "Log thread as note": subject and record; the job reads the thread for the body.
+
+    Args:
+        values: Field values to pre-fill (subject, the channel's deal, ...).
+        metadata: ``channel``, ``thread_ts`` and ``response_url``, in ``private_metadata``.
+        notice: What will be captured (:func:`thread_notice`), and after a failure why.
+    """
+    values = values or {}
+    blocks: list[Block] = [section(notice)] if notice else []
+    blocks += [_input(field, values.get(field)) for field in ids.THREAD_FIELDS]
+    return View(
+        type="modal",
+        callback_id=ids.LOG_THREAD_VIEW,
+        title="Log thread as note",
+        submit="Log it",
         close="Cancel",
         private_metadata=_metadata(metadata),
         blocks=blocks,

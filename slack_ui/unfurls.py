@@ -94,9 +94,13 @@ def record_unfurl(
     total: int,
     now: datetime,
     app_url: str | None,
+    notice: str | None = None,
 ) -> dict[str, Any]:
-    """The unfurl of a deal, company or contact: its open tasks, soonest first."""
+    """The unfurl of a deal, company or contact: its open tasks, soonest first
+    (``notice``: what someone just did to one of them, on top)."""
     blocks: list[Block] = [section(f":briefcase: {record_link(kind, record_id, app_url)}")]
+    if notice:
+        blocks.append(context(notice))
     if not tasks:
         blocks.append(context("No open tasks with a due date."))
     else:

@@ -172,8 +172,10 @@ def apply_edit(
     channel: str | None = None,
     message_ts: str | None = None,
     response_url: str | None = None,
+    kept: list[str] | None = None,
 ) -> dict[str, Any]:
-    """RQ job: save an edit (the form's fields over the activity, one PUT)."""
+    """RQ job: save an edit (the form's fields over the activity, one PUT); ``kept``
+    names fields the form could not show (a thread's long details), left as they are."""
     edit = _Edit.start(
         team=team,
         user=user,
@@ -188,7 +190,8 @@ def apply_edit(
     changes = {k: v for k, v in request.items() if k != "activityType"}
     # What the form shows and left empty is cleared; what it does not show is kept.
     for name in form_wire_fields(str(request.get("activityType"))):
-        changes.setdefault(name, None)
+        if name not in (kept or ()):
+            changes.setdefault(name, None)
     try:
         as_whom = workspace.credential(edit.settings, team, user)
         with rally_client(as_whom, use="actions") as rally:

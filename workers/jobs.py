@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from api_client import AuthenticationError, NotFoundError, RallyError
 from api_client.models import CreateActivityRequest, format_utc
@@ -30,6 +31,7 @@ from workers import queues, workspace
 from workers.rally import rally_client
 from workers.slack import deliver
 from workers.state import Origin, State
+from workers.threads import Thread, ThreadUnreadable, thread_note_body
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,10 @@ def _subject(request: dict[str, Any]) -> str:
 
 
 def create_activity(
-    submission_id: str, request: dict[str, Any], origin: dict[str, Any]
+    submission_id: str,
+    request: dict[str, Any],
+    origin: dict[str, Any],
+    thread: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create one activity in Rally and queue telling the user how it went.
 
@@ -58,6 +63,9 @@ def create_activity(
         submission_id: The Slack submission this came from (also names the Idempotency-Key).
         request: ``CreateActivityRequest`` in wire JSON.
         origin: ``{"team", "channel", "user"}``.
+        thread: ``{"channel", "ts"}`` of a Slack thread whose messages become the body
+            ("Log thread as note"): read here, kept in Redis before the create, so every
+            retry sends the same body under the same Idempotency-Key.
 
     Returns:
         ``{"status": "created", "id": ...}`` or ``{"status": "rejected", ...}``.
@@ -74,6 +82,21 @@ def create_activity(
     if as_whom.personal:
         # Their own key: Rally makes them the owner and checks what they may do.
         request = {k: v for k, v in request.items() if k != "ownerId"}
+    if thread is not None:
+        try:
+            request = {
+                **request,
+                "body": _thread_body(conn, settings, submission_id, thread, origin),
+            }
+        except (ThreadUnreadable, workspace.NotInstalled) as exc:
+            reason = exc.reason if isinstance(exc, ThreadUnreadable) else NOT_INSTALLED
+            log.info(
+                "event=thread_unreadable submission=%s channel=%s error=%s",
+                submission_id,
+                thread.get("channel"),
+                getattr(exc, "error", "not_installed"),
+            )
+            return _reject(conn, settings, submission_id, request, origin, reason, {})
     try:
         with rally_client(as_whom, use="activities") as rally:
             activity = rally.create_activity(
@@ -128,6 +151,34 @@ def create_activity(
         outcome={"ok": True, "activity": wire, "origin": origin},
     )
     return {"status": "created", "id": wire["id"]}
+
+
+NOT_INSTALLED = "Rally isn't installed in this workspace any more, so it can't read the thread."
+
+
+def _thread_body(
+    conn: redis.Redis,
+    settings: Settings,
+    submission_id: str,
+    thread: dict[str, Any],
+    origin: dict[str, Any],
+) -> str:
+    """The thread as the note's body: the one kept for this submission, else read now."""
+    state = State(conn)
+    if (kept := state.thread_body(submission_id)) is not None:
+        return kept
+    slack = workspace.slack_client(settings, origin.get("team"), retries="all")
+    transcript = thread_note_body(
+        slack,
+        state,
+        Thread(
+            team=str(origin.get("team")),
+            channel=str(thread["channel"]),
+            ts=str(thread["ts"]),
+            user=str(origin.get("user")),
+        ),
+    )
+    return state.keep_thread_body(submission_id, transcript.body, queues.RESULT_TTL)
 
 
 NOT_CONNECTED = (
@@ -224,6 +275,8 @@ def on_create_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any,
     tries = f" after {attempts} tries" if attempts > 1 else ""
     if isinstance(exc, RallyError):
         reason = f"Rally could not be reached{tries}. Try again in a few minutes."
+    elif isinstance(exc, SlackApiError | SlackClientError | OSError):
+        reason = f"Slack would not give Rally the thread{tries}. Try again in a few minutes."
     else:
         # A fault of ours, not Rally's: say so rather than blame the API.
         reason = f"something went wrong on our side{tries} (job {job.id}). Try again, or tell your Slack admin."

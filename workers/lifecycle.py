@@ -32,6 +32,7 @@ from core.redis import worker_redis
 from core.settings import Settings
 from core.store import Store
 from workers import open_tasks, workspace
+from workers.rally import EVENT_HOOKS
 from workers.reminders.index import TaskIndex
 from workers.slack import tell_user
 
@@ -54,7 +55,9 @@ def check_key(settings: Settings, base_url: str, api_key: str) -> Check:
     if not workspace.host_allowed(settings, base_url):
         return Check(False, f"{host} is not an allowed Rally host (RALLY_ALLOWED_HOSTS)")
     try:
-        with RallyClient(base_url, api_key, timeout=10.0, max_retries=1) as rally:
+        with RallyClient(
+            base_url, api_key, timeout=10.0, max_retries=1, event_hooks=EVENT_HOOKS
+        ) as rally:
             page = rally.list_activities(limit=1)
     except AuthenticationError:
         return Check(False, f"Rally at {host} refused the key (401)")
@@ -118,8 +121,12 @@ def _same_tenant(base_url: str, workspace_key: str, personal_key: str) -> bool:
     """Whether two keys reach the same tenant: one activity each key lists must be one the
     other key can read. With no activity in either, nothing tells them apart: same."""
     with (
-        RallyClient(base_url, workspace_key, timeout=10.0, max_retries=1) as theirs,
-        RallyClient(base_url, personal_key, timeout=10.0, max_retries=1) as mine,
+        RallyClient(
+            base_url, workspace_key, timeout=10.0, max_retries=1, event_hooks=EVENT_HOOKS
+        ) as theirs,
+        RallyClient(
+            base_url, personal_key, timeout=10.0, max_retries=1, event_hooks=EVENT_HOOKS
+        ) as mine,
     ):
         for lister, reader in ((theirs, mine), (mine, theirs)):
             page = lister.list_activities(limit=1, fields=["id"])
@@ -192,7 +199,7 @@ def _namespace_if_alone(settings: Settings, store: Store, team: str) -> str | No
 def forget_team_keys(conn: redis.Redis, team: str, namespace: str | None) -> int:
     """Delete every Redis key kept for ``team`` (and the index ``namespace``, if given)."""
     doomed: set[bytes | str] = set()
-    for kind in ("tz", "role", "recent", "logged-tasks", "undelivered"):
+    for kind in ("tz", "role", "recent", "logged-tasks", "undelivered", "digest"):
         doomed.update(conn.scan_iter(match=f"rally:{kind}:{team}:*", count=500))
     activity_ids: set[str] = set()
     for pattern in ("rally:submission:*", "rally:origin:*"):

@@ -42,12 +42,16 @@ REMINDERS = "rally-reminders"
 ALL_QUEUES: tuple[str, ...] = (ACTIVITIES, NOTIFY, ACTIONS, REMINDERS)
 SYNC_JOB_ID = "reminders-sync"
 TICK_JOB_ID = "reminders-tick"
+DIGEST_JOB_ID = "reminders-digests"
 
 # A create's outcome must be findable for as long as the API honours its Idempotency-Key,
 # so a duplicate delivery within that window finds the job and enqueues nothing.
 RESULT_TTL = 24 * 3600
 FAILURE_TTL = 7 * 24 * 3600
 JOB_TIMEOUT = 120
+THREAD_JOB_TIMEOUT = 600
+"""A create that reads a thread first: pages of ``conversations.replies`` may each wait
+out a rate limit's ``Retry-After``."""
 TASK_ACTION_TIMEOUT = 60
 REMINDER_JOB_TIMEOUT = 300
 NOTIFY_TIMEOUT = 60
@@ -75,6 +79,7 @@ def enqueue_create_activity(
     submission_id: str,
     request: dict[str, Any],
     origin: dict[str, Any],
+    thread: dict[str, Any] | None = None,
 ) -> bool:
     """Queue the creation of one activity, once per Slack submission.
 
@@ -85,6 +90,8 @@ def enqueue_create_activity(
             the Idempotency-Key, so a duplicate delivery or double click is a no-op.
         request: ``CreateActivityRequest`` in wire (camelCase) JSON.
         origin: ``{"team", "channel", "user"}`` of the submission.
+        thread: ``{"channel", "ts"}``: the job reads this thread into the body (where it
+            is, not its text: a thread can be far bigger than a job's arguments should be).
 
     Returns:
         True if queued now, False if this submission was already queued (or done).
@@ -92,17 +99,20 @@ def enqueue_create_activity(
     Raises:
         redis.RedisError: Redis is unreachable; nothing was queued.
     """
+    kwargs: dict[str, Any] = {"submission_id": submission_id, "request": request, "origin": origin}
+    if thread is not None:
+        kwargs["thread"] = thread
     try:
         queue(ACTIVITIES, conn).enqueue_call(
             "workers.jobs.create_activity",
-            kwargs={"submission_id": submission_id, "request": request, "origin": origin},
+            kwargs=kwargs,
             job_id=create_job_id(submission_id),
             unique=True,
             retry=create_retry(settings),
             on_failure=Callback("workers.jobs.on_create_failed"),
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
-            timeout=JOB_TIMEOUT,
+            timeout=JOB_TIMEOUT if thread is None else THREAD_JOB_TIMEOUT,
             description=f"create {request.get('activityType')} for {origin.get('user')}",
         )
     except DuplicateJobError:
@@ -284,9 +294,10 @@ def enqueue_schedule(conn: redis.Redis, func_name: str, job_id: str) -> Job | No
 
 
 def enqueue_reminder_tick(conn: redis.Redis) -> None:
-    """Queue one reminder sync and one tick (the cron's work, on demand)."""
+    """Queue one reminder sync, one tick and the digests (the cron's work, on demand)."""
     enqueue_schedule(conn, "workers.schedules.sync_job", SYNC_JOB_ID)
     enqueue_schedule(conn, "workers.schedules.tick_job", TICK_JOB_ID)
+    enqueue_schedule(conn, "workers.schedules.digest_job", DIGEST_JOB_ID)
 
 
 def enqueue_connection_check(conn: redis.Redis, *, team: str, user: str | None) -> None:
@@ -427,23 +438,25 @@ def enqueue_edit(
     channel: str | None,
     message_ts: str | None,
     response_url: str | None,
+    kept: list[str] | None = None,
 ) -> None:
-    """Queue saving an edit (``workers.edits.apply_edit``): a PUT, then the confirmation."""
+    """Queue saving an edit (``workers.edits.apply_edit``): a PUT, then the confirmation.
+
+    ``kept``: wire fields the form did not show (too long for it), left as they are.
+    """
     digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:16]
-    _enqueue_edit_job(
-        conn,
-        "workers.edits.apply_edit",
-        f"edit-{activity_id}-{digest}",
-        {
-            "team": team,
-            "user": user,
-            "activity_id": activity_id,
-            "request": request,
-            "channel": channel,
-            "message_ts": message_ts,
-            "response_url": response_url,
-        },
-    )
+    kwargs: dict[str, Any] = {
+        "team": team,
+        "user": user,
+        "activity_id": activity_id,
+        "request": request,
+        "channel": channel,
+        "message_ts": message_ts,
+        "response_url": response_url,
+    }
+    if kept:
+        kwargs["kept"] = kept
+    _enqueue_edit_job(conn, "workers.edits.apply_edit", f"edit-{activity_id}-{digest}", kwargs)
 
 
 def enqueue_delete(

@@ -7,12 +7,17 @@ retries before the failure is the job's to handle. That policy is the table belo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+
+import httpx
 
 from api_client import RallyClient
+from core import metrics
 from workers.workspace import Credential
 
 Use = Literal["activities", "actions", "reminders"]
@@ -62,4 +67,25 @@ def rally_client(credential: Credential, *, use: Use) -> RallyClient:
         credential.api_key,
         timeout=policy.timeout,
         max_retries=policy.max_retries,
+        event_hooks=EVENT_HOOKS,
     )
+
+
+def _started(request: httpx.Request) -> None:
+    request.extensions["rally_slack_started"] = time.perf_counter()
+
+
+def _answered(response: httpx.Response) -> None:
+    request = response.request
+    tenant = urlsplit(str(request.url)).hostname or "unknown"
+    metrics.RALLY_REQUESTS.labels(tenant, request.method, str(response.status_code)).inc()
+    started = request.extensions.get("rally_slack_started")
+    if isinstance(started, float):
+        metrics.RALLY_SECONDS.labels(tenant).observe(time.perf_counter() - started)
+
+
+EVENT_HOOKS: Final[Mapping[str, list[Any]]] = MappingProxyType(
+    {"request": [_started], "response": [_answered]}
+)
+"""httpx event hooks of every client the workers build: each Activities API response
+(every attempt) counted by tenant host, method and status, and timed (:mod:`core.metrics`)."""

@@ -1,9 +1,10 @@
-"""``rally-slack remind --once [--now ISO8601] [--enqueue]``: one reminder sync and tick.
+"""``rally-slack remind --once [--now ISO8601] [--enqueue]``: one reminder sync and tick,
+and the channel digests that are due.
 
-Runs both in this process, posting itself, then exits 0 and prints ``synced N, reminded
-M``; ``--enqueue`` leaves them as jobs for the workers instead. ``--now`` runs them as of
-that moment (the tick's "due within the lead" is judged against it), for trying out and
-tests.
+Runs them in this process, posting itself, then exits 0 and prints ``synced N, reminded
+M, digests D``; ``--enqueue`` leaves them as jobs for the workers instead. ``--now`` runs
+them as of that moment (the tick's "due within the lead", and which digests are due, are
+judged against it), for trying out and tests.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--enqueue",
         action="store_true",
-        help="leave the sync and tick as jobs on rally-reminders for the workers instead",
+        help="leave the sync, tick and digests as jobs on rally-reminders for the workers instead",
     )
 
 
@@ -47,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
     conn = worker_redis(settings.redis_url)
     if args.enqueue:
         queues.enqueue_reminder_tick(conn)
-        print("queued a sync and a tick on rally-reminders")
+        print("queued a sync, a tick and the digests on rally-reminders")
         return 0
+    from workers.digests import run_digests
     from workers.reminder_poster import SlackPoster
     from workers.reminders.jobs import run_once
 
@@ -59,10 +61,12 @@ def run(args: argparse.Namespace) -> int:
         return poster
 
     synced, ticked = run_once(settings, poster_for, now=args.now)
+    digests = run_digests(settings, now=args.now)
     locked = " (another sync was running)" if synced.locked else ""
+    failed = ticked.failed + digests.failed
     print(
-        f"synced {synced.seen}{locked}, reminded {ticked.posted}"
-        + (f", failed {ticked.failed}" if ticked.failed else "")
+        f"synced {synced.seen}{locked}, reminded {ticked.posted}, digests {digests.posted}"
+        + (f", failed {failed}" if failed else "")
     )
     conn.close()
     return 0

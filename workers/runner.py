@@ -32,11 +32,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import redis
-from rq import Worker
+from rq import Queue, Worker
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
+from core import logging as core_logging
+from core import metrics
 from core.redis import worker_redis
 from core.settings import load_settings
 from workers import queues
@@ -60,9 +64,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=queues.ALL_QUEUES,
         help="serve only this queue (repeatable; default: all)",
     )
+    metrics.add_arguments(parser, "jobs, Rally requests, queue depth, reminder lag")
 
 
-class BurstWorker(Worker):
+OUTCOMES = {
+    JobStatus.FINISHED: "finished",
+    JobStatus.FAILED: "failed",
+    JobStatus.SCHEDULED: "retried",
+    JobStatus.QUEUED: "retried",
+    JobStatus.STARTED: "retried",  # retried at once, and already picked up elsewhere
+    JobStatus.DEFERRED: "retried",
+    JobStatus.STOPPED: "stopped",
+    JobStatus.CANCELED: "canceled",
+}
+
+
+class MeteredWorker(Worker):
+    """RQ's forking worker, counting each job's outcome and binding its ids for the logs.
+
+    The outcome is read in this (the worker's) process once the work horse is gone, from
+    the job's status in Redis: the horse may have been killed, and only the worker sees
+    every end. A job that finished with ``result_ttl=0`` is deleted at once: finished.
+    """
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        started = time.perf_counter()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            metrics.JOB_SECONDS.labels(queue.name).observe(time.perf_counter() - started)
+            metrics.JOBS.labels(queue.name, _outcome(job)).inc()
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        metrics.become_work_horse()
+        core_logging.bind_here(queue=queue.name, job=job.id, **_ids_of(job))
+        super().main_work_horse(job, queue)
+
+
+def _outcome(job: Job) -> str:
+    try:
+        status = job.get_status(refresh=True)
+    except (InvalidJobOperation, NoSuchJobError):
+        return "finished"
+    if status is None:
+        return "finished"
+    return OUTCOMES.get(JobStatus(status), str(status))
+
+
+def _ids_of(job: Job) -> dict[str, object]:
+    """The team, user and activity a job is about, from its plain JSON arguments."""
+    try:
+        kwargs = job.kwargs
+    except Exception:  # an undecodable job fails in the horse, saying so; not here
+        return {}
+    if not isinstance(kwargs, dict):
+        return {}
+    found = kwargs.get("origin")
+    origin: dict[str, object] = found if isinstance(found, dict) else {}
+    return {
+        "team": kwargs.get("team") or origin.get("team"),
+        "user": kwargs.get("user") or origin.get("user"),
+        "activity": kwargs.get("activity_id") or kwargs.get("task_id"),
+        "submission": kwargs.get("submission_id"),
+    }
+
+
+class BurstWorker(MeteredWorker):
     """A worker for ``--burst``: without RQ's pub/sub command channel.
 
     That channel lets ``rq`` stop a running job or worker remotely, which a worker that
@@ -146,7 +213,7 @@ def run_burst(conn: redis.Redis, names: Sequence[str], *, log_level: str = "INFO
 def _serve_one(url: str, name: str, log_level: str) -> None:
     # A fresh connection in the child: sockets must not be shared across fork.
     conn = worker_redis(url)
-    worker = Worker(
+    worker = MeteredWorker(
         [queues.queue(name, conn)],
         connection=conn,
         serializer=JSONSerializer,
@@ -182,6 +249,8 @@ def run_forever(url: str, names: Sequence[str], *, log_level: str = "INFO") -> i
         for name, proc in list(children.items()):
             if not proc.is_alive() and not stopping:
                 log.warning("event=worker_died queue=%s exitcode=%s", name, proc.exitcode)
+                if proc.pid:
+                    metrics.mark_process_dead(proc.pid)
                 start(name)
         time.sleep(1.0)
     for proc in children.values():
@@ -259,8 +328,18 @@ def run(args: argparse.Namespace) -> int:
     preload()
     conn = worker_redis(settings.redis_url)
     check_redis(conn)
-    if args.burst:
-        passes = run_burst(conn, names, log_level=args.log_level.upper())
-        log.info("event=burst_done queues=%s passes=%s", ",".join(names), passes)
-        return 0
-    return run_forever(settings.redis_url, names, log_level=args.log_level.upper())
+    if args.metrics_port is not None:
+        from workers.metrics import RedisCollector
+
+        # Before any fork: each per-queue process writes its own file, and this one, the
+        # supervisor, adds them up at each scrape (with queue depth and reminder lag).
+        metrics.enable()
+        metrics.serve(args.metrics_port, args.metrics_host, [RedisCollector(settings)])
+    try:
+        if args.burst:
+            passes = run_burst(conn, names, log_level=args.log_level.upper())
+            log.info("event=burst_done queues=%s passes=%s", ",".join(names), passes)
+            return 0
+        return run_forever(settings.redis_url, names, log_level=args.log_level.upper())
+    finally:
+        metrics.disable()

@@ -1,10 +1,11 @@
 """``rally-slack cron`` and ``rally-slack remind --once``: the reminder schedules.
 
-- ``cron``: RQ's cron scheduler (``rq.cron``), enqueueing :func:`sync_job` then
-  :func:`tick_job` on ``rally-reminders`` at the top of every minute; ``rally-slack
-  worker`` runs them (the tick posts from the worker). Two schedulers running at once
-  enqueue twice, which is safe: one sync per tenant runs at a time (the others return
-  ``locked``), and a reminder is posted only by the holder of its claim.
+- ``cron``: RQ's cron scheduler (``rq.cron``), enqueueing :func:`sync_job`, then
+  :func:`tick_job`, then :func:`digest_job` on ``rally-reminders`` at the top of every
+  minute; ``rally-slack worker`` runs them (the tick and the digests post from the
+  worker). Two schedulers running at once enqueue twice, which is safe: one sync per
+  tenant runs at a time (the others return ``locked``), a reminder is posted only by the
+  holder of its claim, and a channel's digest only by whoever took its day.
 
 ``rally-slack remind --once`` (:mod:`workers.remind`) runs the same two steps once.
 """
@@ -51,9 +52,17 @@ def tick_job() -> dict[str, Any]:
     return {"posted": report.posted, "failed": report.failed, "reminded": report.reminded_ids}
 
 
+def digest_job() -> dict[str, Any]:
+    """RQ job: post the channel digests that are due (SPEC §7)."""
+    from workers.digests import digest_job as run
+
+    return run()
+
+
 SCHEDULE_JOB_IDS = {
     f"{__name__}.sync_job": queues.SYNC_JOB_ID,
     f"{__name__}.tick_job": queues.TICK_JOB_ID,
+    f"{__name__}.digest_job": queues.DIGEST_JOB_ID,
 }
 
 
@@ -83,9 +92,10 @@ class ReminderCron(CronScheduler):
 
 
 def build_cron(conn: redis.Redis, *, cron: str = EVERY_MINUTE) -> ReminderCron:
-    """The scheduler with sync then tick registered (sync first, so the tick sees it)."""
+    """The scheduler with sync, tick and digests registered (sync first, so the others
+    see what it found)."""
     scheduler = ReminderCron(connection=conn, name="")
-    for func in (sync_job, tick_job):
+    for func in (sync_job, tick_job, digest_job):
         scheduler.register(
             func,
             queues.REMINDERS,
@@ -107,4 +117,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_arguments", "build_cron", "run", "sync_job", "tick_job"]
+__all__ = ["add_arguments", "build_cron", "digest_job", "run", "sync_job", "tick_job"]

@@ -11,11 +11,14 @@ Keys::
     rally:owner-user, which ``rally-slack db upgrade`` carries over once)
     rally:tz:{team}:{user}                 the user's IANA time zone from users.info (TTL 1 day)
     rally:role:{team}:{user}               "admin" or "member" from users.info (TTL 1 hour)
+    rally:name:{team}:{id}                 a person's or channel's name, users.info / conversations.info (TTL 1 day)
+    rally:thread-body:{submission_id}      a thread read for its note, the same on every retry (TTL 1 day)
     rally:origin:{activity_id}             JSON: where an activity came from (see ``Origin``)
     rally:recent:{team}:{user}             LIST of activity ids, newest first, capped
     rally:logged-tasks:{team}:{user}       SET of task ids the user logged from Slack (``/rally tasks``)
     rally:reminder:{task_id}:{due}         HASH channel -> ts of each posted copy of a reminder
     rally:unfurl:{task_id}:{due}           HASH "channel ts" -> url of each message that unfurled the task
+    rally:digest:{team}:{channel}:{ts}     JSON: what a posted daily digest showed (record, tasks)
     rally:acted:{task_id}:{due}            JSON: who completed/snoozed a task from Slack, for that due
     rally:acting:{task_id}:{due}           a redis-py lock: one Complete/Snooze of that due at a time
     rally:submission:{submission_id}       JSON: a pending submission, for "Edit and retry" (TTL 7 days)
@@ -148,6 +151,31 @@ class State:
         raw = self.conn.get(_k("tz", team, user))
         return _text(raw) if raw is not None else None
 
+    def get_names(self, team: str, ids: list[str]) -> dict[str, str]:
+        """The cached names of people and channels (by id) among ``ids``."""
+        if not ids:
+            return {}
+        raws = self.conn.mget([_k("name", team, i) for i in ids])
+        return {i: _text(raw) for i, raw in zip(ids, raws, strict=True) if raw is not None}
+
+    def set_name(self, team: str, id_: str, name: str) -> None:
+        self.conn.set(_k("name", team, id_), name, ex=TZ_TTL_SECONDS)
+
+    def keep_thread_body(self, submission_id: str, body: str, ttl: int) -> str:
+        """Keep the first body built for a submission and return the one kept: a retry
+        sends Rally the same request under the same Idempotency-Key, whatever the thread
+        gained since."""
+        key = _k("thread-body", submission_id)
+        pipe = self.conn.pipeline()
+        pipe.set(key, body, nx=True, ex=ttl)
+        pipe.get(key)
+        _, kept = pipe.execute()
+        return _text(kept)
+
+    def thread_body(self, submission_id: str) -> str | None:
+        raw = self.conn.get(_k("thread-body", submission_id))
+        return _text(raw) if raw is not None else None
+
     # -- activities -------------------------------------------------------------------
 
     def record_origin(self, activity_id: str, origin: Origin) -> None:
@@ -198,6 +226,17 @@ class State:
             channel, _, ts = _text(where).partition(" ")
             copies[(channel, ts)] = _text(url)
         return copies
+
+    def record_digest(self, team: str, channel: str, ts: str, shown: dict[str, Any]) -> None:
+        """Note what a posted digest showed (its record and tasks), so a click on it is one
+        the app showed and the digest can be drawn again once someone acts."""
+        self.conn.set(
+            _k("digest", team, channel, ts), json.dumps(shown), ex=REMINDER_POSTS_TTL_SECONDS
+        )
+
+    def digest_shown(self, team: str, channel: str, ts: str) -> dict[str, Any] | None:
+        raw = self.conn.get(_k("digest", team, channel, ts))
+        return cast(dict[str, Any], json.loads(raw)) if raw is not None else None
 
     def record_task_action(self, task_id: str, due: int, action: dict[str, Any]) -> None:
         """Note that someone completed/snoozed ``task_id`` as due at ``due`` (a re-click no-ops)."""

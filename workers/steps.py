@@ -150,8 +150,17 @@ def _log_activity(
         reason = str(first["msg"]).removeprefix("Value error, ")
         raise StepRefused(f"The {field} input {reason}.") from None
     logged_by = inputs.get("logged_by") if isinstance(inputs.get("logged_by"), str) else None
+    # Whoever builds a workflow chooses logged_by, so it is never a key to borrow: the
+    # step logs with the workspace's connection, and logged_by only picks the Rally owner
+    # that person is mapped to (``/rally me``: set by admins, or by themselves where the
+    # workspace allows it), as a modal would for them.
+    store = workspace.store_of(settings)
+    if logged_by:
+        owner = store.owner(team, logged_by)
+        if owner:
+            request = request.model_copy(update={"owner_id": owner})
     try:
-        as_whom = workspace.credential(settings, team, logged_by)
+        as_whom = workspace.credential(settings, team)
     except workspace.NotConnected:
         raise StepRefused(
             "This workspace isn't connected to Rally: an admin connects it from the Rally "
@@ -159,7 +168,7 @@ def _log_activity(
         ) from None
     with rally_client(as_whom, use="activities") as rally:
         activity = rally.create_activity(request, idempotency_key=f"step-{execution_id}")
-    workspace.store_of(settings).audit(
+    store.audit(
         team,
         logged_by,
         "logged",

@@ -48,7 +48,7 @@ from slack_ui.ids import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, TASK_ACTIONS
 from slack_ui.kit import SlackMessage
 from slack_ui.messages import escape
 from slack_ui.tasks import TaskCard, acted_reminder, outcome_line, tasks_message
-from workers import open_tasks, unfurls, workspace
+from workers import digests, open_tasks, unfurls, workspace
 from workers.rally import rally_client
 from workers.reminders.index import TaskIndex, due_epoch
 from workers.slack import deliver, retry_handlers, user_tz
@@ -57,11 +57,17 @@ from workers.state import State
 log = logging.getLogger(__name__)
 
 SNOOZE_TOMORROW_AT = time(9, 0)
-_SURFACES = {"message": "reminder", "unfurl": "unfurl", "list": "tasks_list", "home": "home"}
+_SURFACES = {
+    "message": "reminder",
+    "digest": "digest",
+    "unfurl": "unfurl",
+    "list": "tasks_list",
+    "home": "home",
+}
 """Where a click came from, as the audit trail names it."""
 NOT_SHOWN = (
-    ":no_entry: That button isn't on a task you were shown (a reminder or an unfurled link "
-    "in this channel, your `/rally tasks` or your Home), so nothing changed."
+    ":no_entry: That button isn't on a task you were shown (a reminder, a digest or an "
+    "unfurled link in this channel, your `/rally tasks` or your Home), so nothing changed."
 )
 NOT_A_TASK = ":no_entry: Only a task can be completed or snoozed, so nothing changed."
 
@@ -96,6 +102,10 @@ def may_act(
     if surface == "unfurl":
         return bool(channel and message_ts) and (str(channel), str(message_ts)) in state.unfurls(
             task_id, due
+        )
+    if surface == "digest":
+        return bool(channel and message_ts) and digests.digest_showed(
+            state.digest_shown(team, str(channel), str(message_ts)), task_id, due
         )
     if namespace is None:
         return False
@@ -478,6 +488,16 @@ def _show_outcome(
             shown,
             record,
             owner_user=owner_user,
+            app_url=click.settings.rally_app_url,
+            index=click.index,
+        )
+    if click.surface == "digest" and click.channel and click.message_ts:
+        digests.redraw_digest(
+            click.slack,
+            click.state,
+            team=click.team,
+            channel=click.channel,
+            ts=click.message_ts,
             app_url=click.settings.rally_app_url,
         )
 

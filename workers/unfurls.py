@@ -27,7 +27,8 @@ from api_client import ActivityResponse, NotFoundError, RallyError, ValidationEr
 from core.redis import worker_redis
 from core.settings import Settings
 from core.store import Store
-from slack_ui.tasks import TaskCard
+from slack_ui.messages import escape
+from slack_ui.tasks import TaskCard, outcome_line
 from slack_ui.unfurls import UNFURL_TASKS_MAX, activity_unfurl, parse_link, record_unfurl
 from workers import open_tasks, workspace
 from workers.rally import rally_client
@@ -83,7 +84,10 @@ def unfurl_links(
             kind, record_id = parsed
             if kind != "activity":
                 if index is not None:
-                    unfurls[url] = _record(index, kind, record_id, now, settings.rally_app_url)
+                    unfurls[url], shown = _record(
+                        index, kind, record_id, now, settings.rally_app_url
+                    )
+                    buttons += [(task_id, due, url) for task_id, due in shown]
                 continue
             try:
                 activity = rally.get_activity(record_id)
@@ -134,12 +138,23 @@ def _activity(
 
 
 def _record(
-    index: TaskIndex, kind: str, record_id: str, now: datetime, app_url: str | None
-) -> dict[str, Any]:
+    index: TaskIndex,
+    kind: str,
+    record_id: str,
+    now: datetime,
+    app_url: str | None,
+    *,
+    notice: str | None = None,
+) -> tuple[dict[str, Any], list[tuple[str, int]]]:
+    """A record's unfurl, and the (task, due) pairs whose buttons it shows."""
     pairs = index.record_tasks(kind, record_id)
-    shown = index.tasks([task_id for task_id, _ in pairs[:UNFURL_TASKS_MAX]])
-    cards = [TaskCard.from_fields(fields) for fields in shown]
-    return record_unfurl(kind, record_id, cards, total=len(pairs), now=now, app_url=app_url)
+    due_of = dict(pairs[:UNFURL_TASKS_MAX])
+    shown = [f for f in index.tasks(list(due_of)) if f.get("id") in due_of]
+    cards = [TaskCard.from_fields({**fields, "due": due_of[fields["id"]]}) for fields in shown]
+    unfurl = record_unfurl(
+        kind, record_id, cards, total=len(pairs), now=now, app_url=app_url, notice=notice
+    )
+    return unfurl, [(card.id, card.due) for card in cards]
 
 
 def owner_user_of(store: Store, team: str, owner_id: str | None) -> str | None:
@@ -181,12 +196,23 @@ def reunfurl_task(
     *,
     owner_user: str | None,
     app_url: str | None,
+    index: TaskIndex | None = None,
 ) -> None:
-    """Unfurl a task again in every message that showed its buttons: who did what."""
+    """Unfurl a task again in every message that showed its buttons: who did what (a
+    deal's, company's or contact's list is drawn again from the index, saying so on top)."""
     unfurl = activity_unfurl(task, app_url=app_url, owner_user=owner_user, acted=acted)
     for (channel, ts), url in copies.items():
+        shown = unfurl
+        parsed = parse_link(url, app_url)
+        if parsed is not None and parsed[0] != "activity":
+            if index is None:
+                continue
+            notice = f"{outcome_line(acted)}: *{escape(str(task.get('subject') or 'a task'))}*"
+            shown, _ = _record(
+                index, parsed[0], parsed[1], datetime.now(UTC), app_url, notice=notice
+            )
         try:
-            slack.chat_unfurl(channel=channel, ts=ts, unfurls={url: unfurl})
+            slack.chat_unfurl(channel=channel, ts=ts, unfurls={url: shown})
         except Exception as exc:  # one deleted message must not keep the others stale
             log.info(
                 "event=unfurl_update_failed task=%s channel=%s error=%s",

@@ -26,6 +26,7 @@ from slack_bolt.kwargs_injection.args import Args
 from slack_sdk.errors import SlackApiError
 
 from bot.envelope import Malformed
+from core import logging as core_logging
 from workers.slack import tell_user
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,10 @@ def guarded(handler: Callable[..., Any]) -> Callable[[Args], None]:
     label = handler.__name__
 
     def run(args: Args) -> None:
-        with IN_FLIGHT:
+        # Bolt runs a listener on a thread of its own, so the ids the edge bound for the
+        # request's logs are bound again here.
+        context = args.context
+        with IN_FLIGHT, core_logging.bind(team=context.team_id, user=context.user_id):
             _run(args)
 
     def _run(args: Args) -> None:

@@ -41,6 +41,7 @@ activity type is an error that names it; nothing is silently dropped.
 from bot.parsing.commands import (
     Command,
     ConnectCommand,
+    DigestCommand,
     DisconnectCommand,
     HelpCommand,
     InvalidCommand,
@@ -68,6 +69,7 @@ __all__ = [
     "USAGE",
     "Command",
     "ConnectCommand",
+    "DigestCommand",
     "DisconnectCommand",
     "HelpCommand",
     "InvalidCommand",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, time, tzinfo
 from typing import Final, TypeAlias
 
 from api_client.models import (
@@ -84,6 +85,15 @@ class DisconnectCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestCommand:
+    """``/rally digest on [HH:MM]`` (``on`` True, ``at`` the local time, default 09:00),
+    ``/rally digest off`` (``on`` False) or ``/rally digest`` (``on`` None: show it)."""
+
+    on: bool | None
+    at: time = time(9, 0)
+
+
+@dataclass(frozen=True, slots=True)
 class InvalidCommand:
     """A known subcommand with unusable arguments: tell the person why, and the usage."""
 
@@ -103,11 +113,15 @@ Command: TypeAlias = (
     | MeCommand
     | ConnectCommand
     | DisconnectCommand
+    | DigestCommand
     | InvalidCommand
 )
 
 COMMAND_TEXT_MAX: Final = 4000
 """The longest ``/rally`` text read; longer is answered with a message, unread."""
+DIGEST_DEFAULT_AT: Final = time(9, 0)
+"""When a digest is posted unless ``/rally digest on HH:MM`` says otherwise."""
+_HHMM_RE: Final = re.compile(r"([01]?[0-9]|2[0-3])[:.h]([0-5][0-9])\Z")
 _TYPES: Final[dict[str, ActivityType]] = {t.value: t for t in ActivityType}
 
 
@@ -152,6 +166,8 @@ def parse_command(text: str) -> Command:
         return ConnectCommand()
     if word == "disconnect":
         return DisconnectCommand()
+    if word == "digest":
+        return _parse_digest(rest)
     return HelpCommand(unknown=clip(typed, 40))
 
 
@@ -183,3 +199,26 @@ def _parse_me(rest: str) -> Command:
             USAGE["me"],
         )
     return MeCommand(owner_id=value.lower())
+
+
+def _parse_digest(rest: str) -> Command:
+    words = rest.split()
+    if not words:
+        return DigestCommand(on=None)
+    switch = words[0].lower()
+    if switch == "off" and len(words) == 1:
+        return DigestCommand(on=False)
+    if switch != "on" or len(words) > 2:
+        return InvalidCommand(
+            "digest", (f'"{clip(rest)}" isn\'t "on", "on HH:MM" or "off"',), USAGE["digest"]
+        )
+    if len(words) == 1:
+        return DigestCommand(on=True, at=DIGEST_DEFAULT_AT)
+    match = _HHMM_RE.match(words[1])
+    if match is None:
+        return InvalidCommand(
+            "digest",
+            (f'"{clip(words[1])}" isn\'t a time of day; write it as 24-hour HH:MM, e.g. 08:30',),
+            USAGE["digest"],
+        )
+    return DigestCommand(on=True, at=time(int(match[1]), int(match[2])))

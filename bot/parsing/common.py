@@ -15,6 +15,7 @@ USAGE: Final[dict[str, str]] = {
     "me": "/rally me <your Rally owner id>",
     "connect": "/rally connect",
     "disconnect": "/rally disconnect",
+    "digest": "/rally digest on [HH:MM] | off",
     "help": "/rally help",
 }
 """One usage line per subcommand, for help text and error replies."""

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy import Engine, create_engine, delete, event, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +36,7 @@ from core.store.migrate import SchemaOutOfDate, ensure_schema
 __all__ = [
     "AuditEntry",
     "Connection",
+    "Digest",
     "Link",
     "PersonalKey",
     "SchemaOutOfDate",
@@ -79,6 +80,18 @@ class PersonalKey:
     status: str
     status_detail: str | None
     owner_id: str | None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A channel's daily digest: posted at ``at`` ("HH:MM") on working days in ``tz``."""
+
+    team_id: str
+    channel_id: str
+    at: str
+    tz: str
+    enabled_by: str | None
+    last_day: str | None
 
 
 @dataclass(frozen=True)
@@ -338,6 +351,81 @@ class Store:
                 query = query.where(schema.ChannelLink.team_id == team)
             return sorted((t, c) for t, c in session.execute(query))
 
+    # -- channel digests ------------------------------------------------------------------
+
+    def set_digest(
+        self,
+        team: str,
+        channel: str,
+        *,
+        at: str,
+        tz: str,
+        by: str | None,
+        last_day: str | None = None,
+    ) -> Digest | None:
+        """Turn a channel's digest on (or move it); returns the setting it replaced."""
+        with self._session() as session:
+            row = session.get(schema.ChannelDigest, (team, channel))
+            previous = _digest(row) if row else None
+            row = row or schema.ChannelDigest(team_id=team, channel_id=channel)
+            row.at_time, row.tz, row.enabled_by = at, tz, by
+            row.enabled_at, row.last_day = datetime.now(UTC), last_day
+            session.add(row)
+            return previous
+
+    def delete_digest(self, team: str, channel: str) -> Digest | None:
+        """Turn a channel's digest off; returns the setting removed, if any."""
+        with self._session() as session:
+            row = session.get(schema.ChannelDigest, (team, channel))
+            if row is None:
+                return None
+            session.delete(row)
+            return _digest(row)
+
+    def digest(self, team: str, channel: str) -> Digest | None:
+        with self._session() as session:
+            row = session.get(schema.ChannelDigest, (team, channel))
+            return _digest(row) if row else None
+
+    def digests(self) -> list[Digest]:
+        """Every channel's digest setting, every workspace's (for the scheduler)."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(schema.ChannelDigest).order_by(
+                    schema.ChannelDigest.team_id, schema.ChannelDigest.channel_id
+                )
+            )
+            return [_digest(row) for row in rows]
+
+    def claim_digest_day(self, team: str, channel: str, day: str) -> bool:
+        """Take ``day``'s digest of a channel: True for exactly one caller per day.
+
+        One conditional UPDATE, so two schedulers racing (or two databases' worth of
+        isolation levels) cannot both win.
+        """
+        table = schema.ChannelDigest
+        with self._session() as session:
+            result = session.execute(
+                update(table)
+                .where(
+                    table.team_id == team,
+                    table.channel_id == channel,
+                    or_(table.last_day.is_(None), table.last_day < day),
+                )
+                .values(last_day=day)
+            )
+            return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+    def release_digest_day(self, team: str, channel: str, day: str, back_to: str | None) -> None:
+        """Give back a claimed day whose digest could not be posted (tried again later)."""
+        table = schema.ChannelDigest
+        with self._session() as session:
+            session.execute(
+                update(table)
+                .where(table.team_id == team, table.channel_id == channel, table.last_day == day)
+                .values(last_day=back_to)
+            )
+
     # -- audit ----------------------------------------------------------------------------
 
     def audit(
@@ -406,6 +494,7 @@ class Store:
                 schema.PersonalKey,
                 schema.OwnerMapping,
                 schema.ChannelLink,
+                schema.ChannelDigest,
                 schema.AuditEvent,
                 schema.Workspace,
             ):
@@ -415,6 +504,17 @@ class Store:
                 result = session.execute(delete(table).where(table.c.team_id == team))
                 counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
         return counts
+
+
+def _digest(row: schema.ChannelDigest) -> Digest:
+    return Digest(
+        team_id=row.team_id,
+        channel_id=row.channel_id,
+        at=row.at_time,
+        tz=row.tz,
+        enabled_by=row.enabled_by,
+        last_day=row.last_day,
+    )
 
 
 def _aware(value: datetime) -> datetime:

@@ -7,6 +7,7 @@ Ours:
     personal_keys       a person's own Rally API key (encrypted), so Rally attributes to them
     owner_mappings      Slack user -> Rally owner id (``/rally me``), both ways
     channel_links       channel -> the Rally deal, company or contact it is linked to
+    channel_digests     a channel's daily digest: its local time and zone, the last day posted
     audit_events        who did what to which activity, from which surface, when
     store_meta          one-off facts about the store (e.g. that Redis state was carried over)
 
@@ -125,6 +126,20 @@ class ChannelLink(Base):
     record_id: Mapped[str] = mapped_column(String(64))
     linked_by: Mapped[str | None] = mapped_column(String(32))
     linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChannelDigest(Base):
+    __tablename__ = "channel_digests"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at_time: Mapped[str] = mapped_column(String(5))  # "HH:MM" on the enabler's clock
+    tz: Mapped[str] = mapped_column(String(64))  # the enabler's Slack time zone (IANA)
+    enabled_by: Mapped[str | None] = mapped_column(String(32))
+    enabled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The local date ("YYYY-MM-DD") whose digest was taken; claimed atomically, so several
+    # schedulers post one digest per channel and day.
+    last_day: Mapped[str | None] = mapped_column(String(10))
 
 
 class AuditEvent(Base):

@@ -2,7 +2,9 @@
 
 The page (``static/``) only shows state and forwards what a person does. This module
 turns each gesture into exactly what Slack would send (a signed slash command, a
-``block_actions``/``view_submission``/shortcut payload, an ``app_home_opened`` event),
+``block_actions``/``view_submission``/shortcut payload, an ``app_home_opened`` event, a
+``link_shared`` event for a message with links to the app's unfurl domains, a
+``function_executed`` event per step of a workflow run from the Workflow Builder panel),
 POSTs it to the bot's ``/slack/events`` over HTTP, and applies the answer as Slack does:
 a slash command's acknowledgement body is shown to the person, a view submission's
 ``response_action`` updates, pushes, clears or marks errors on the modal, an answer
@@ -15,15 +17,19 @@ Served only by ``rally-slack dev`` (mounted at ``/console``) and by the browser 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import re
+import secrets
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -95,6 +101,121 @@ def shortcuts_from_manifest(path: str = "manifest.yml") -> tuple[Shortcut, ...]:
     return found or DEFAULT_SHORTCUTS
 
 
+@dataclass(frozen=True)
+class StepParam:
+    """One input or output parameter of a Workflow Builder step (``manifest.yml``)."""
+
+    name: str
+    type: str
+    title: str
+    description: str = ""
+    required: bool = False
+    enum: tuple[str, ...] = ()
+
+    def as_slack(self) -> dict[str, Any]:
+        """The parameter as ``function_executed`` describes it (the flat form)."""
+        return {
+            "type": self.type,
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "is_required": self.required,
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    """A custom step the app declares (``functions`` in ``manifest.yml``)."""
+
+    callback_id: str
+    title: str
+    description: str
+    inputs: tuple[StepParam, ...]
+    outputs: tuple[StepParam, ...]
+
+    def input(self, name: str) -> StepParam | None:
+        """The input parameter ``name``, if the step has one."""
+        return next((p for p in self.inputs if p.name == name), None)
+
+
+def _step_params(declared: Any) -> tuple[StepParam, ...]:
+    """Parameters in Slack's documented form (``{properties, required}``) or the
+    schema's flat one (``{name: {..., is_required}}``)."""
+    if not isinstance(declared, dict):
+        return ()
+    if isinstance(declared.get("properties"), dict):
+        properties, required = declared["properties"], set(declared.get("required") or [])
+    else:
+        properties = declared
+        required = {n for n, p in declared.items() if isinstance(p, dict) and p.get("is_required")}
+    return tuple(
+        StepParam(
+            name=str(name),
+            type=str(spec.get("type", "string")),
+            title=str(spec.get("title") or name),
+            description=str(spec.get("description") or ""),
+            required=name in required,
+            enum=tuple(str(v) for v in spec.get("enum") or ()),
+        )
+        for name, spec in properties.items()
+        if isinstance(spec, dict)
+    )
+
+
+def steps_from_manifest(manifest: dict[str, Any]) -> tuple[Step, ...]:
+    """The Workflow Builder steps ``manifest.yml`` declares (``functions``)."""
+    functions = manifest.get("functions") or {}
+    if not isinstance(functions, dict):
+        return ()
+    return tuple(
+        Step(
+            callback_id=str(callback_id),
+            title=str(spec.get("title") or callback_id),
+            description=str(spec.get("description") or ""),
+            inputs=_step_params(spec.get("input_parameters")),
+            outputs=_step_params(spec.get("output_parameters")),
+        )
+        for callback_id, spec in functions.items()
+        if isinstance(spec, dict)
+    )
+
+
+def unfurl_domains(manifest: dict[str, Any], rally_app_url: str | None = None) -> tuple[str, ...]:
+    """Where Slack sends ``link_shared`` for: ``features.unfurl_domains``, and the host of
+    ``RALLY_APP_URL`` when it is set (the domain an admin would list there)."""
+    declared = (manifest.get("features") or {}).get("unfurl_domains") or []
+    domains = [str(d).lower() for d in declared if isinstance(d, str) and d]
+    host = urlsplit(rally_app_url).hostname if rally_app_url else None
+    if host and host.lower() not in domains:
+        domains.append(host.lower())
+    return tuple(domains)
+
+
+# Slack finds links in what a person types: bare URLs, or <url> / <url|label> markup.
+_LINK_RE = re.compile(r"https?://[^\s<>|]+")
+_TRAILING = ".,;:!?)]}'\""
+
+
+def links_in(text: str) -> list[str]:
+    """The URLs in a message, each once, in order (trailing punctuation left out)."""
+    found: list[str] = []
+    for match in _LINK_RE.finditer(text):
+        url = match.group(0).rstrip(_TRAILING)
+        if url not in found:
+            found.append(url)
+    return found
+
+
+def in_domains(url: str, domains: Sequence[str]) -> bool:
+    """Whether ``url``'s host is one of ``domains`` or under one (Slack counts subdomains)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return bool(host) and any(host == d or host.endswith("." + d) for d in domains)
+
+
+class WorkflowError(ValueError):
+    """A workflow the console cannot run as given (Workflow Builder would not publish it)."""
+
+
 @dataclass
 class BotAnswer:
     """What the bot's ``/slack/events`` answered one request with."""
@@ -129,6 +250,8 @@ class Console:
         signing_secret: the bot's signing secret, to sign requests as Slack does.
         shortcuts: the app's shortcuts (global and message).
         command: the app's slash command.
+        steps: the app's Workflow Builder steps, for the Workflow Builder panel.
+        unfurl_domains: hosts whose links Slack tells the app about (``link_shared``).
     """
 
     fake: FakeSlack
@@ -139,7 +262,13 @@ class Console:
     messages_tab_read_only: bool = False
     ack_deadline_s: float = ACK_DEADLINE_S
     timeout_s: float = 10.0
+    steps: Sequence[Step] = ()
+    unfurl_domains: Sequence[str] = ()
+    # How long a run waits for the app to end a step, and how long its token lives.
+    step_timeout_s: float = 300.0
+    step_token_ttl_s: float = 15 * 60
     notices: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
     team: str = TEAM_ID
     """The workspace this console plays (``fake`` is that workspace's Slack)."""
     oauth: bool = False
@@ -159,15 +288,14 @@ class Console:
             return self
         with self._lock:
             if team not in self._others:
-                self._others[team] = Console(
-                    self.fake.team(team),
-                    self.events_url,
-                    self.signing_secret,
-                    self.shortcuts,
-                    self.command,
-                    self.messages_tab_read_only,
+                self._others[team] = replace(
+                    self,
+                    fake=self.fake.team(team),
                     team=team,
-                    oauth=self.oauth,
+                    notices=[],
+                    runs=[],
+                    _lock=threading.Lock(),
+                    _others={},
                 )
             return self._others[team]
 
@@ -254,13 +382,7 @@ class Console:
         self.fake.touch()
 
     def _failed(self, user: str, what: str, answer: BotAnswer, channel: str | None) -> None:
-        if answer.error:
-            why = f"the app could not be reached ({answer.error})"
-        elif answer.status != 200:
-            why = f"the app answered HTTP {answer.status} (http_service_error)"
-        else:
-            why = f"the app took {answer.elapsed_s:.1f}s to answer (operation_timeout)"
-        self.notice(user, f"{what} failed: {why}", channel=channel)
+        self.notice(user, f"{what} failed: {_why(answer)}", channel=channel)
 
     # ---------------------------------------------------------------- gestures
 
@@ -276,7 +398,23 @@ class Console:
                 return {"ok": False, "error": "unknown_command"}
             return self.slash_command(user, channel, rest.strip())
         message = self.fake.post_as_user(channel, user, text, thread_ts=thread_ts)
+        self._share_links(user, channel, message["ts"], text, thread_ts)
         return {"ok": True, "ts": message["ts"]}
+
+    def _share_links(
+        self, user: str, channel: str, ts: str, text: str, thread_ts: str | None
+    ) -> None:
+        """Slack tells the app about links to its unfurl domains in a posted message."""
+        links = [url for url in links_in(text) if in_domains(url, self.unfurl_domains)]
+        if not links:
+            return
+        event = payloads.link_shared(links, user=user, channel=channel, message_ts=ts)
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        answer = self.send(payloads.event_callback(event, team=self.team))
+        if not answer.ok:
+            # Slack says nothing to the person: the link just stays a plain link.
+            log.warning("console.link_shared_failed why=%s", _why(answer))
 
     def slash_command(self, user: str, channel: str, text: str) -> dict[str, Any]:
         """``/rally <text>`` from ``user`` in ``channel``."""
@@ -330,8 +468,10 @@ class Console:
         ephemeral: bool = False,
         view_id: str | None = None,
         form: dict[str, Any] | None = None,
+        unfurl_url: str | None = None,
     ) -> dict[str, Any]:
-        """The person uses an interactive element in a message, a modal or the Home tab."""
+        """The person uses an interactive element in a message, a modal, the Home tab, or
+        the app's unfurl of ``unfurl_url`` under a message."""
         view = self._lookup_view(user, view_id) if view_id else None
         blocks = (view or {}).get("blocks") or []
         message = None
@@ -340,6 +480,12 @@ class Console:
             if message is None:
                 abort(404, "no such message")
             blocks = message.get("blocks") or []
+            if unfurl_url is not None:
+                assert channel is not None and message_ts is not None
+                unfurl = self.fake.unfurls(channel, message_ts).get(unfurl_url)
+                if not isinstance(unfurl, dict):
+                    abort(404, "no such unfurl")
+                blocks = unfurl.get("blocks") or []
         element = _find_element(blocks, block_id, action_id)
         if element is None:
             abort(404, "no such element")
@@ -361,9 +507,14 @@ class Console:
                 message=None if ephemeral else message,
                 is_ephemeral=ephemeral,
                 response_url=self.fake.new_response_url(
-                    channel=channel, user=user, message_ts=message_ts, ephemeral=ephemeral
+                    channel=channel,
+                    user=user,
+                    # An unfurl's response URL never replaces the person's own message.
+                    message_ts=None if unfurl_url else message_ts,
+                    ephemeral=ephemeral,
                 ),
                 state_values=state_from_form({"blocks": blocks}, form or {}, self._tz(user)),
+                unfurl_url=unfurl_url,
             )
             payload["container"]["message_ts"] = message_ts
         answer = self.send(payloads.interactive_body(payload))
@@ -460,6 +611,181 @@ class Console:
             self._failed(user, "Opening the Home tab", answer, None)
         return {"ok": answer.ok, "status": answer.status}
 
+    # ---------------------------------------------------------------- workflows
+
+    def run_workflow(self, user: str, spec: Any) -> dict[str, Any]:
+        """Run a workflow of the app's steps, as Workflow Builder would once published.
+
+        ``spec`` is ``[{"callback_id", "inputs": {name: {"value": v} | {"from_step": i,
+        "output": name}}}]``: each input a value typed in, or a variable (an output of an
+        earlier step). Each step gets a fresh ``function_execution_id`` and its own
+        short-lived token; the next starts once the app ended it with ``completeSuccess``.
+
+        Raises:
+            WorkflowError: what Workflow Builder would not publish, with a sentence.
+        """
+        plan = self._plan(user, spec)
+        run: dict[str, Any] = {
+            "id": "Wx" + secrets.token_hex(5).upper(),
+            "user": user,
+            "status": "running",
+            "started": time.time(),
+            "steps": [
+                {
+                    "callback_id": step.callback_id,
+                    "title": step.title,
+                    "status": "waiting",
+                    "execution_id": None,
+                    "inputs": {},
+                    "outputs": None,
+                    "error": None,
+                }
+                for step, _ in plan
+            ],
+        }
+        with self._lock:
+            self.runs.append(run)
+            del self.runs[:-20]
+        self.fake.touch()
+        threading.Thread(
+            target=self._drive, args=(run, plan), name=f"workflow-{run['id']}", daemon=True
+        ).start()
+        return {"ok": True, "run_id": run["id"]}
+
+    def _plan(self, user: str, spec: Any) -> list[tuple[Step, dict[str, tuple[str, Any]]]]:
+        if not isinstance(spec, list) or not 1 <= len(spec) <= 10:
+            raise WorkflowError("A workflow has between 1 and 10 steps.")
+        known = {step.callback_id: step for step in self.steps}
+        plan: list[tuple[Step, dict[str, tuple[str, Any]]]] = []
+        for n, item in enumerate(spec, start=1):
+            callback_id = item.get("callback_id") if isinstance(item, dict) else None
+            step = known.get(callback_id) if isinstance(callback_id, str) else None
+            if step is None:
+                raise WorkflowError(f"Step {n}: the app has no step {callback_id!r}.")
+            given = item.get("inputs") or {}
+            if not isinstance(given, dict):
+                raise WorkflowError(f"Step {n}: inputs must be an object.")
+            inputs: dict[str, tuple[str, Any]] = {}
+            for name, entry in given.items():
+                param = step.input(str(name))
+                if param is None:
+                    raise WorkflowError(f"Step {n} ({step.title}) has no input {name!r}.")
+                bound = self._bind(user, n, plan, param, entry)
+                if bound is not None:
+                    inputs[param.name] = bound
+            missing = [p.title for p in step.inputs if p.required and p.name not in inputs]
+            if missing:
+                raise WorkflowError(f"Step {n} ({step.title}): {missing[0]} is required.")
+            plan.append((step, inputs))
+        return plan
+
+    def _bind(
+        self,
+        user: str,
+        n: int,
+        plan: list[tuple[Step, dict[str, tuple[str, Any]]]],
+        param: StepParam,
+        entry: Any,
+    ) -> tuple[str, Any] | None:
+        """One input as typed in (``("value", v)``) or fed by a variable (``("from", ...)``)."""
+        where = f"Step {n}, {param.title}"
+        if not isinstance(entry, dict):
+            raise WorkflowError(f"{where}: expected a value or a variable.")
+        if entry.get("from_step") is not None:
+            source = entry["from_step"]
+            if type(source) is not int or not 0 <= source < len(plan):
+                raise WorkflowError(f"{where}: a variable can only come from an earlier step.")
+            earlier = plan[source][0]
+            output = entry.get("output")
+            if output not in {p.name for p in earlier.outputs}:
+                raise WorkflowError(f"{where}: step {source + 1} has no output {output!r}.")
+            return ("from", (source, output))
+        value = entry.get("value")
+        if value is None or value == "":
+            return None
+        if param.type == "slack#/types/timestamp":
+            try:
+                value = _to_epoch(value, self._tz(user))
+            except ValueError:
+                value = None
+            if isinstance(value, str) and value.isdigit():
+                value = int(value)
+            if type(value) is not int:
+                raise WorkflowError(f"{where}: pick a date and time.")
+        elif param.type == "slack#/types/user_id":
+            if not isinstance(value, str) or value not in self.fake.people:
+                raise WorkflowError(f"{where}: pick someone in the workspace.")
+        elif not isinstance(value, str):
+            raise WorkflowError(f"{where}: expected text.")
+        elif param.enum and value not in param.enum:
+            raise WorkflowError(f"{where}: one of {', '.join(param.enum)}.")
+        return ("value", value)
+
+    def _drive(self, run: dict[str, Any], plan: list[tuple[Step, dict[str, Any]]]) -> None:
+        """Run each step in turn; a step that fails ends the run, as in Slack."""
+        outputs: list[dict[str, Any]] = []
+        for i, (step, inputs) in enumerate(plan):
+            values: dict[str, Any] = {}
+            for name, (kind, bound) in inputs.items():
+                if kind == "value":
+                    values[name] = bound
+                elif bound[1] in outputs[bound[0]]:
+                    values[name] = outputs[bound[0]][bound[1]]
+            execution = "Fx" + secrets.token_hex(5).upper()
+            self._step_changed(run, i, status="running", execution_id=execution, inputs=values)
+            event = payloads.function_executed(
+                step.callback_id,
+                values,
+                bot_access_token=self.fake.issue_step_token(execution, self.step_token_ttl_s),
+                function_execution_id=execution,
+                workflow_execution_id=run["id"],
+                title=step.title,
+                input_parameters=[p.as_slack() for p in step.inputs],
+                output_parameters=[p.as_slack() for p in step.outputs],
+            )
+            answer = self.send(payloads.event_callback(event, team=self.team))
+            ended = self._wait_for_step(execution) if answer.ok else None
+            if not answer.ok:
+                error = f"The app did not take the step: {_why(answer)}."
+            elif ended is None:
+                error = (
+                    f"The step did not finish within {self.step_timeout_s:.0f}s (the app "
+                    "called neither functions.completeSuccess nor functions.completeError)."
+                )
+            elif "error" in ended:
+                error = str(ended["error"])
+            else:
+                outputs.append(dict(ended.get("outputs") or {}))
+                self._step_changed(run, i, status="completed", outputs=outputs[-1])
+                continue
+            self._step_changed(run, i, status="failed", error=error)
+            self._run_ended(run, "failed")
+            return
+        self._run_ended(run, "completed")
+
+    def _wait_for_step(self, execution: str) -> dict[str, Any] | None:
+        deadline = time.monotonic() + self.step_timeout_s
+        while True:
+            seen = self.fake.version
+            ended = self.fake.ended_step(execution)
+            if ended is not None:
+                return ended
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self.fake.wait_for_change(seen, min(remaining, 5.0))
+
+    def _step_changed(self, run: dict[str, Any], index: int, **changes: Any) -> None:
+        with self._lock:
+            run["steps"][index].update(changes)
+        self.fake.touch()
+
+    def _run_ended(self, run: dict[str, Any], status: str) -> None:
+        with self._lock:
+            run["status"] = status
+        log.info("console.workflow_ended run=%s status=%s", run["id"], status)
+        self.fake.touch()
+
     # ---------------------------------------------------------------- state
 
     def snapshot(self, user: str) -> dict[str, Any]:
@@ -484,6 +810,10 @@ class Console:
             messages: dict[str, list[dict[str, Any]]] = {}
             for c in channels:
                 mine = fake.messages(c["id"]) + fake.ephemerals(c["id"], user)
+                for m in mine:
+                    attached = {} if m.get("is_ephemeral") else fake.unfurls(c["id"], m["ts"])
+                    if attached:
+                        m["unfurls"] = [{"url": url, **u} for url, u in attached.items()]
                 messages[c["id"]] = sorted(mine, key=lambda m: float(m["ts"]))
             modals = [
                 {**v, "errors": v.pop("_errors", {}), "problem": v.pop("_problem", None)}
@@ -514,7 +844,13 @@ class Console:
                 "command": self.command,
                 "messages_tab_read_only": self.messages_tab_read_only,
                 "notices": [n for n in self.notices if n["user"] == user],
+                "steps": [asdict(step) for step in self.steps],
+                "workflow_runs": self._runs_of(user),
             }
+
+    def _runs_of(self, user: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy([r for r in self.runs if r["user"] == user])
 
     def _tz(self, user: str) -> str:
         person = self.fake.people.get(user)
@@ -548,6 +884,15 @@ class Console:
             return None
         pool = self.fake.ephemerals(channel, user) if ephemeral else self.fake.messages(channel)
         return next((m for m in pool if m["ts"] == ts), None)
+
+
+def _why(answer: BotAnswer) -> str:
+    """What Slack would say of an answer it did not take."""
+    if answer.error:
+        return f"the app could not be reached ({answer.error})"
+    if answer.status != 200:
+        return f"the app answered HTTP {answer.status} (http_service_error)"
+    return f"the app took {answer.elapsed_s:.1f}s to answer (operation_timeout)"
 
 
 # ------------------------------------------------------------------------- form → state
@@ -661,6 +1006,10 @@ def _static(name: str) -> str:
     return resources.files("devstack.console").joinpath("static", name).read_text(encoding="utf-8")
 
 
+MAX_SAMPLE_THREAD = 10_000
+"""The longest sample thread the console makes (``POST /thread``)."""
+
+
 def create_console_blueprint(console: Console) -> Blueprint:
     """The page, its JSON endpoints, and the fake Slack it plays (``api/``, ``response/``)."""
     bp = Blueprint("console", __name__)
@@ -727,8 +1076,19 @@ def create_console_blueprint(console: Console) -> Blueprint:
                 ephemeral=bool(data.get("ephemeral")),
                 view_id=data.get("view_id"),
                 form=data.get("form") or {},
+                unfurl_url=data.get("unfurl_url") or None,
             )
         )
+
+    @bp.post("/workflow")
+    def workflow() -> Response:
+        console, data = body()
+        try:
+            return jsonify(console.run_workflow(data["user"], data.get("steps")))
+        except WorkflowError as exc:
+            response = jsonify({"ok": False, "error": str(exc)})
+            response.status_code = 400
+            return response
 
     @bp.post("/submit")
     def submit() -> Response:
@@ -751,6 +1111,26 @@ def create_console_blueprint(console: Console) -> Blueprint:
                 message_ts=data.get("message_ts"),
             )
         )
+
+    @bp.post("/thread")
+    def thread() -> Response:
+        # A sample thread of N messages (the parent by this person, replies by everyone).
+        console, data = body()
+        count = data.get("count")
+        if data.get("channel") not in console.fake.channels:
+            abort(404, "no such channel")
+        if type(count) is not int or not 1 <= count <= MAX_SAMPLE_THREAD:
+            abort(400, f"count must be a whole number from 1 to {MAX_SAMPLE_THREAD}")
+        people = [data["user"]] + [
+            p.id for p in console.fake.people.values() if not p.is_bot and p.id != data["user"]
+        ]
+        parent = console.fake.post_thread(
+            data["channel"],
+            count,
+            users=people,
+            text=lambda i: "Sample thread: where are we with Acme?" if i == 0 else f"Reply {i}",
+        )
+        return jsonify({"ok": True, "ts": parent["ts"]})
 
     @bp.get("/archives/<channel>/<message>")
     def archives(channel: str, message: str) -> Any:

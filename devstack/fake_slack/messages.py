@@ -94,6 +94,16 @@ class MessageStore:
                     parent["latest_reply"] = message["ts"]
         msgs.append(message)
 
+    def store_thread(self, channel: str, messages: list[dict[str, Any]]) -> None:
+        """Add a parent and its replies at once (``messages[0]`` is the parent), as
+        :meth:`store` would one by one, in time linear in the thread."""
+        parent, replies = messages[0], messages[1:]
+        if replies:
+            parent["thread_ts"] = parent["ts"]
+            parent["reply_count"] = parent.get("reply_count", 0) + len(replies)
+            parent["latest_reply"] = replies[-1]["ts"]
+        self._messages.setdefault(channel, []).extend(messages)
+
     def store_ephemeral(
         self, channel: str, user: str | None, text: str, blocks: Any, thread_ts: str | None
     ) -> dict[str, Any]:

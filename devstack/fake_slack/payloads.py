@@ -379,6 +379,42 @@ def link_shared(
     return event
 
 
+def function_executed(
+    callback_id: str,
+    inputs: dict[str, Any],
+    *,
+    bot_access_token: str,
+    function_execution_id: str | None = None,
+    workflow_execution_id: str | None = None,
+    title: str = "",
+    input_parameters: list[dict[str, Any]] | None = None,
+    output_parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``function_executed`` event for one step of a workflow run (wrap it with
+    :func:`event_callback`): the app's function ``callback_id`` with the step's ``inputs``,
+    a fresh ``Fx...`` execution id unless given, and the step's own short-lived token."""
+    return {
+        "type": "function_executed",
+        "function": {
+            "id": "Fn" + secrets.token_hex(5).upper(),
+            "callback_id": callback_id,
+            "title": title or callback_id,
+            "type": "app",
+            "input_parameters": input_parameters or [],
+            "output_parameters": output_parameters or [],
+            "app_id": API_APP_ID,
+            "date_created": 1700000000,
+            "date_updated": 1700000000,
+            "date_deleted": 0,
+        },
+        "inputs": inputs,
+        "function_execution_id": function_execution_id or "Fx" + secrets.token_hex(5).upper(),
+        "workflow_execution_id": workflow_execution_id or "Wx" + secrets.token_hex(5).upper(),
+        "event_ts": _action_ts(),
+        "bot_access_token": bot_access_token,
+    }
+
+
 def app_home_opened(user: str = "U0ALICE", *, channel: str | None = None) -> dict[str, Any]:
     """The ``app_home_opened`` event for the Home tab (wrap it with :func:`event_callback`)."""
     return {

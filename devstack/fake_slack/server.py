@@ -297,6 +297,12 @@ class FakeSlack:
         with self._cond:
             return dict(self._web_api.unfurls.get((channel, ts), {}))
 
+    def issue_step_token(self, execution_id: str, ttl_s: float = 15 * 60) -> str:
+        """A short-lived workflow token, as Slack puts in ``function_executed``: it ends
+        only the step ``execution_id`` with ``functions.complete*``, for ``ttl_s`` s."""
+        with self._cond:
+            return self._web_api.issue_step_token(execution_id, ttl_s)
+
     def ended_step(self, execution_id: str) -> dict[str, Any] | None:
         """How a workflow step ended: ``{"outputs": ...}`` or ``{"error": ...}``, or None."""
         with self._cond:
@@ -356,6 +362,45 @@ class FakeSlack:
             self._messages.store(ch.id, message)
             self._changed()
             return copy.deepcopy(message)
+
+    def post_thread(
+        self,
+        channel: str,
+        count: int,
+        *,
+        users: list[str] | None = None,
+        text: Callable[[int], str] | None = None,
+    ) -> dict[str, Any]:
+        """A thread of ``count`` messages typed by people (the parent and ``count - 1``
+        replies), for a test, a benchmark or the console to log.
+
+        Args:
+            users: who types each message, in turn (default: the workspace's people).
+            text: message ``i`` (0 is the parent) → its text (default ``"Message i"``).
+
+        Returns:
+            The parent, with its ``reply_count``.
+        """
+        if count < 1:
+            raise ValueError("a thread has at least one message")
+        with self._cond:
+            ch = self._workspace.channel(channel)
+            authors = users or [p.id for p in self._workspace.people.values() if not p.is_bot]
+            messages: list[dict[str, Any]] = []
+            for i in range(count):
+                body = text(i) if text else f"Message {i}"
+                thread_ts = messages[0]["ts"] if messages else None
+                messages.append(
+                    self._messages.user_message(ch.id, authors[i % len(authors)], body, thread_ts)
+                )
+            self._messages.store_thread(ch.id, messages)
+            self._changed()
+            return copy.deepcopy(messages[0])
+
+    def set_replies_page_max(self, size: int) -> None:
+        """Cap ``conversations.replies`` pages at ``size`` messages (Slack's cap is 1,000)."""
+        with self._cond:
+            self._web_api.replies_page_max = max(2, size)
 
     def show_from_app(
         self,

@@ -17,8 +17,10 @@ every call.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,6 +144,10 @@ class WebApi:
         """(channel, ts) or ("unfurl_id", id) -> {url: unfurl}: what each message shows."""
         self.ended_steps: dict[str, dict[str, Any]] = {}
         """function_execution_id -> {"outputs"} or {"error"}: how each step ended."""
+        self.replies_page_max = REPLIES_PAGE_MAX
+        """The most messages one ``conversations.replies`` page holds (a test may lower it)."""
+        self.step_tokens: dict[str, tuple[str, float]] = {}
+        """xwfp- token -> (function_execution_id, expires at): tokens issued for steps."""
 
     def calls(self, method: str | None = None) -> list[Call]:
         """Every call received (of ``method`` only, when given), oldest first."""
@@ -192,6 +198,8 @@ class WebApi:
                 refused = self._site.token_error(token)
             if refused:
                 return 200, {"ok": False, "error": refused}, {}
+        if step_token and (refusal := self._refuse_step_token(str(token), params)):
+            return 200, {"ok": False, "error": refusal}, {}
         try:
             body = handler(params)
         except SlackError as exc:
@@ -354,6 +362,25 @@ class WebApi:
         self.unfurls.setdefault(key, {}).update(unfurls)
         return {}
 
+    def issue_step_token(self, execution_id: str, ttl_s: float) -> str:
+        """A workflow token (``xwfp-``) for one step run, valid ``ttl_s`` seconds."""
+        token = "xwfp-fake-" + secrets.token_hex(12)
+        self.step_tokens[token] = (execution_id, time.time() + ttl_s)
+        return token
+
+    def _refuse_step_token(self, token: str, params: dict[str, Any]) -> str | None:
+        """Why an issued step token may not end this step (None: it may). A token the
+        fake did not issue (a test's own ``xwfp-...``) is taken for any step."""
+        issued = self.step_tokens.get(token)
+        if issued is None:
+            return None
+        execution, expires = issued
+        if time.time() > expires:
+            return "token_expired"
+        if str(params.get("function_execution_id") or "") != execution:
+            return "invalid_auth"  # a step's token ends that step only
+        return None
+
     def _end_step(self, params: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any]:
         execution = str(params.get("function_execution_id") or "")
         if not execution:
@@ -471,10 +498,49 @@ class WebApi:
         return {"messages": self._messages.history(channel.id), "has_more": False}
 
     def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread, a page at a time, as Slack pages it: at most ``limit`` messages (and
+        never more than :attr:`replies_page_max`, 1,000 as in Slack), the parent first on
+        every page, and ``response_metadata.next_cursor`` while more remain."""
         channel = self._workspace.channel(params.get("channel"))
         self._workspace.bot_can_post(channel)
         ts = str(params.get("ts") or "")
         msgs = self._messages.replies(channel.id, ts)
         if not msgs:
             raise SlackError("thread_not_found")
-        return {"messages": msgs, "has_more": False}
+        try:
+            limit = int(params.get("limit") or REPLIES_PAGE_MAX)
+        except (TypeError, ValueError):
+            raise SlackError("invalid_limit") from None
+        limit = max(2, min(limit, self.replies_page_max))
+        start = _read_cursor(params.get("cursor"))
+        parent, replies = msgs[0], msgs[1:]
+        page = replies[start : start + limit - 1]
+        after = start + len(page)
+        body: dict[str, Any] = {"messages": [parent, *page], "has_more": after < len(replies)}
+        body["response_metadata"] = {"next_cursor": _cursor(after) if body["has_more"] else ""}
+        return body
+
+
+REPLIES_PAGE_MAX = 1000
+"""Slack's cap on one page of ``conversations.replies``."""
+
+
+def _cursor(offset: int) -> str:
+    return base64.b64encode(f"next_reply:{offset}".encode()).decode()
+
+
+def _read_cursor(cursor: Any) -> int:
+    """The offset a cursor of :func:`_cursor` names (0 for none).
+
+    Raises:
+        SlackError: ``invalid_cursor``, as Slack answers one it did not hand out.
+    """
+    if not cursor:
+        return 0
+    try:
+        kind, _, offset = base64.b64decode(str(cursor), validate=True).decode().partition(":")
+        if kind != "next_reply" or not offset.isdigit():
+            raise ValueError(cursor)
+        return int(offset)
+    except ValueError:
+        raise SlackError("invalid_cursor") from None

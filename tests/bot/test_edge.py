@@ -180,7 +180,7 @@ def test_a_hostile_duration_is_answered_fast_by_the_real_server_and_healthz_stay
     poller.join(timeout=10)
     assert response.status_code == 200
     assert "duration" in response.text
-    assert elapsed < 1.0, elapsed
+    assert elapsed < 2.5, elapsed  # it once held a worker for 31 s; Slack allows 3
     assert healthy and set(healthy) == {200}
 
 

@@ -31,6 +31,7 @@ from slack_ui.modals import (
     build_connect_personal,
     build_connect_rally,
     build_log_modal,
+    build_thread_note_modal,
     build_type_chooser,
 )
 from slack_ui.tasks import button_value
@@ -95,6 +96,9 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
         "link",
         "unlink",
         "me",
+        "digest on 08:30",
+        "digest",
+        "digest off",
     ):
         seeds.append(("command", f"/rally {text}", dict(_command_fields(text, url))))
     message = {"ts": "1700000000.000100", "text": "Seed", "user": "U0BOB"}
@@ -175,6 +179,35 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
             ),
         )
     )
+    # Log thread as note: a thread parent (its ts names no thread the fake holds, so the
+    # job tells the person it cannot find it, and nothing is created).
+    thread_parent = {**message, "thread_ts": message["ts"], "reply_count": 3}
+    seeds.append(
+        (
+            "interactive",
+            ids.LOG_THREAD_SHORTCUT,
+            payloads.message_shortcut(
+                ids.LOG_THREAD_SHORTCUT,
+                thread_parent,
+                "C0SALES",
+                response_url=url,
+                trigger_id=fake.new_trigger_id("U0ALICE"),
+            ),
+        )
+    )
+    thread_view = build_thread_note_modal(
+        metadata={"channel": "C0SALES", "thread_ts": message["ts"], "response_url": url}
+    ).to_dict()
+    seeds.append(
+        (
+            "interactive",
+            ids.LOG_THREAD_VIEW,
+            payloads.view_submission(
+                thread_view,
+                payloads.state_values_for(thread_view, {ids.SUBJECT: "Seed", ids.DEAL: DEAL_ID}),
+            ),
+        )
+    )
     seeds.append(
         (
             "event",
@@ -219,6 +252,23 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
                 message=message,
                 response_url=url,
                 unfurl_url=f"{APP_URL}/activities/{TASK_ID}",
+            ),
+        )
+    )
+    seeds.append(
+        (
+            "interactive",
+            ids.COMPLETE_ACTION,
+            payloads.block_actions(
+                {
+                    "type": "button",
+                    "action_id": ids.COMPLETE_ACTION,
+                    "block_id": ids.digest_row_block(TASK_ID),
+                    "value": button_value(TASK_ID, 1_900_000_000),
+                },
+                channel="C0ACME",
+                message=message,
+                response_url=url,
             ),
         )
     )

@@ -115,6 +115,7 @@ def test_every_view_callback_the_app_builds_has_a_submission_listener() -> None:
     # The chooser has no submit button, so it needs none.
     submittable = {
         *ids.LOG_VIEWS.values(),
+        ids.LOG_THREAD_VIEW,
         ids.EDIT_VIEW,
         ids.CONNECT_RALLY_VIEW,
         ids.CONNECT_PERSONAL_VIEW,

@@ -80,10 +80,21 @@ def _warm() -> None:
 
 
 def _timed(fn: object, *args: object) -> float:
-    started = time.perf_counter()
-    with contextlib.suppress(ParseError):
-        fn(*args)  # type: ignore[operator]
-    return time.perf_counter() - started
+    """CPU seconds of this thread for one call, the best of up to three when over budget.
+
+    CPU time, not the wall clock: on a loaded machine a call may wait for a core, which
+    says nothing about the grammar. A backtracking grammar costs seconds of CPU on these
+    texts, far past any budget, however often it is tried.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.thread_time()
+        with contextlib.suppress(ParseError):
+            fn(*args)  # type: ignore[operator]
+        best = min(best, time.thread_time() - started)
+        if best < BUDGET_S:
+            break
+    return best
 
 
 def _command(text: str) -> None:

@@ -171,6 +171,7 @@ def test_a_team_that_leaves_leaves_nothing(store: Store) -> None:
     store.link_channel("T0GONE", "C1", "deal", "c8f9a0b1-2d3e-4f56-7890-abcdef123456")
     store.audit("T0GONE", "U1", "logged", surface="modal")
     store.set_owner_self_service("T0GONE", True)
+    store.set_digest("T0GONE", "C1", at="09:00", tz="UTC", by="U1")
     store.set_owner("T0STAYS", "U1", "e4d909c2-90d0-4b2b-88c5-8e9a0fa1e4b1")
     store.forget_team("T0GONE")
     with store.engine.connect() as connection:
@@ -179,6 +180,43 @@ def test_a_team_that_leaves_leaves_nothing(store: Store) -> None:
                 left = connection.execute(select(table).where(table.c.team_id == "T0GONE")).all()
                 assert left == [], table.name
     assert store.owner("T0STAYS", "U1") is not None
+
+
+def test_migrations_build_the_same_schema_as_the_models(database_url: str) -> None:
+    """``db upgrade`` from the first revision ends where a fresh database starts."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from core.store.migrate import _config
+
+    engine = engine_for(database_url)
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "0001")
+    assert upgrade(engine) == ("0001", head())
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), schema.metadata)
+    assert diff == []
+
+
+def test_a_digest_day_is_taken_once_and_can_be_given_back(store: Store) -> None:
+    assert store.set_digest("T1", "C1", at="08:30", tz="Asia/Tokyo", by="U1") is None
+    assert store.claim_digest_day("T1", "C1", "2026-12-01")
+    assert not store.claim_digest_day("T1", "C1", "2026-12-01")
+    assert not store.claim_digest_day("T1", "C1", "2026-11-30")  # never back in time
+    store.release_digest_day("T1", "C1", "2026-12-01", None)
+    assert store.claim_digest_day("T1", "C1", "2026-12-01")
+    assert store.claim_digest_day("T1", "C1", "2026-12-02")
+    assert not store.claim_digest_day("T1", "C2", "2026-12-02")  # no digest there
+    digest = store.digest("T1", "C1")
+    assert digest is not None and (digest.at, digest.tz, digest.last_day) == (
+        "08:30",
+        "Asia/Tokyo",
+        "2026-12-02",
+    )
+    assert [d.channel_id for d in store.digests()] == ["C1"]
+    assert store.delete_digest("T1", "C1") == digest
+    assert store.digests() == [] and store.delete_digest("T1", "C1") is None
 
 
 def test_keys_rotate_and_an_unknown_key_is_named() -> None:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,8 +77,19 @@ class ConsoleStack:
 
 
 @pytest.fixture
+def rally_app_url() -> str | None:
+    """``RALLY_APP_URL`` of the stack: none (no links), unless a test parametrizes it."""
+    return None
+
+
+@pytest.fixture
 def console_stack(
-    monkeypatch: pytest.MonkeyPatch, redis_url: str, redis_conn: redis.Redis, sandbox_url: str
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    redis_conn: redis.Redis,
+    sandbox_url: str,
+    rally_app_url: str | None,
+    tmp_path: Path,
 ) -> Iterator[ConsoleStack]:
     server, slot = bind_web("127.0.0.1", 0)
     origin = f"http://127.0.0.1:{server.server_port}"
@@ -89,11 +101,15 @@ def console_stack(
         "RALLY_API_KEY": DEV_API_KEY,
         "REDIS_URL": redis_url,
         "JOB_RETRY_INTERVALS": "0,0",
+        # The store of this test alone (not .data/ of the working directory).
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'rally-slack.db'}",
     }
+    if rally_app_url:
+        env["RALLY_APP_URL"] = rally_app_url
     # The workers (run here, forking work horses) read the same settings from the env.
+    monkeypatch.delenv("RALLY_APP_URL", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv("RALLY_APP_URL", raising=False)
     app, console = build_web(origin, env)
     slot.app = app
     thread = threading.Thread(

@@ -14,12 +14,21 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from flask import Flask, request
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
 from werkzeug.serving import make_server
 
-from devstack.console.app import Console, create_console_app
+from devstack.console.app import (
+    Console,
+    create_console_app,
+    links_in,
+    read_manifest,
+    steps_from_manifest,
+    unfurl_domains,
+)
 from devstack.dev import combine
 from devstack.fake_slack.server import FakeSlack
 from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
@@ -71,8 +80,14 @@ class World:
         origin = f"http://127.0.0.1:{self.server.server_port}"
         self.fake.base_url = f"{origin}/console"
         self.bolt.client.base_url = f"{origin}/console/api/"
+        manifest = read_manifest("manifest.yml")
         self.console = Console(
-            self.fake, events_url=f"{origin}/slack/events", signing_secret=SIGNING_SECRET
+            self.fake,
+            events_url=f"{origin}/slack/events",
+            signing_secret=SIGNING_SECRET,
+            steps=steps_from_manifest(manifest),
+            unfurl_domains=unfurl_domains(manifest),
+            step_timeout_s=10,  # a run the stub never ends does not linger
         )
         self.app = combine(flask.wsgi_app, create_console_app(self.console).wsgi_app)
         self.origin = origin
@@ -80,6 +95,13 @@ class World:
 
     def _register(self) -> None:
         bolt = self.bolt
+        self.received: list[dict[str, Any]] = []
+
+        @bolt.middleware
+        def record(body: dict[str, Any], next: Any) -> Any:
+            # Runs within the request, so a test can check what reached the app at once.
+            self.received.append(body)
+            return next()
 
         @bolt.command("/rally")
         def command(ack: Any, command: dict[str, Any], client: WebClient) -> None:
@@ -127,6 +149,37 @@ class World:
         def submit(ack: Any, view: dict[str, Any]) -> None:
             self.seen.append(view)
             ack(**self.answer)
+
+        @bolt.function("rally_log_activity")
+        def log_activity(inputs: dict[str, Any], complete: Any, fail: Any, body: Any) -> None:
+            self.seen.append(body)
+            if inputs.get("subject") == "bad":
+                fail(error="Subject: say what happened")
+            else:
+                complete(outputs={"activity_id": "act-1", "activity_url": "https://r/act-1"})
+
+        @bolt.function("rally_complete_task")
+        def complete_task(inputs: dict[str, Any], complete: Any, body: Any) -> None:
+            self.seen.append(body)
+            complete(outputs={"activity_id": inputs["activity_id"]})
+
+        @bolt.event("link_shared")
+        def shared(event: dict[str, Any], client: WebClient) -> None:
+            self.seen.append(event)
+            url = event["links"][0]["url"]
+            button = {
+                "type": "button",
+                "action_id": "complete",
+                "value": "task-1",
+                "text": {"type": "plain_text", "text": "Complete"},
+            }
+            blocks = [
+                {"type": "section", "text": {"type": "mrkdwn", "text": "*Send the SOW*"}},
+                {"type": "actions", "block_id": "task", "elements": [button]},
+            ]
+            client.chat_unfurl(
+                channel=event["channel"], ts=event["message_ts"], unfurls={url: {"blocks": blocks}}
+            )
 
         @bolt.event("app_home_opened")
         def home(event: dict[str, Any], client: WebClient) -> None:
@@ -395,3 +448,228 @@ def test_another_workspace_is_added_only_when_the_bot_runs_with_oauth(world: Wor
     assert wrong.status_code == 400
     unknown = httpx.get(f"{world.origin}/console/state", params={"team": "T0NOPE"})
     assert unknown.status_code == 404
+
+
+# ------------------------------------------------------------------ Workflow Builder
+
+
+def _run(world: World, steps: list[dict[str, Any]], user: str = "U0ALICE") -> dict[str, Any]:
+    """Run a workflow from the panel and wait (with a deadline) for it to end."""
+    run_id = world.post("workflow", user=user, steps=steps)["run_id"]
+
+    def ended() -> dict[str, Any] | None:
+        runs = [r for r in world.state(user)["workflow_runs"] if r["id"] == run_id]
+        return runs[0] if runs and runs[0]["status"] != "running" else None
+
+    return dict(world.fake.wait_until(ended, timeout=20))
+
+
+TWO_STEPS = [
+    {
+        "callback_id": "rally_log_activity",
+        "inputs": {
+            "activity_type": {"value": "task"},
+            "subject": {"value": "Send the SOW"},
+            "due_date": {"value": "2030-03-01T09:00"},
+            "logged_by": {"value": "U0BOB"},
+        },
+    },
+    {
+        "callback_id": "rally_complete_task",
+        "inputs": {"activity_id": {"from_step": 0, "output": "activity_id"}},
+    },
+]
+
+
+def test_the_panel_lists_the_manifests_steps_with_their_inputs(world: World) -> None:
+    steps = {s["callback_id"]: s for s in world.state()["steps"]}
+    assert set(steps) == {"rally_log_activity", "rally_complete_task"}
+    log = {p["name"]: p for p in steps["rally_log_activity"]["inputs"]}
+    assert log["subject"]["required"] and not log["body"]["required"]
+    assert log["due_date"]["type"] == "slack#/types/timestamp"
+    assert log["activity_type"]["enum"] == ["note", "task", "call", "meeting"]
+    assert [p["name"] for p in steps["rally_complete_task"]["outputs"]] == ["activity_id"]
+
+
+def test_a_two_step_workflow_feeds_the_first_steps_output_into_the_second(world: World) -> None:
+    run = _run(world, TWO_STEPS)
+    assert run["status"] == "completed"
+    first, second = run["steps"]
+    assert first["outputs"] == {"activity_id": "act-1", "activity_url": "https://r/act-1"}
+    assert second["inputs"] == {"activity_id": "act-1"}  # the variable, filled in
+    assert second["outputs"] == {"activity_id": "act-1"}
+    # Each step arrived as Slack's event: its own execution id and its own token.
+    events = [
+        b["event"] for b in world.seen if b.get("event", {}).get("type") == "function_executed"
+    ]
+    assert [e["function"]["callback_id"] for e in events] == [s["callback_id"] for s in TWO_STEPS]
+    assert len({e["function_execution_id"] for e in events}) == 2
+    assert all(e["workflow_execution_id"] == run["id"] for e in events)
+    tokens = [e["bot_access_token"] for e in events]
+    assert len(set(tokens)) == 2 and all(t.startswith("xwfp-") for t in tokens)
+    # Typed values are Slack's: a timestamp in the person's zone as epoch seconds.
+    expected = int(datetime(2030, 3, 1, 9, 0, tzinfo=ZoneInfo("America/Los_Angeles")).timestamp())
+    assert events[0]["inputs"]["due_date"] == expected
+    assert events[0]["inputs"]["logged_by"] == "U0BOB"
+    ended = [c for c in world.fake.calls() if c.method.startswith("functions.")]
+    assert [c.token for c in ended] == tokens  # each step ended with its own token
+    assert "xwfp-" not in str(world.state()["workflow_runs"])  # the page never sees them
+
+
+def test_a_failed_step_shows_its_message_and_ends_the_run(world: World) -> None:
+    steps = [
+        {**TWO_STEPS[0], "inputs": {"subject": {"value": "bad"}}},
+        TWO_STEPS[1],
+    ]
+    run = _run(world, steps)
+    assert run["status"] == "failed"
+    first, second = run["steps"]
+    assert (first["status"], first["error"]) == ("failed", "Subject: say what happened")
+    assert second["status"] == "waiting" and second["execution_id"] is None
+    assert len(world.fake.calls("functions.completeError")) == 1
+
+
+@pytest.mark.parametrize(
+    ("steps", "says"),
+    [
+        ([{"callback_id": "rally_log_activity", "inputs": {}}], "Subject is required"),
+        ([{"callback_id": "nope", "inputs": {}}], "the app has no step 'nope'"),
+        (
+            [{"callback_id": "rally_complete_task", "inputs": {"activity_id": {"from_step": 0}}}],
+            "only come from an earlier step",
+        ),
+        (
+            [
+                {"callback_id": "rally_log_activity", "inputs": {"subject": {"value": "x"}}},
+                {
+                    "callback_id": "rally_complete_task",
+                    "inputs": {"activity_id": {"from_step": 0, "output": "secret"}},
+                },
+            ],
+            "step 1 has no output 'secret'",
+        ),
+        (
+            [
+                {
+                    "callback_id": "rally_log_activity",
+                    "inputs": {"subject": {"value": "x"}, "priority": {"value": "huge"}},
+                }
+            ],
+            "one of low, normal, high, urgent",
+        ),
+        ([], "between 1 and 10 steps"),
+        ("not a list", "between 1 and 10 steps"),
+    ],
+)
+def test_a_workflow_builder_would_not_publish_is_refused_with_a_sentence(
+    world: World, steps: Any, says: str
+) -> None:
+    response = httpx.post(
+        f"{world.origin}/console/workflow", json={"user": "U0ALICE", "steps": steps}
+    )
+    assert response.status_code == 400
+    assert says in response.json()["error"]
+    assert world.received == [] and world.state()["workflow_runs"] == []
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+_INPUT_NAMES = st.sampled_from(["subject", "activity_type", "due_date", "logged_by", "activity_id"])
+_ENTRY = st.fixed_dictionaries({}, optional={"value": _JSON, "from_step": _JSON, "output": _JSON})
+_STEP = st.fixed_dictionaries(
+    {
+        "callback_id": st.sampled_from(["rally_log_activity", "rally_complete_task", "x"]) | _JSON,
+        "inputs": st.dictionaries(_INPUT_NAMES, _ENTRY | _JSON, max_size=4) | _JSON,
+    }
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(_STEP | _JSON, max_size=3) | _JSON)
+def test_any_workflow_is_run_or_refused_with_a_sentence_never_a_500(
+    world: World, steps: Any
+) -> None:
+    response = httpx.post(
+        f"{world.origin}/console/workflow", json={"user": "U0ALICE", "steps": steps}, timeout=10
+    )
+    assert response.status_code in (200, 400), response.text
+    body = response.json()
+    assert body["ok"] if response.status_code == 200 else body["error"].endswith(".")
+
+
+# ------------------------------------------------------------------ unfurls
+
+
+def test_links_are_found_as_slack_finds_them() -> None:
+    text = "see <https://a.test/x|this>, https://b.test/y. and (https://c.test/z) https://a.test/x"
+    assert links_in(text) == ["https://a.test/x", "https://b.test/y", "https://c.test/z"]
+    assert unfurl_domains({}, "https://rally.test/app") == ("rally.test",)
+
+
+def test_a_link_to_an_unfurl_domain_is_shared_unfurled_and_its_buttons_work(world: World) -> None:
+    url = "https://rally.example.com/activities/a1"
+    text = f"Can someone take {url}? Also https://elsewhere.test/x"
+    ts = world.post("send", user="U0ALICE", channel="C0SALES", text=text)["ts"]
+    (event,) = [
+        b["event"] for b in world.received if b.get("event", {}).get("type") == "link_shared"
+    ]
+    assert event["links"] == [{"domain": "rally.example.com", "url": url}]
+    assert (event["channel"], event["message_ts"], event["source"]) == (
+        "C0SALES",
+        ts,
+        "conversations_history",
+    )
+    assert event["unfurl_id"] and event["user"] == "U0ALICE"
+    # Bolt runs the event listener after acknowledging: wait for its chat.unfurl.
+    (shown,) = world.fake.wait_until(
+        lambda: [m for m in world.state("U0BOB")["messages"]["C0SALES"] if m.get("unfurls")]
+    )
+    assert shown["text"] == text and shown["unfurls"][0]["url"] == url
+
+    result = world.post(
+        "action",
+        user="U0BOB",
+        channel="C0SALES",
+        message_ts=ts,
+        block_id="task",
+        action_id="complete",
+        unfurl_url=url,
+    )
+    assert result["ok"]
+    body = world.fake.wait_until(
+        lambda: [s for s in world.seen if s.get("type") == "block_actions"]
+    )[0]
+    assert body["container"]["is_app_unfurl"] is True
+    assert body["container"]["app_unfurl_url"] == url
+    assert body["container"]["message_ts"] == ts and body["actions"][0]["value"] == "task-1"
+    assert body["message"]["text"] == text
+    # The unfurl's response URL cannot overwrite the person's own message.
+    world.fake.wait_until(lambda: world.fake.response_posts())
+    assert world.fake.messages("C0SALES")[0]["text"] == text
+
+
+def test_messages_without_unfurlable_links_send_nothing(world: World) -> None:
+    world.post("send", user="U0ALICE", channel="C0SALES", text="see https://elsewhere.test/x")
+    assert world.received == []
+    assert "unfurls" not in world.state()["messages"]["C0SALES"][0]
+
+
+def test_a_click_on_an_unfurl_that_does_not_exist_is_refused(world: World) -> None:
+    msg = world.fake.post_as_user("C0SALES", "U0ALICE", "hi")
+    response = httpx.post(
+        f"{world.origin}/console/action",
+        json={
+            "user": "U0BOB",
+            "channel": "C0SALES",
+            "message_ts": msg["ts"],
+            "block_id": "task",
+            "action_id": "complete",
+            "unfurl_url": "https://rally.example.com/activities/zzz",
+        },
+    )
+    assert response.status_code == 404 and world.received == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,178 @@ def test_a_reminder_arrives_in_its_channel_and_complete_closes_the_task(
     (task,) = [a for a in activities(console_stack) if a["activityType"] == "task"]
     assert task["status"] == "completed"
     assert reminder.get_by_role("button", name="Complete").count() == 0
+
+
+def test_a_digest_arrives_in_a_linked_channel_and_complete_works_there(
+    console_stack: ConsoleStack, page: Any
+) -> None:
+    from datetime import timedelta
+
+    from cli.main import main as rally_slack
+
+    open_console(page, console_stack, user="U0CAROL", channel="C0ACME")
+    type_in(page, f"/rally link deal {DEAL}")
+    page.get_by_test_id("message").filter(has_text="linked this channel").first.wait_for()
+    type_in(page, '/rally task Chase the signed order form due:"in 2 hours"')
+    console_stack.work()
+    page.get_by_text("Logged task").first.wait_for()
+    type_in(page, "/rally digest on 08:00")
+    page.get_by_test_id("message").filter(has_text="turned on a daily digest").first.wait_for()
+
+    # Tomorrow (or Monday) at 08:00 on Carol's London clock, as the cron would run it.
+    london = ZoneInfo("Europe/London")
+    day = datetime.now(london) + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    at = day.replace(hour=8, minute=0, second=30, microsecond=0).astimezone(UTC)
+    assert rally_slack(["remind", "--once", "--now", at.strftime("%Y-%m-%dT%H:%M:%SZ")]) == 0
+    console_stack.work(expect=False)
+    digest = page.get_by_test_id("message").filter(has_text="Today for")
+    digest.first.wait_for()
+    assert "Chase the signed order form" in digest.first.inner_text()
+    digest.first.get_by_role("button", name="Complete").click()
+    console_stack.work()
+    page.get_by_test_id("message").filter(has_text="Today for").filter(
+        has_text="Completed by"
+    ).first.wait_for()
+    (task,) = [a for a in activities(console_stack) if a["activityType"] == "task"]
+    assert task["status"] == "completed"
+
+
+# ------------------------------------------------------------------ Workflow Builder, unfurls,
+# Edit and Delete (issue 11)
+
+APP_URL = "https://rally.example.com"
+
+
+def step_input(step: Any, name: str, role: str = "value") -> Any:
+    return step.get_by_test_id(f"wf-input-{name}").locator(f"[data-role={role}]")
+
+
+def work_through_runs(stack: ConsoleStack, timeout: float = 30.0) -> None:
+    """Run workers until every workflow run ended: a step is queued only once the one
+    before it ended, so one burst may or may not pick the next one up."""
+    stack.work()
+    deadline = time.monotonic() + timeout
+    while any(run["status"] == "running" for run in stack.console.runs):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"workflow runs still running after {timeout}s")
+        seen = stack.fake.version
+        stack.work(expect=False)
+        stack.fake.wait_for_change(seen, 0.5)
+
+
+def test_run_a_two_step_workflow_from_the_panel_and_see_both_outputs(
+    console_stack: ConsoleStack, page: Any
+) -> None:
+    open_console(page, console_stack, user="U0ALICE", channel="C0SALES")
+    page.get_by_test_id("open-workflows").click()
+    catalog = page.get_by_test_id("catalog-rally_log_activity")
+    assert "Subject" in catalog.inner_text() and "required" in catalog.inner_text()
+    page.get_by_test_id("add-step-rally_log_activity").click()
+    page.get_by_test_id("add-step-rally_complete_task").click()
+    first, second = page.get_by_test_id("wf-step").nth(0), page.get_by_test_id("wf-step").nth(1)
+    step_input(first, "activity_type").select_option("task")
+    step_input(first, "subject").fill("Send Acme the SOW")
+    step_input(first, "due_date").fill("2030-01-31T17:00")
+    step_input(first, "priority").select_option("high")
+    step_input(second, "activity_id", "variable").select_option(label="Step 1 · Rally activity id")
+    assert step_input(second, "activity_id").is_disabled()  # fed by the variable
+    page.get_by_test_id("run-workflow").click()
+
+    work_through_runs(console_stack)  # step 1 logs the task; then step 2 completes it
+    run = page.locator("[data-testid=wf-run][data-status=completed]")
+    run.wait_for()
+    (task,) = activities(console_stack)
+    assert (task["subject"], task["priority"], task["status"]) == (
+        "Send Acme the SOW",
+        "high",
+        "completed",
+    )
+    outputs = run.get_by_test_id("wf-outputs")
+    assert outputs.count() == 2
+    assert task["id"] in outputs.nth(0).inner_text() and task["id"] in outputs.nth(1).inner_text()
+
+
+def test_a_step_that_fails_shows_the_apps_message(console_stack: ConsoleStack, page: Any) -> None:
+    open_console(page, console_stack, user="U0BOB", channel="C0SALES")
+    page.get_by_test_id("open-workflows").click()
+    page.get_by_test_id("add-step-rally_log_activity").click()
+    page.get_by_test_id("run-workflow").click()
+    # Workflow Builder would not publish it: said in place, nothing sent.
+    page.get_by_test_id("wf-error").filter(has_text="Subject is required").wait_for()
+    step = page.get_by_test_id("wf-step").first
+    step_input(step, "subject").fill("Kickoff")
+    step_input(step, "activity_type").select_option("note")
+    step_input(step, "priority").select_option("high")  # a priority is for tasks
+    page.get_by_test_id("run-workflow").click()
+    work_through_runs(console_stack)
+    failed = page.locator("[data-testid=wf-run][data-status=failed]")
+    failed.wait_for()
+    assert "priority" in failed.get_by_test_id("wf-step-error").inner_text().lower()
+    assert activities(console_stack) == []
+
+
+@pytest.mark.parametrize("rally_app_url", [APP_URL])
+def test_paste_a_link_to_a_pending_task_see_its_unfurl_and_complete_it(
+    console_stack: ConsoleStack, page: Any
+) -> None:
+    open_console(page, console_stack, user="U0ALICE", channel="C0SALES")
+    type_in(page, '/rally task Send Acme the SOW due:"in 3 hours" !high')
+    console_stack.work()
+    page.get_by_text("Logged task").first.wait_for()
+    (task,) = activities(console_stack)
+
+    page.get_by_test_id("who").select_option("U0BOB")
+    url = f"{APP_URL}/activities/{task['id']}"
+    type_in(page, f"Who can take {url} ?")
+    console_stack.work()  # the unfurl job reads the task and calls chat.unfurl
+    unfurl = page.get_by_test_id("unfurl").filter(has_text="Send Acme the SOW")
+    unfurl.wait_for()
+    assert "high" in unfurl.inner_text()
+    unfurl.get_by_role("button", name="Complete").click()
+    console_stack.work()
+    page.get_by_test_id("unfurl").filter(has_text="Completed").wait_for()
+    assert page.get_by_test_id("unfurl").get_by_role("button", name="Complete").count() == 0
+    (done,) = activities(console_stack)
+    assert done["status"] == "completed"
+    # Bob's own message is still his, under the unfurl's update.
+    assert page.get_by_test_id("message").filter(has_text="Who can take").count() == 1
+
+
+def test_edit_a_notes_subject_then_delete_it_through_the_confirm_dialog(
+    console_stack: ConsoleStack, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    open_console(page, console_stack, user="U0CAROL", channel="C0ACME")
+    type_in(page, "/rally note Budget aproved by Jane")
+    console_stack.work()
+    confirmation = page.get_by_test_id("ephemeral").filter(has_text="Logged note")
+    confirmation.first.wait_for()
+
+    confirmation.get_by_role("button", name="Edit").click()
+    page.get_by_test_id("modal").wait_for()  # opened at once; a job fills it from Rally
+    console_stack.work()
+    subject = modal_input(page, "subject")
+    expect(subject).to_have_value("Budget aproved by Jane")
+    subject.fill("Budget approved by Jane")
+    submit_and_work(page, console_stack)
+    edited = page.get_by_test_id("ephemeral").filter(has_text="Edited by")
+    edited.filter(has_text="Budget approved by Jane").wait_for()
+    assert [a["subject"] for a in activities(console_stack)] == ["Budget approved by Jane"]
+
+    # Delete asks first, as Slack does; "Keep it" sends nothing.
+    edited.get_by_role("button", name="Delete").click()
+    dialog = page.get_by_test_id("confirm-dialog")
+    assert "Delete this note?" in dialog.get_by_test_id("confirm-title").inner_text()
+    assert "can't be undone" in dialog.get_by_test_id("confirm-text").inner_text()
+    dialog.get_by_test_id("confirm-deny").click()
+    dialog.wait_for(state="detached")
+    assert console_stack.work(expect=False) == 0 and len(activities(console_stack)) == 1
+
+    edited.get_by_role("button", name="Delete").click()
+    dialog.get_by_test_id("confirm-yes").click()
+    console_stack.work()
+    page.get_by_test_id("ephemeral").filter(has_text="Deleted by").wait_for()
+    assert activities(console_stack) == []

@@ -383,3 +383,25 @@ def test_rotating_tokens_expire_and_a_refresh_token_is_good_once(fake_slack: Fak
             refresh_token=first["refresh_token"],
         )
     assert err.value.response["error"] == "invalid_refresh_token"
+
+
+def test_a_step_token_ends_only_its_own_step_and_only_while_it_lives(fake_slack: FakeSlack) -> None:
+    token = fake_slack.issue_step_token("Fx0MINE")
+    other = WebClient(token=token, base_url=fake_slack.api_url)
+    with pytest.raises(SlackApiError) as refused:
+        other.functions_completeSuccess(function_execution_id="Fx0OTHER", outputs={})
+    assert refused.value.response["error"] == "invalid_auth"
+    assert fake_slack.ended_step("Fx0OTHER") is None
+    other.functions_completeSuccess(function_execution_id="Fx0MINE", outputs={"a": "1"})
+    assert fake_slack.ended_step("Fx0MINE") == {"outputs": {"a": "1"}}
+
+    stale = fake_slack.issue_step_token("Fx0LATE", ttl_s=-1)
+    with pytest.raises(SlackApiError) as expired:
+        WebClient(token=stale, base_url=fake_slack.api_url).functions_completeError(
+            function_execution_id="Fx0LATE", error="x"
+        )
+    assert expired.value.response["error"] == "token_expired"
+    # A step token is good for functions.* only.
+    with pytest.raises(SlackApiError) as bot_only:
+        WebClient(token=token, base_url=fake_slack.api_url).auth_test()
+    assert bot_only.value.response["error"] == "invalid_auth"

@@ -276,3 +276,26 @@ def test_keys_rotate_and_the_old_key_can_then_go(
     only_new = open_store(rally.settings.database_url, [fresh])
     key = only_new.personal_key(TEAM_ID, "U0ALICE")
     assert key is not None and key.api_key == ALICE_KEY
+
+
+def test_a_workflow_step_never_borrows_the_own_key_of_the_person_it_names(rally: Rally) -> None:
+    """Whoever builds a workflow picks its ``logged_by``: it may choose the owner a person
+    is mapped to, never their key (SPEC §6: people log as themselves only themselves)."""
+    from tests.e2e.test_workflow_steps import _step
+
+    workspace_owner = parse_key_spec(f"{DEV_API_KEY}=acme:workspace")[1].owner_id
+    _connect_own_key(rally, ALICE_KEY)
+    inputs = {"activity_type": "note", "subject": "Claimed to be Alice's", "logged_by": "U0ALICE"}
+    assert _step(rally, ids.LOG_ACTIVITY_STEP, inputs, execution="Fx0ALICE").status_code == 200
+    rally.work()
+    [note] = rally.activities()
+    assert note["ownerId"] == workspace_owner  # the workspace's key, not Alice's
+
+    rally.store.set_owner(TEAM_ID, "U0DAVE", ALICE_OWNER, by="U0CAROL")  # as an admin's /rally me
+    inputs = {"activity_type": "note", "subject": "Dave's, as mapped", "logged_by": "U0DAVE"}
+    assert _step(rally, ids.LOG_ACTIVITY_STEP, inputs, execution="Fx0DAVE").status_code == 200
+    rally.work()
+    owners = {a["subject"]: a["ownerId"] for a in rally.activities()}
+    assert owners["Dave's, as mapped"] == ALICE_OWNER
+    entries = [e for e in rally.store.audit_trail(TEAM_ID) if e.surface == "workflow"]
+    assert [e.user_id for e in entries] == ["U0ALICE", "U0DAVE"]

@@ -181,15 +181,15 @@ def test_app_home_shows_open_tasks_recent_activity_and_log_buttons_and_refreshes
     assert f"<!date^{epoch}^" in row
 
 
-def test_rq_cron_enqueues_sync_and_tick_that_a_worker_runs_to_post_the_reminder(
+def test_rq_cron_enqueues_sync_tick_and_digests_that_a_worker_runs_to_post_the_reminder(
     rally: Rally,
 ) -> None:
     log_task(rally, f"Via cron due:{iso_in(5)}")
     cron = build_cron(rally.redis)
     for job in cron.get_jobs():
         job.next_enqueue_time = datetime.now(UTC)  # the minute has come
-    assert len(cron.enqueue_jobs()) == 2
-    assert rally.queued()[queues.REMINDERS] == 2
+    assert len(cron.enqueue_jobs()) == 3
+    assert rally.queued()[queues.REMINDERS] == 3
     rally.work()
     [message] = reminders(rally, "C0SALES")
     assert "Via cron" in text_of(message)
@@ -209,4 +209,4 @@ def test_rally_slack_cron_starts_registers_and_stops_on_sigterm(rally: Rally) ->
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
-    assert b"sync_job" in err and b"tick_job" in err
+    assert b"sync_job" in err and b"tick_job" in err and b"digest_job" in err

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from devstack.fake_slack.payloads import block_actions, event_callback, link_shared
-from slack_ui.ids import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, TASK_ACTIONS_BLOCK
+from slack_ui.ids import COMPLETE_ACTION, SNOOZE_HOUR_ACTION, TASK_ACTIONS_BLOCK, task_row_block
 from tests.e2e.harness import APP_URL, DEAL_ID, TEAM_ID, Rally
 from tests.e2e.reminders_support import (
     create_task,
@@ -168,6 +168,21 @@ def test_a_deal_link_lists_its_open_tasks_soonest_first_from_the_index(rally: Ra
     assert shown.index("Sooner on the deal") < shown.index("Later on the deal")
     assert "On another deal" not in shown and "Done on the deal" not in shown
     assert sooner["id"] in shown and later["id"] in shown
+
+    # Its tasks' buttons work there too, and the list is drawn again saying who did what.
+    rows = rally.fake.unfurls("C0SALES", message["ts"])[url]["blocks"]
+    [complete] = [
+        {"block_id": block["block_id"], **element}
+        for block in rows
+        if block.get("block_id") == task_row_block(sooner["id"])
+        for element in block["elements"]
+        if element["action_id"] == COMPLETE_ACTION
+    ]
+    _click(rally, message, url, COMPLETE_ACTION, button=complete)
+    assert get_task(rally, sooner["id"])["status"] == "completed"
+    after = json.dumps(rally.fake.unfurls("C0SALES", message["ts"])[url])
+    assert "Completed by <@U0BOB>" in after and "Sooner on the deal" in after
+    assert task_row_block(sooner["id"]) not in after and task_row_block(later["id"]) in after
 
 
 def test_a_redelivered_event_unfurls_once_and_a_composer_preview_is_answered_by_id(

@@ -47,6 +47,8 @@ from api_client.models import (
 )
 
 PREFIX: Final = "rally:rem:"
+NAMESPACES: Final = f"{PREFIX}namespaces"
+"""SET of every namespace a sync or tick has served (read by the reminder-lag metric)."""
 SENT_KEEP_SECONDS: Final = 30 * 24 * 3600
 DEFAULT_LEASE_SECONDS: Final = 300
 

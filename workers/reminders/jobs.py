@@ -19,7 +19,7 @@ from api_client import RallyClient
 from core.redis import worker_redis
 from core.settings import Settings
 from workers.rally import rally_client
-from workers.reminders.index import TaskIndex
+from workers.reminders.index import NAMESPACES, TaskIndex
 from workers.reminders.sync import SyncReport, sync_tasks
 from workers.reminders.tick import Poster, TickReport, tick
 from workers.workspace import Credential, reminder_credentials
@@ -35,6 +35,7 @@ def tenant_clients(
     """The API client and the task index the sync and tick of one tenant work with."""
     conn = worker_redis(settings.redis_url)
     try:
+        conn.sadd(NAMESPACES, credential.namespace)
         with rally_client(credential, use="reminders") as client:
             yield client, TaskIndex(conn, credential.namespace)
     finally:

@@ -20,7 +20,12 @@ from bot.listeners.commands.rally import link_prefill
 from bot.services import services_of
 from slack_ui import ids
 from slack_ui.messages import describe_field_errors, escape
-from slack_ui.modals import build_log_modal, default_values, read_metadata
+from slack_ui.modals import (
+    build_log_modal,
+    build_thread_note_modal,
+    default_values,
+    read_metadata,
+)
 from workers.slack import tell_user
 
 log = logging.getLogger(__name__)
@@ -120,12 +125,21 @@ def handle_edit_and_retry(
         "response_url": body.get("response_url") or submission.response_url,
         "retry_of": submission_id,
     }
-    view = build_log_modal(
-        submission.activity_type,
-        values=submission.values,
-        metadata=metadata,
-        notice="\n".join(notice_lines),
-    )
+    thread = submission.extra.get("thread")
+    if isinstance(thread, dict):
+        # A thread note reopens as one: the job reads the thread again on the retry.
+        view = build_thread_note_modal(
+            values=submission.values,
+            metadata=metadata | {"thread_ts": thread.get("ts")},
+            notice="\n".join(notice_lines),
+        )
+    else:
+        view = build_log_modal(
+            submission.activity_type,
+            values=submission.values,
+            metadata=metadata,
+            notice="\n".join(notice_lines),
+        )
     client.views_open(trigger_id=trigger_id, view=view.to_dict())
     log.info("event=edit_and_retry submission=%s user=%s", submission_id, context.user_id)
 

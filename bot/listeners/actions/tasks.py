@@ -1,4 +1,4 @@
-"""Complete / Snooze buttons (reminders, unfurls, ``/rally tasks``, App Home) and the tasks "More" button.
+"""Complete / Snooze buttons (reminders, digests, unfurls, ``/rally tasks``, App Home) and the tasks "More" button.
 
 A click is acknowledged at once and queued (``workers.task_actions.act_on_task`` does the
 API call, checks that the clicker could see that task where they clicked, and updates
@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 
 from bot.envelope import Malformed
 from bot.services import services_of
+from slack_ui.ids import DIGEST_ROW_BLOCK_PREFIX
 from slack_ui.tasks import parse_button_value, tasks_message
 from workers import queues
 from workers.open_tasks import namespace_of, open_tasks_page
@@ -31,7 +32,7 @@ MAX_OFFSET = 10_000
 OFFSET_RE = re.compile(r"[0-9]{1,5}\Z")
 
 
-def _surface(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
+def _surface(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str | None, str | None]:
     """(surface, channel, message ts) of the clicked button."""
     container = body.get("container") or {}
     if container.get("type") == "view":
@@ -41,6 +42,9 @@ def _surface(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
         return "list", channel, None
     if container.get("is_app_unfurl"):
         return "unfurl", channel, container.get("message_ts")
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    if str(action.get("block_id") or "").startswith(DIGEST_ROW_BLOCK_PREFIX):
+        return "digest", channel, ts
     return "message", channel, container.get("message_ts") or (body.get("message") or {}).get("ts")
 
 
@@ -57,7 +61,7 @@ def handle_task_action(
         task_id, due = parse_button_value(action.get("value"))
     except ValueError:
         raise Malformed("that button isn't one this app showed") from None
-    surface, channel, message_ts = _surface(body)
+    surface, channel, message_ts = _surface(body, action)
     try:
         queues.enqueue_task_action(
             services.conn,

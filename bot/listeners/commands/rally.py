@@ -1,4 +1,4 @@
-"""``/rally``: help, modals, quick-create, tasks, link/unlink, me (SPEC §4).
+"""``/rally``: help, modals, quick-create, tasks, link/unlink, me, connect, digest (SPEC §4).
 
 :func:`handle_rally_command` reads who, where and what from Bolt's context into one
 :class:`Call` and hands it, with the parsed command, to that subcommand's function in
@@ -26,6 +26,7 @@ from bot.forms import FormErrors, validate_wire
 from bot.parsing import (
     Command,
     ConnectCommand,
+    DigestCommand,
     DisconnectCommand,
     HelpCommand,
     InvalidCommand,
@@ -41,8 +42,9 @@ from bot.parsing import (
 )
 from bot.services import QueueUnavailable, Services, services_of, submission_id_for_command
 from slack_ui import ids
+from slack_ui.digests import digest_setting_text
 from slack_ui.help import build_help
-from slack_ui.messages import escape
+from slack_ui.messages import escape, slack_time
 from slack_ui.modals import (
     build_connect_personal,
     build_log_modal,
@@ -50,6 +52,7 @@ from slack_ui.modals import (
     values_from_request,
 )
 from slack_ui.tasks import record_link, tasks_message
+from workers.digests import first_taken_day, next_post, parse_at
 from workers.open_tasks import namespace_of, open_tasks_page
 from workers.slack import tell_user
 from workers.workspace import connection_state
@@ -427,6 +430,87 @@ def _disconnect(call: Call, parsed: DisconnectCommand) -> None:
     )
 
 
+def _digest(call: Call, parsed: DigestCommand) -> None:
+    """``/rally digest [on [HH:MM] | off]``: the channel's daily digest (SPEC §7).
+
+    Who may: the channel's members, as for ``/rally link`` (the digest shows the linked
+    record's tasks, which the channel sees already). A change is announced in the channel.
+    """
+    store = call.services.store
+    if parsed.on is None:
+        _answer_from_state(call, lambda: _digest_shown(call))
+        return
+    if not parsed.on:
+        try:
+            removed = store.delete_digest(call.team, call.channel)
+            if removed is not None:
+                store.audit(
+                    call.team, call.user, "digest_off", surface="command", channel=call.channel
+                )
+        except SQLAlchemyError:
+            call.redis_down()
+            return
+        if removed is None:
+            call.say("This channel had no daily digest.")
+            return
+        _announce(call, f":sunrise: <@{call.user}> turned off this channel's daily digest.")
+        return
+    try:
+        link = store.link(call.team, call.channel)
+    except SQLAlchemyError:
+        call.redis_down()
+        return
+    if link is None:
+        call.say(
+            "A digest lists the tasks of the record this channel is linked to, and this one "
+            "isn't linked yet: `/rally link deal <id or Rally URL>` first, then "
+            "`/rally digest on`."
+        )
+        return
+    tz, known = call.services.user_tz(call.client, call.team, call.user)
+    now = datetime.now(UTC)
+    at = parsed.at.strftime("%H:%M")
+    taken = first_taken_day(parsed.at, tz, now)
+    try:
+        store.set_digest(call.team, call.channel, at=at, tz=tz, by=call.user, last_day=taken)
+        store.audit(
+            call.team, call.user, "digest_on", surface="command", channel=call.channel, at=at, tz=tz
+        )
+    except SQLAlchemyError:
+        call.redis_down()
+        return
+    first = int(next_post(parsed.at, tz, now, taken).timestamp())
+    unknown = "" if known else " (I couldn't get your Slack time zone, so it is UTC)"
+    _announce(
+        call,
+        f":sunrise: <@{call.user}> turned on a daily digest here: each working day at "
+        f"{digest_setting_text(at, tz)}{unknown}, the overdue and due-today tasks of "
+        f"{call.record(link.kind, link.id)}. The first comes {slack_time(first)}.",
+    )
+
+
+def _digest_shown(call: Call) -> str:
+    store = call.services.store
+    digest = store.digest(call.team, call.channel)
+    if digest is None:
+        return (
+            "This channel has no daily digest. `/rally digest on` posts the linked record's "
+            "overdue and due-today tasks here each working day at 09:00 (or `on 08:30`)."
+        )
+    first = int(
+        next_post(parse_at(digest.at), digest.tz, datetime.now(UTC), digest.last_day).timestamp()
+    )
+    text = (
+        f":sunrise: This channel's daily digest comes each working day at "
+        f"{digest_setting_text(digest.at, digest.tz)}"
+        + (f", turned on by <@{digest.enabled_by}>" if digest.enabled_by else "")
+        + f". Next: {slack_time(first)}. `/rally digest off` stops it."
+    )
+    if store.link(call.team, call.channel) is None:
+        text += " (The channel isn't linked to a record now, so nothing is posted.)"
+    return text
+
+
 NO_KEY_RING = (
     ":warning: This app can't keep a key safely yet (the operator hasn't set "
     "RALLY_SLACK_ENCRYPTION_KEYS), so nothing was stored."
@@ -445,4 +529,5 @@ SUBCOMMANDS: dict[type[Command], Callable[[Call, Any], None]] = {
     MeCommand: _me,
     ConnectCommand: _connect,
     DisconnectCommand: _disconnect,
+    DigestCommand: _digest,
 }

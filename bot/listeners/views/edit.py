@@ -43,6 +43,12 @@ def handle_edit_submission(
     except FormErrors as exc:
         ack(response_action="errors", errors=exc.errors)
         return
+    # Fields the form left out because they were too long to show: kept, not cleared.
+    kept = (
+        [f for f in meta.get("kept") or [] if f == "body"]
+        if isinstance(meta.get("kept"), list)
+        else []
+    )
     try:
         queues.enqueue_edit(
             services.conn,
@@ -50,6 +56,7 @@ def handle_edit_submission(
             user=user,
             activity_id=activity_id,
             request=request,
+            kept=kept,
             channel=meta.get("channel"),
             message_ts=meta.get("message_ts"),
             response_url=meta.get("response_url"),

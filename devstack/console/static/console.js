@@ -13,6 +13,8 @@ const state = {
   version: -1,
   rendered: {},
   forms: {}, // view_id -> {block_id: {action_id: raw value}}: what the person typed
+  workflow: [], // the Workflow Builder panel: [{callback_id, inputs: {name: {value} | {from_step, output}}}]
+  wfError: null,
 };
 
 /* ------------------------------------------------------------------ server */
@@ -54,7 +56,8 @@ function adopt(data) {
     if (state.view === "app" && state.tab === "home") api("home", {});
   }
   const channels = (data.channels || []).filter((c) => !c.is_im);
-  if (state.view !== "app" && channels.length && !channels.some((c) => c.id === state.view)) {
+  const panel = state.view === "app" || state.view === "workflows"; // not a channel
+  if (!panel && channels.length && !channels.some((c) => c.id === state.view)) {
     state.view = channels[0].id;
     localStorage.setItem("console.view", state.view);
   }
@@ -182,6 +185,8 @@ const EMOJI = {
   white_circle: "⚪", black_circle: "⚫", exclamation: "❗", question: "❓", clock9: "🕘",
   busts_in_silhouette: "👥", bust_in_silhouette: "👤", office: "🏢", moneybag: "💰", dart: "🎯",
   thumbsup: "👍", "+1": "👍", eyes: "👀", fire: "🔥", star: "⭐", no_entry: "⛔", lock: "🔒",
+  ballot_box_with_check: "☑️", wastebasket: "🗑️", rotating_light: "🚨", large_green_circle: "🟢",
+  electric_plug: "🔌", unlock: "🔓", key: "🔑", briefcase: "💼",
 };
 const emoji = (s) => s.replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] || m);
 
@@ -200,6 +205,11 @@ function mrkdwn(text) {
   s = s.split("\n").map((line) => line.startsWith("&gt; ") ? `<blockquote>${line.slice(5)}</blockquote>` : line).join("\n");
   s = emoji(s).replace(/\n/g, "<br>");
   return s.replace(/\u0000(\d+)\u0000/g, (m, i) => holders[Number(i)]);
+}
+
+function autolink(text) {
+  // A person's own message: what they typed, with bare links made clickable (as Slack does).
+  return mrkdwn(String(text ?? "").replace(/(^|[\s(])(https?:\/\/[^\s<>|]+?)(?=[.,;:!?)]*(\s|$))/g, "$1<$2>"));
 }
 
 function textObj(obj) {
@@ -337,13 +347,33 @@ function collectForm(ctx) {
   return state.forms[ctx.view_id || `msg:${ctx.channel}:${ctx.message_ts}`] || {};
 }
 
+/* A Block Kit confirm object, drawn as Slack draws it: the action is sent only on confirm. */
+function confirmDialog(c) {
+  return new Promise((resolve) => {
+    const root = $("#confirm-root");
+    root.innerHTML = "";
+    const done = (yes) => { root.innerHTML = ""; resolve(yes); };
+    const overlay = h("div", { class: "overlay" });
+    const box = h("div", { class: "modal confirm", role: "alertdialog", "data-testid": "confirm-dialog" });
+    const head = h("div", { class: "modal-head" });
+    head.appendChild(h("h2", { "data-testid": "confirm-title" }, textObj(c.title || { type: "plain_text", text: "Are you sure?" })));
+    box.appendChild(head);
+    box.appendChild(h("div", { class: "modal-body", "data-testid": "confirm-text" }, textObj(c.text)));
+    const foot = h("div", { class: "modal-foot" });
+    foot.appendChild(h("button", { type: "button", class: "btn", "data-testid": "confirm-deny", onclick: () => done(false) }, esc(c.deny?.text || "Cancel")));
+    const style = c.style === "danger" ? "btn-danger-solid" : "btn-primary";
+    foot.appendChild(h("button", { type: "button", class: `btn ${style}`, "data-testid": "confirm-yes", onclick: () => done(true) }, esc(c.confirm?.text || "Yes")));
+    box.appendChild(foot);
+    overlay.appendChild(box);
+    overlay.addEventListener("click", (ev) => { if (ev.target === overlay) done(false); });
+    root.appendChild(overlay);
+  });
+}
+
 async function act(ctx, block, el, value) {
-  if (el.confirm) {
-    const c = el.confirm;
-    const text = `${c.title?.text || "Are you sure?"}\n\n${unslack(c.text?.text || "")}`;
-    if (!window.confirm(text)) return;
-  }
+  if (el.confirm && !(await confirmDialog(el.confirm))) return;
   await api("action", {
+    unfurl_url: ctx.unfurl_url,
     block_id: block.block_id,
     action_id: el.action_id,
     value,
@@ -519,6 +549,7 @@ function renderSidebar(d) {
       list.appendChild(li);
     }
     $("#open-app").classList.toggle("active", state.view === "app");
+    $("#open-workflows").classList.toggle("active", state.view === "workflows");
   });
 }
 
@@ -536,6 +567,18 @@ function currentChannel() {
 }
 
 function renderMain(d) {
+  const inWorkflows = state.view === "workflows";
+  $("#workflows").hidden = !inWorkflows;
+  if (inWorkflows) {
+    $("#tabs").hidden = true;
+    $("#title").innerHTML = "<b>Workflow Builder</b>";
+    $("#membership").innerHTML = "";
+    $("#home").hidden = true;
+    $("#feed").hidden = true;
+    $("#composer-area").hidden = true;
+    renderWorkflows(d);
+    return;
+  }
   const inApp = state.view === "app";
   const ch = channel(state.view);
   $("#tabs").hidden = !inApp;
@@ -547,6 +590,8 @@ function renderMain(d) {
     const text = ch.bot_member ? "Rally is in this channel" : "Rally is not in this channel";
     member.appendChild(h("span", { class: "muted" }, text + " · "));
     member.appendChild(h("button", { class: "link", "data-testid": "toggle-bot", onclick: () => api("membership", { channel: ch.id, member: !ch.bot_member }) }, ch.bot_member ? "remove" : "add"));
+    member.appendChild(h("span", { class: "muted" }, " · "));
+    member.appendChild(h("button", { class: "link", "data-testid": "sample-thread", title: "Post a thread of N messages by the workspace's people, to try Log thread as note", onclick: () => { const n = window.prompt("A thread of how many messages?", "25"); if (n) api("thread", { channel: ch.id, count: Number(n) }); } }, "sample thread"));
   }
   const showHome = inApp && state.tab === "home";
   $("#home").hidden = !showHome;
@@ -619,7 +664,15 @@ function renderMessage(m, chId) {
   content.appendChild(h("div", { class: "meta" }, meta));
   const ctx = { surface: "message", channel: chId, message_ts: m.ts, ephemeral: Boolean(m.is_ephemeral) };
   if (m.blocks && m.blocks.length) content.appendChild(renderBlocks(m.blocks, ctx));
-  else content.appendChild(h("div", { class: "section-text" }, mrkdwn(m.text)));
+  else content.appendChild(h("div", { class: "section-text" }, m.bot_id ? mrkdwn(m.text) : autolink(m.text)));
+  for (const u of m.unfurls || []) {
+    // The app's unfurl of one link (chat.unfurl), attached under the message as Slack does.
+    const box = h("div", { class: "unfurl", "data-testid": "unfurl", "data-url": u.url });
+    box.appendChild(h("div", { class: "unfurl-app muted" }, `<span class="app-dot">R</span> Rally`));
+    if (u.blocks && u.blocks.length) box.appendChild(renderBlocks(u.blocks, { ...ctx, unfurl_url: u.url }));
+    else box.appendChild(h("div", { class: "section-text" }, mrkdwn(u.text || u.title || u.url)));
+    content.appendChild(box);
+  }
   el.appendChild(content);
   if (!m.is_ephemeral) {
     const tools = h("div", { class: "msg-tools" });
@@ -678,6 +731,138 @@ function renderModals(d) {
   });
 }
 
+/* ------------------------------------------------------------------ Workflow Builder */
+
+const TYPE_NAMES = { "slack#/types/timestamp": "timestamp", "slack#/types/user_id": "user" };
+const typeName = (p) => TYPE_NAMES[p.type] || p.type;
+const stepOf = (d, id) => (d.steps || []).find((s) => s.callback_id === id);
+const kv = (obj) => Object.entries(obj || {}).map(([k, v]) => `<code>${esc(k)}</code> = ${esc(typeof v === "object" ? JSON.stringify(v) : v)}`).join(", ") || "none";
+
+function renderWorkflows(d) {
+  const root = $("#workflows");
+  if (!root.firstChild) {
+    root.appendChild(h("h2", {}, "Workflow Builder"));
+    root.appendChild(h("p", { class: "muted" }, "The app's custom steps, as <code>manifest.yml</code> declares them (<code>functions</code>). Add steps, fill their inputs (or feed one with an earlier step's output) and run the workflow: each step reaches the app as Slack's signed <code>function_executed</code> event, with its own short-lived token."));
+    root.appendChild(h("div", { id: "wf-builder" }));
+    root.appendChild(h("div", { id: "wf-runs", class: "wf-runs", "data-testid": "wf-runs" }));
+  }
+  const people = (d.people || []).map((p) => p.id);
+  once("wf-builder", [d.steps, state.workflow.map((s) => s.callback_id), people, state.wfError], () => renderBuilder(d));
+  once("wf-runs", [d.workflow_runs], () => renderRuns(d));
+}
+
+function renderBuilder(d) {
+  const box = $("#wf-builder");
+  box.innerHTML = "";
+  const catalog = h("div", { class: "wf-catalog" });
+  catalog.appendChild(h("div", {}, "<b>Steps from Rally</b>"));
+  for (const step of d.steps || []) {
+    const card = h("div", { class: "wf-card", "data-testid": `catalog-${step.callback_id}` });
+    const title = h("h3", {}, esc(step.title));
+    title.appendChild(h("button", { type: "button", class: "btn", "data-testid": `add-step-${step.callback_id}`, onclick: () => { state.workflow.push({ callback_id: step.callback_id, inputs: {} }); state.wfError = null; render(); } }, "Add step"));
+    card.appendChild(title);
+    if (step.description) card.appendChild(h("div", { class: "muted" }, esc(step.description)));
+    const describe = (params) => params.map((p) => `${esc(p.title)} <code>${esc(p.name)}</code> <span class="muted">${esc(typeName(p))}</span>${p.required ? ' <span class="wf-required">required</span>' : ""}`).join(" · ") || "none";
+    card.appendChild(h("div", { class: "wf-kv" }, `Inputs: ${describe(step.inputs)}`));
+    card.appendChild(h("div", { class: "wf-kv" }, `Outputs: ${describe(step.outputs)}`));
+    catalog.appendChild(card);
+  }
+  if (!(d.steps || []).length) catalog.appendChild(h("p", { class: "muted" }, "manifest.yml declares no functions."));
+  box.appendChild(catalog);
+
+  const steps = h("div", { class: "wf-steps", "data-testid": "wf-steps" });
+  steps.appendChild(h("div", {}, "<b>Your workflow</b>"));
+  state.workflow.forEach((item, i) => {
+    const step = stepOf(d, item.callback_id);
+    if (!step) return;
+    const card = h("div", { class: "wf-card", "data-testid": "wf-step", "data-index": i });
+    const title = h("h3", {}, `Step ${i + 1} · ${esc(step.title)}`);
+    title.appendChild(h("button", { type: "button", class: "link", "data-testid": "wf-remove", onclick: () => { state.workflow.splice(i, 1); state.wfError = null; render(); } }, "remove"));
+    card.appendChild(title);
+    const variables = [];
+    state.workflow.slice(0, i).forEach((earlier, j) => {
+      for (const o of stepOf(d, earlier.callback_id)?.outputs || []) variables.push({ value: `${j}:${o.name}`, label: `Step ${j + 1} · ${o.title}` });
+    });
+    for (const p of step.inputs) card.appendChild(renderParam(d, item, p, variables));
+    steps.appendChild(card);
+  });
+  if (!state.workflow.length) steps.appendChild(h("p", { class: "muted" }, "No steps yet: add one above."));
+  box.appendChild(steps);
+  if (state.wfError) box.appendChild(h("div", { class: "wf-error", role: "alert", "data-testid": "wf-error" }, esc(state.wfError)));
+  box.appendChild(h("button", { type: "button", class: "btn btn-primary", "data-testid": "run-workflow", disabled: !state.workflow.length, onclick: runWorkflow }, "Run workflow"));
+}
+
+function renderParam(d, item, p, variables) {
+  const row = h("div", { class: "wf-param", "data-testid": `wf-input-${p.name}` });
+  row.appendChild(h("span", {}, `${esc(p.title)}${p.required ? ' <span class="wf-required">*</span>' : ""}<small>${esc(typeName(p))}</small>`));
+  const bound = item.inputs[p.name] || {};
+  let control;
+  if (p.enum.length || p.type === "slack#/types/user_id") {
+    control = h("select", {});
+    control.appendChild(h("option", { value: "" }, "—"));
+    const choices = p.enum.length ? p.enum.map((v) => [v, v]) : (d.people || []).filter((x) => !x.is_bot).map((x) => [x.id, x.real_name]);
+    for (const [value, label] of choices) control.appendChild(h("option", { value }, esc(label)));
+  } else if (p.type === "slack#/types/timestamp") control = h("input", { type: "datetime-local" });
+  else control = h("input", { type: "text", placeholder: p.description || "" });
+  control.dataset.role = "value";
+  control.value = bound.value ?? "";
+  const set = () => { item.inputs[p.name] = { value: control.value }; };
+  control.addEventListener("input", set);
+  control.addEventListener("change", set);
+  row.appendChild(control);
+  const variable = h("select", { "data-role": "variable", title: "Use an earlier step's output" });
+  variable.appendChild(h("option", { value: "" }, variables.length ? "or use a variable…" : "no variables yet"));
+  for (const v of variables) variable.appendChild(h("option", { value: v.value }, esc(v.label)));
+  variable.disabled = !variables.length;
+  if (bound.from_step !== undefined) {
+    variable.value = `${bound.from_step}:${bound.output}`;
+    control.disabled = true;
+  }
+  variable.addEventListener("change", () => {
+    if (variable.value) {
+      const [j, name] = variable.value.split(":");
+      item.inputs[p.name] = { from_step: Number(j), output: name };
+      control.disabled = true;
+    } else {
+      control.disabled = false;
+      set();
+    }
+  });
+  row.appendChild(variable);
+  return row;
+}
+
+async function runWorkflow() {
+  const resp = await fetch("workflow", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ user: state.user, steps: state.workflow }),
+  });
+  const data = await resp.json().catch(() => ({ ok: false, error: `The console answered HTTP ${resp.status}.` }));
+  state.wfError = data.ok ? null : data.error || `The console answered HTTP ${resp.status}.`;
+  render();
+}
+
+function renderRuns(d) {
+  const box = $("#wf-runs");
+  box.innerHTML = "";
+  const runs = [...(d.workflow_runs || [])].reverse();
+  if (runs.length) box.appendChild(h("div", {}, "<b>Runs</b>"));
+  for (const run of runs) {
+    const card = h("div", { class: "wf-card", "data-testid": "wf-run", "data-run-id": run.id, "data-status": run.status });
+    card.appendChild(h("h3", {}, `<span>Run <code>${esc(run.id)}</code></span> <span class="wf-status ${esc(run.status)}" data-testid="wf-run-status">${esc(run.status)}</span>`));
+    run.steps.forEach((st, i) => {
+      const row = h("div", { class: "wf-run-step", "data-testid": "wf-run-step", "data-status": st.status });
+      row.appendChild(h("div", {}, `Step ${i + 1} · ${esc(st.title)} <span class="wf-status ${esc(st.status)}">${esc(st.status)}</span>${st.execution_id ? ` <span class="muted">${esc(st.execution_id)}</span>` : ""}`));
+      if (st.status !== "waiting") row.appendChild(h("div", { class: "wf-kv" }, `Inputs: ${kv(st.inputs)}`));
+      if (st.outputs) row.appendChild(h("div", { class: "wf-kv", "data-testid": "wf-outputs" }, `Outputs: ${kv(st.outputs)}`));
+      if (st.error) row.appendChild(h("div", { class: "wf-error", "data-testid": "wf-step-error" }, esc(st.error)));
+      card.appendChild(row);
+    });
+    box.appendChild(card);
+  }
+}
+
 /* ------------------------------------------------------------------ wiring */
 
 function shortcutMenu(ev) {
@@ -714,6 +899,7 @@ document.addEventListener("DOMContentLoaded", () => {
     switchWorkspace(first && ev.target.value === first.id ? "" : ev.target.value);
   });
   $("#add-workspace").addEventListener("click", addWorkspace);
+  $("#open-workflows").addEventListener("click", () => go("workflows"));
   for (const b of document.querySelectorAll("#tabs button")) {
     b.addEventListener("click", () => {
       state.tab = b.dataset.tab;
