@@ -39,6 +39,9 @@ COMMANDS: dict[str, Command] = {
     "dev": Command("devstack.dev", "the whole local stack on one machine (needs the dev extra)"),
     "db": Command("workers.ops.db", "the durable store: upgrade, rotate-keys"),
     "connect": Command("workers.ops.connect", "connect a workspace to its Rally tenant"),
+    "import": Command(
+        "workers.ops.import_csv", "import a CSV of activities (--dry-run: preview only)"
+    ),
     "audit": Command("workers.ops.audit", "a workspace's audit trail, oldest first"),
 }
 

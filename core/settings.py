@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     notify_retry_intervals: str = "5,30,120,300,900,1800,3600"
     # One JSON object per log line (production), or readable text (dev); core/logging.py.
     log_format: Literal["text", "json"] = "text"
+    # Least time between two progress updates of a CSV import's message (chat.update is
+    # rate limited by Slack); 0 updates after every chunk (tests).
+    import_progress_interval_ms: int = Field(default=1000, ge=0)
 
     @field_validator(
         "slack_signing_secret",

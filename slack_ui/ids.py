@@ -22,6 +22,10 @@ APP_UNINSTALLED: Final = "app_uninstalled"
 TOKENS_REVOKED: Final = "tokens_revoked"
 
 LINK_SHARED: Final = "link_shared"
+MESSAGE: Final = "message"
+"""Message events; the manifest subscribes to ``message.im`` only (a file shared in a DM
+with the app is a CSV to import)."""
+MESSAGE_IM_EVENT: Final = "message.im"
 FUNCTION_EXECUTED: Final = "function_executed"
 LOG_ACTIVITY_STEP: Final = "rally_log_activity"
 """Workflow Builder step: log an activity (inputs and outputs in manifest.yml)."""
@@ -38,6 +42,7 @@ BOT_EVENTS: Final = (
     TOKENS_REVOKED,
     FUNCTION_EXECUTED,
     LINK_SHARED,
+    MESSAGE_IM_EVENT,
 )
 
 BOT_SCOPES: Final = (
@@ -47,6 +52,9 @@ BOT_SCOPES: Final = (
     "users:read",
     "links:read",
     "links:write",
+    "im:history",
+    "files:read",
+    "files:write",
     "channels:history",
     "groups:history",
     "channels:read",
@@ -112,6 +120,9 @@ CONNECT_RALLY_ACTION: Final = "connect_rally_open"
 """App Home, admins: open the Connect Rally modal."""
 CONNECT_PERSONAL_ACTION: Final = "connect_personal_open"
 """App Home: open the form for one's own Rally key."""
+IMPORT_CSV_ACTION: Final = "csv_import_start"
+"""Import on a CSV preview; ``value`` is the stored import's id (never the file)."""
+IMPORT_ACTIONS_BLOCK: Final = "csv_import_actions"
 OWNER_SELF_SERVICE_ACTION: Final = "owner_self_service"
 """App Home, admins: let people choose their own owner id (``value``: "on" | "off")."""
 

@@ -15,6 +15,8 @@ Queues:
                        sync can never delay what someone is waiting to see
     rally-reminders    reminder sync and tick (``workers.schedules``), one of each at a
                        time (fixed job ids), so a slow Rally cannot build a backlog
+    rally-imports      CSV imports (``workers.imports.slack``): reading a shared file and
+                       importing it, long jobs that must not hold up a create or a click
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ ACTIVITIES = "rally-activities"
 NOTIFY = "rally-notify"
 ACTIONS = "rally-actions"
 REMINDERS = "rally-reminders"
-ALL_QUEUES: tuple[str, ...] = (ACTIVITIES, NOTIFY, ACTIONS, REMINDERS)
+IMPORTS = "rally-imports"
+ALL_QUEUES: tuple[str, ...] = (ACTIVITIES, NOTIFY, ACTIONS, REMINDERS, IMPORTS)
 SYNC_JOB_ID = "reminders-sync"
 TICK_JOB_ID = "reminders-tick"
 DIGEST_JOB_ID = "reminders-digests"
@@ -55,6 +58,8 @@ out a rate limit's ``Retry-After``."""
 TASK_ACTION_TIMEOUT = 60
 REMINDER_JOB_TIMEOUT = 300
 NOTIFY_TIMEOUT = 60
+IMPORT_TIMEOUT = 1800
+"""10,000 rows are 100 chunks; with a slow Rally and Slack updates, minutes, not hours."""
 
 
 def queue(name: str, conn: redis.Redis) -> Queue:
@@ -527,3 +532,93 @@ def enqueue_unfurl(
         log.info("event=duplicate_unfurl team=%s", team)
         return False
     return True
+
+
+def enqueue_read_shared_file(
+    conn: redis.Redis, *, team: str, user: str, channel: str, file_id: str
+) -> bool:
+    """Queue reading a CSV shared in the app's DM (``workers.imports.slack``), once per
+    file: Slack may deliver the event again.
+
+    Returns:
+        False when this file was already queued.
+    """
+    try:
+        queue(IMPORTS, conn).enqueue_call(
+            "workers.imports.slack.read_shared_file",
+            kwargs={"team": team, "user": user, "channel": channel, "file_id": file_id},
+            job_id=f"import-read-{team}-{file_id}",
+            unique=True,
+            retry=Retry(max=3, interval=[5, 30, 120]),
+            result_ttl=3600,
+            failure_ttl=FAILURE_TTL,
+            timeout=TASK_ACTION_TIMEOUT,
+            description=f"read shared file for {user}",
+        )
+    except DuplicateJobError:
+        log.info("event=duplicate_file_share team=%s", team)
+        return False
+    return True
+
+
+def import_job_id(import_id: str) -> str:
+    return f"import-{import_id}"
+
+
+def enqueue_import(
+    conn: redis.Redis,
+    settings: Settings,
+    *,
+    import_id: str,
+    team: str,
+    user: str,
+    channel: str,
+    message_ts: str | None,
+) -> bool:
+    """Queue an import **Import** started (``workers.imports.slack.import_from_slack``),
+    once per import at a time: a double click queues nothing more. Transient Rally trouble
+    retries the job, which carries on from the chunks already done.
+
+    Returns:
+        False when this import is already queued or running.
+    """
+    job_id = import_job_id(import_id)
+    for _ in range(2):
+        try:
+            queue(IMPORTS, conn).enqueue_call(
+                "workers.imports.slack.import_from_slack",
+                kwargs={
+                    "import_id": import_id,
+                    "team": team,
+                    "user": user,
+                    "channel": channel,
+                    "message_ts": message_ts,
+                },
+                job_id=job_id,
+                unique=True,
+                retry=create_retry(settings),
+                on_failure=Callback("workers.imports.slack.on_import_failed"),
+                result_ttl=60,
+                # Kept an hour for a look; a new click replaces it (and goes on from the
+                # chunks done).
+                failure_ttl=3600,
+                timeout=IMPORT_TIMEOUT,
+                description=f"import CSV for {user}",
+            )
+        except DuplicateJobError:
+            try:
+                earlier = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            except NoSuchJobError:
+                continue
+            if earlier.get_status() not in _ENDED:
+                log.info("event=duplicate_import import=%s", import_id)
+                return False
+            # Ended (done, or failed for good): this click is a new run of the same import,
+            # which resumes from its recorded chunks and creates nothing twice.
+            earlier.delete()
+            continue
+        return True
+    return False
+
+
+_ENDED = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED)

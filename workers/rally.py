@@ -20,7 +20,7 @@ from api_client import RallyClient
 from core import metrics
 from workers.workspace import Credential
 
-Use = Literal["activities", "actions", "reminders"]
+Use = Literal["activities", "actions", "reminders", "imports"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,9 @@ POLICIES: Final[Mapping[Use, ClientPolicy]] = MappingProxyType(
         # Nobody waits on the sync and the tick, and the next minute's run tries again;
         # more patience per call keeps a slow Rally from failing a whole sync.
         "reminders": ClientPolicy(timeout=15.0, max_retries=2),
+        # A CSV import's chunks of 100: bigger bodies, and a retried chunk is replayed by
+        # its Idempotency-Key, so patience costs nothing but time.
+        "imports": ClientPolicy(timeout=30.0, max_retries=3),
     }
 )
 

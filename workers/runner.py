@@ -267,6 +267,7 @@ PRELOAD = (
     "workers.schedules",
     "workers.reminder_poster",
     "workers.task_actions",
+    "workers.imports.slack",
     "workers.lifecycle",
     "workers.workspace",
     "core.store",

@@ -8,6 +8,7 @@ runs nothing extra. Any other database must already be at that revision.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Final
 
@@ -16,6 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy.exc import DatabaseError
 
 from core.store.schema import metadata
 
@@ -46,19 +48,30 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def ensure_schema(engine: Engine) -> None:
+def ensure_schema(engine: Engine, *, wait_s: float = 10.0) -> None:
     """Create an empty database at the newest revision; refuse one at another revision.
+
+    Several processes may start at once on a fresh database (gunicorn's workers, the
+    worker and cron): one creates it, and the others, whose own create then fails or
+    finds it half made, wait up to ``wait_s`` for its revision to be stamped.
 
     Raises:
         SchemaOutOfDate: naming the revision found and the command that migrates it.
     """
-    with engine.begin() as connection:
-        ours = set(metadata.tables)
-        if not ours & set(inspect(connection).get_table_names()):
-            metadata.create_all(connection)
-            command.stamp(_config(connection), "head")
-            return
+    try:
+        with engine.begin() as connection:
+            ours = set(metadata.tables)
+            if not ours & set(inspect(connection).get_table_names()):
+                metadata.create_all(connection)
+                command.stamp(_config(connection), "head")
+                return
+    except DatabaseError:
+        pass  # another process is creating it: its stamp decides, below
     found, wanted = current(engine), head()
+    deadline = time.monotonic() + wait_s
+    while found is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = current(engine)
     if found != wanted:
         raise SchemaOutOfDate(
             f"the database at {engine.url.render_as_string(hide_password=True)} is at "

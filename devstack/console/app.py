@@ -17,6 +17,7 @@ Served only by ``rally-slack dev`` (mounted at ``/console``) and by the browser 
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import logging
@@ -400,6 +401,15 @@ class Console:
         message = self.fake.post_as_user(channel, user, text, thread_ts=thread_ts)
         self._share_links(user, channel, message["ts"], text, thread_ts)
         return {"ok": True, "ts": message["ts"]}
+
+    def share_file(self, user: str, name: str, content: bytes) -> dict[str, Any]:
+        """The person shares a file in their DM with the app: the message Slack keeps, and
+        the ``message`` event (``file_share``, ``message.im``) Slack sends the app."""
+        message = self.fake.share_file(None, user, name, content)
+        answer = self.send(payloads.event_callback(payloads.file_share(message), team=self.team))
+        if not answer.ok:
+            self._failed(user, f"Sharing {name}", answer, message["channel"])
+        return {"ok": answer.ok, "status": answer.status, "ts": message["ts"]}
 
     def _share_links(
         self, user: str, channel: str, ts: str, text: str, thread_ts: str | None
@@ -1006,6 +1016,7 @@ def _static(name: str) -> str:
     return resources.files("devstack.console").joinpath("static", name).read_text(encoding="utf-8")
 
 
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_SAMPLE_THREAD = 10_000
 """The longest sample thread the console makes (``POST /thread``)."""
 
@@ -1061,6 +1072,30 @@ def create_console_blueprint(console: Console) -> Blueprint:
                 data["user"], data["channel"], data.get("text", ""), data.get("thread_ts")
             )
         )
+
+    @bp.post("/upload")
+    def upload() -> Response:
+        # The page's file picker: a file shared in the person's DM with the app.
+        console, data = body()
+        name = str(data.get("name") or "").strip()[:255]
+        try:
+            content = base64.b64decode(str(data.get("content_b64") or ""), validate=True)
+        except ValueError:
+            abort(400, "content_b64 must be base64")
+        if not name:
+            abort(400, "a file name is required")
+        if len(content) > MAX_UPLOAD_BYTES:
+            abort(413, "Slack takes files up to 1 GB; the console up to 20 MB")
+        return jsonify(console.share_file(data["user"], name, content))
+
+    @bp.get("/files/<file_id>")
+    def file(file_id: str) -> Response:
+        # What clicking a file in Slack shows: its bytes (the app's failed-rows CSV).
+        found = (team.file_content(file_id) for team in root.fake.teams())
+        content = next((c for c in found if c is not None), None)
+        if content is None:
+            abort(404)
+        return Response(content, mimetype="text/csv")
 
     @bp.post("/action")
     def action() -> Response:

@@ -379,6 +379,25 @@ def link_shared(
     return event
 
 
+def file_share(message: dict[str, Any], *, channel_type: str = "im") -> dict[str, Any]:
+    """The ``message`` event (subtype ``file_share``) Slack sends when a person shares a
+    file where the app listens (``message.im``: their DM with the app); ``message`` is
+    what :meth:`FakeSlack.share_file` returned. Wrap it with :func:`event_callback`."""
+    return {
+        "type": "message",
+        "subtype": "file_share",
+        "text": message.get("text", ""),
+        "files": message.get("files", []),
+        "upload": True,
+        "user": message["user"],
+        "display_as_bot": False,
+        "ts": message["ts"],
+        "channel": message["channel"],
+        "channel_type": channel_type,
+        "event_ts": message["ts"],
+    }
+
+
 def function_executed(
     callback_id: str,
     inputs: dict[str, Any],

@@ -100,6 +100,22 @@ def create_blueprint(fake: FakeSlack, name: str = "fake_slack") -> Blueprint:
         status, text = fake.handle_response_url(url_id, body if isinstance(body, dict) else {})
         return Response(text, status=status, mimetype="text/plain")
 
+    @bp.route("/files-pri/<path:rest>", methods=["GET"])
+    def file_private(rest: str) -> Response:
+        # Slack answers url_private only to a bearer token; anything else is sent to log in.
+        header = request.headers.get("Authorization", "")
+        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else None
+        content = fake.download(rest, token)
+        if content is None:
+            return Response("", status=302, headers={"Location": f"{fake.base_url}/signin"})
+        return Response(content, status=200, mimetype="application/octet-stream")
+
+    @bp.route("/upload/<upload_id>", methods=["POST"])
+    def upload(upload_id: str) -> Response:
+        if not fake.receive_upload(upload_id, request.get_data()):
+            return Response("not found", status=404, mimetype="text/plain")
+        return Response(f"OK - {len(request.get_data())}", status=200, mimetype="text/plain")
+
     add_socket_mode_route(bp, fake.socket_mode)
     return bp
 

@@ -425,6 +425,56 @@ class FakeSlack:
             self._changed()
             return copy.deepcopy(message)
 
+    def share_file(
+        self, channel: str | None, user: str, name: str, content: bytes, *, text: str = ""
+    ) -> dict[str, Any]:
+        """A person shares a file in a channel, or with ``channel=None`` in their DM with
+        the app: the message, with its ``files`` as Slack describes them (what a
+        ``file_share`` event carries)."""
+        with self._cond:
+            ch = (
+                self._workspace.open_dm(user)
+                if channel is None
+                else self._workspace.channel(channel)
+            )
+            info = self._web_api.files.share(self.base_url, user, name, content)
+            self._web_api.files.by_id[info["id"]].channels.append(ch.id)
+            message = self._messages.user_message(ch.id, user, text, None)
+            message["subtype"] = "file_share"
+            message["upload"] = True
+            message["files"] = [info]
+            self._messages.store(ch.id, message)
+            self._changed()
+            return copy.deepcopy(message)
+
+    def file_content(self, file_id: str) -> bytes | None:
+        """The bytes of a shared or uploaded file, if any."""
+        with self._cond:
+            return self._web_api.files.content_at(file_id)
+
+    def download(self, path: str, token: str | None) -> bytes | None:
+        """``url_private`` / ``url_private_download`` (``T-F/name`` or ``T-F/download/name``):
+        the bytes, to a bot token of the workspace the file is in only."""
+        with self._cond:
+            owner = self._tokens.team_of(token) if self._root is None else None
+        target = self.team(owner or self.team_id)
+        if target.token_error(token) is not None:
+            return None
+        with target._cond:
+            file_id = path.split("/", 1)[0].rsplit("-", 1)[-1]
+            return target._web_api.files.content_at(file_id)
+
+    def receive_upload(self, upload_id: str, data: bytes) -> bool:
+        """The bytes POSTed to an upload URL from ``files.getUploadURLExternal`` (of
+        whichever workspace handed it out)."""
+        for team in self.teams():
+            with team._cond:
+                received = team._web_api.files.receive(upload_id, data)
+                if received:
+                    team._changed()
+                    return True
+        return False
+
     def close_views(self, user: str | None) -> None:
         """Close every modal of ``user`` (the person pressed Cancel, or ``clear``)."""
         with self._cond:

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from devstack.fake_slack.blockkit import validate_message_blocks, validate_view
 from devstack.fake_slack.failures import Failures, SlackError
+from devstack.fake_slack.files import FileStore
 from devstack.fake_slack.messages import MessageStore
 from devstack.fake_slack.socket_mode import SocketMode
 from devstack.fake_slack.views import ViewStore
@@ -101,8 +102,10 @@ class WebApi:
         views: ViewStore,
         failures: Failures,
         socket_mode: SocketMode,
+        files: FileStore | None = None,
     ) -> None:
         self._site = site
+        self.files = files or FileStore()
         self._workspace = workspace
         self._messages = messages
         self._views = views
@@ -134,6 +137,9 @@ class WebApi:
             "chat.unfurl": self._chat_unfurl,
             "functions.completeSuccess": self._functions_complete_success,
             "functions.completeError": self._functions_complete_error,
+            "files.info": self._files_info,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
         self.reset()
 
@@ -144,6 +150,7 @@ class WebApi:
         """(channel, ts) or ("unfurl_id", id) -> {url: unfurl}: what each message shows."""
         self.ended_steps: dict[str, dict[str, Any]] = {}
         """function_execution_id -> {"outputs"} or {"error"}: how each step ended."""
+        self.files.reset()
         self.replies_page_max = REPLIES_PAGE_MAX
         """The most messages one ``conversations.replies`` page holds (a test may lower it)."""
         self.step_tokens: dict[str, tuple[str, float]] = {}
@@ -402,6 +409,27 @@ class WebApi:
         return self._end_step(params, {"error": str(params["error"])})
 
     # ------------------------------------------------------------------ views.*
+
+    def _files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"file": self.files.info(params.get("file")), "comments": []}
+
+    def _files_get_upload_url_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self.files.upload_url(self._site.base_url, BOT_USER_ID, params)
+
+    def _files_complete_upload_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = None
+        if params.get("channel_id"):
+            channel = self._workspace.channel(params.get("channel_id"))
+            self._workspace.bot_can_post(channel)
+        files = self.files.complete(params)
+        if channel is not None:
+            # Slack shares the upload as a message of the bot's, with the comment as text.
+            message = self._messages.bot_message(
+                channel.id, params.get("initial_comment") or "", None, params.get("thread_ts")
+            )
+            message["files"] = files
+            self._messages.store(channel.id, message)
+        return {"files": files}
 
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self._views.take_trigger(params.get("trigger_id"))

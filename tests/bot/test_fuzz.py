@@ -238,6 +238,28 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
         [f"{APP_URL}/activities/{TASK_ID}", f"{APP_URL}/deals/{DEAL_ID}", "https://x.example/"]
     )
     seeds.append(("event", ids.LINK_SHARED, json.loads(payloads.event_callback(shared))))
+    csv_share = fake.share_file(
+        None, "U0ALICE", "seed.csv", b"activityType,subject,body\nnote,Seed,Seed body\n"
+    )
+    seeds.append(
+        (
+            "event",
+            ids.MESSAGE,
+            json.loads(payloads.event_callback(payloads.file_share(csv_share))),
+        )
+    )
+    seeds.append(
+        (
+            "interactive",
+            ids.IMPORT_CSV_ACTION,
+            payloads.block_actions(
+                {"type": "button", "action_id": ids.IMPORT_CSV_ACTION, "value": "0" * 32},
+                channel=csv_share["channel"],
+                message={"ts": "1700000000.000200", "text": "Seed", "user": "U0RALLYBOT"},
+                response_url=url,
+            ),
+        )
+    )
     seeds.append(
         (
             "interactive",

@@ -234,3 +234,26 @@ def test_keys_rotate_and_an_unknown_key_is_named() -> None:
 def test_a_key_that_is_not_a_fernet_key_is_refused_naming_the_variable() -> None:
     with pytest.raises(ValueError, match="RALLY_SLACK_ENCRYPTION_KEYS"):
         Cipher(["not-a-key"])
+
+
+def test_processes_starting_together_on_a_fresh_database_all_start(database_url: str) -> None:
+    """gunicorn's workers, a worker and cron may open a fresh store at the same moment."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from core.store import engine_for; "
+        "from core.store.migrate import ensure_schema; ensure_schema(engine_for(sys.argv[1]))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, database_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(p.wait(timeout=120), p.communicate()[1][-500:]) for p in procs]
+    assert [code for code, _ in outcomes] == [0, 0, 0, 0], outcomes
+    ensure_schema(engine_for(database_url))

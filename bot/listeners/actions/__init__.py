@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.listeners import Listener
 from bot.listeners.actions.edit import handle_delete, handle_edit
+from bot.listeners.actions.imports import handle_import
 from bot.listeners.actions.modals import (
     handle_choose_type,
     handle_edit_and_retry,
@@ -28,4 +29,5 @@ LISTENERS: list[Listener] = [
     Listener("action", ids.CONNECT_RALLY_ACTION, handle_connect_rally),
     Listener("action", ids.CONNECT_PERSONAL_ACTION, handle_connect_personal),
     Listener("action", ids.OWNER_SELF_SERVICE_ACTION, handle_owner_self_service),
+    Listener("action", ids.IMPORT_CSV_ACTION, handle_import),
 ]

@@ -597,6 +597,7 @@ function renderMain(d) {
   $("#home").hidden = !showHome;
   $("#feed").hidden = showHome;
   $("#composer-area").hidden = showHome;
+  $("#attach-button").hidden = !inApp || showHome;
   const readOnly = inApp && d.messages_tab_read_only;
   $("#composer-text").disabled = readOnly;
   $("#send").disabled = readOnly;
@@ -664,7 +665,11 @@ function renderMessage(m, chId) {
   content.appendChild(h("div", { class: "meta" }, meta));
   const ctx = { surface: "message", channel: chId, message_ts: m.ts, ephemeral: Boolean(m.is_ephemeral) };
   if (m.blocks && m.blocks.length) content.appendChild(renderBlocks(m.blocks, ctx));
-  else content.appendChild(h("div", { class: "section-text" }, m.bot_id ? mrkdwn(m.text) : autolink(m.text)));
+  else if (m.text) content.appendChild(h("div", { class: "section-text" }, m.bot_id ? mrkdwn(m.text) : autolink(m.text)));
+  for (const f of m.files || []) {
+    const chip = h("a", { class: "file", "data-testid": "file", href: `files/${encodeURIComponent(f.id)}`, target: "_blank", download: f.name }, `📄 ${esc(f.title || f.name)} <span class="muted">${esc(String(f.size))} bytes</span>`);
+    content.appendChild(chip);
+  }
   for (const u of m.unfurls || []) {
     // The app's unfurl of one link (chat.unfurl), attached under the message as Slack does.
     const box = h("div", { class: "unfurl", "data-testid": "unfurl", "data-url": u.url });
@@ -885,6 +890,24 @@ function send(ev) {
   api("send", { channel: currentChannel(), text, thread_ts: state.threadTs });
 }
 
+function bytesToBase64(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+async function shareFile(ev) {
+  // What Slack does when a file is dropped into the app's Messages tab: the file is kept,
+  // and the app gets a message event (file_share) naming it.
+  const input = ev.target;
+  const file = input.files && input.files[0];
+  input.value = "";
+  if (!file) return;
+  const content_b64 = bytesToBase64(await file.arrayBuffer());
+  await api("upload", { name: file.name, content_b64 });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("#who").addEventListener("change", (ev) => {
     state.user = ev.target.value;
@@ -914,6 +937,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#thread-cancel").addEventListener("click", () => { state.threadTs = null; $("#thread-note").hidden = true; });
   $("#shortcuts-button").addEventListener("click", shortcutMenu);
+  $("#attach-button").addEventListener("click", () => $("#attach").click());
+  $("#attach").addEventListener("change", shareFile);
   $("#feed").addEventListener("scroll", () => (state.scrolled = true));
   document.addEventListener("click", () => { $("#message-menu").hidden = true; $("#shortcut-menu").hidden = true; });
   const params = new URLSearchParams(location.search);
