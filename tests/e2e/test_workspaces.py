@@ -368,8 +368,16 @@ def _expire(workspaces: Workspaces, token: str) -> None:
             )
 
 
+@pytest.mark.parametrize(
+    "leaving",
+    [
+        {"type": "app_uninstalled"},
+        {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [BOT_USER_ID]}},
+    ],
+    ids=["app_uninstalled", "tokens_revoked"],
+)
 def test_after_one_is_uninstalled_nothing_of_it_remains_and_the_other_still_works(
-    workspaces: Workspaces,
+    workspaces: Workspaces, leaving: dict[str, Any]
 ) -> None:
     workspaces.install(TEAM_ID)
     workspaces.install(GLOBEX)
@@ -386,7 +394,7 @@ def test_after_one_is_uninstalled_nothing_of_it_remains_and_the_other_still_work
 
     # Slack revokes the workspace's tokens and tells the app.
     workspaces.fake.uninstall(TEAM_ID)
-    response = workspaces.event({"type": "app_uninstalled"}, team=TEAM_ID)
+    response = workspaces.event(leaving, team=TEAM_ID)
     assert response.status_code == 200
     workspaces.work()
 
