@@ -8,13 +8,15 @@ from typing import Any
 
 import redis
 from slack_bolt import App, BoltContext
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
 
 from bot.listeners import register_all
 from bot.services import CONTEXT_KEY, Services
 from core.settings import Settings
 from slack_ui import ids
-from workers.slack import retry_handlers, web_client
+from workers.slack import web_client
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +59,16 @@ def create_app(
         "request_verification_enabled": verify_requests,
         "logger": logging.getLogger("bot.bolt"),
     }
+    # One client for both modes (SLACK_API_URL, retries, a logger that never logs bodies);
+    # in OAuth mode it has no token: Bolt's OAuth flow calls oauth.v2.access and rotates
+    # tokens on it, and each request gets its team's token.
+    client = web_client(settings)
     if settings.distributed:
-        app = App(oauth_settings=oauth_settings(settings, services), **common)
-        # Bolt's OAuth flow calls oauth.v2.access on this client: SLACK_API_URL's.
-        app.client.base_url = settings.slack_api_url
-        app.client.retry_handlers.extend(retry_handlers())
+        app = App(
+            client=client, oauth_settings=oauth_settings(settings, services, client), **common
+        )
     else:
-        app = App(client=web_client(settings), **common)
+        app = App(client=client, **common)
 
     @app.middleware
     def inject_services(context: BoltContext, next: Callable[[], Any]) -> Any:
@@ -74,26 +79,41 @@ def create_app(
     return app
 
 
-def oauth_settings(settings: Settings, services: Services) -> OAuthSettings:
+def oauth_settings(settings: Settings, services: Services, client: WebClient) -> OAuthSettings:
     """Bolt's OAuth v2 flow on the durable store (tokens encrypted), state checked.
 
     ``/slack/install`` sends the person to Slack's consent page (beside ``SLACK_API_URL``:
     ``https://slack.com/oauth/v2/authorize``, or the console's), ``/slack/oauth_redirect``
-    finishes it with ``oauth.v2.access``. Bolt rotates expiring tokens itself.
+    finishes it with ``oauth.v2.access``. Bolt rotates expiring tokens itself, on
+    ``client`` (``SLACK_API_URL``'s): ``OAuthSettings`` alone would build its authorizer
+    with a client of its own, which refreshes tokens at slack.com whatever
+    ``SLACK_API_URL`` says, and logs what ``oauth.v2.access`` answers at DEBUG.
     """
     assert settings.slack_client_id and settings.slack_client_secret
     store = services.store
-    return OAuthSettings(
+    installations = store.installation_store(settings.slack_client_id)
+    secret = settings.slack_client_secret.get_secret_value()
+    oauth = OAuthSettings(
         client_id=settings.slack_client_id,
-        client_secret=settings.slack_client_secret.get_secret_value(),
+        client_secret=secret,
         scopes=list(ids.BOT_SCOPES),
-        installation_store=store.installation_store(settings.slack_client_id),
+        installation_store=installations,
         state_store=store.state_store(),
         install_path=INSTALL_PATH,
         redirect_uri_path=REDIRECT_PATH,
         authorization_url=authorize_url(settings.slack_api_url),
         installation_store_bot_only=True,
     )
+    oauth.authorize = InstallationStoreAuthorize(
+        logger=logging.getLogger("bot.bolt"),
+        client_id=settings.slack_client_id,
+        client_secret=secret,
+        token_rotation_expiration_minutes=oauth.token_rotation_expiration_minutes,
+        installation_store=installations,
+        bot_only=True,
+        client=client,
+    )
+    return oauth
 
 
 INSTALL_PATH = "/slack/install"

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import html
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -59,12 +61,25 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from werkzeug.serving import BaseWSGIServer
 
+    from core.settings import Settings
+
 log = logging.getLogger("dev")
 
 # Obviously fake credentials: the console signs with this secret, and the bot token is
 # only ever shown to the console's fake Slack.
 DEV_SIGNING_SECRET = "dev-signing-secret-not-real"
 DEV_BOT_TOKEN = "xoxb-dev-not-a-real-token"
+# rally-slack dev distributes the app with OAuth, as a Slack app listed for many
+# workspaces would be: the console's fake Slack knows this client id and secret.
+DEV_CLIENT_ID = "1000000001.2000000002"
+DEV_CLIENT_SECRET = "dev-client-secret-not-real"
+# The sandbox's tenants (SPEC §6): the dev workspace's tenant, where Alice and Bob have
+# keys of their own (so what they log is theirs in Rally), and a second tenant for a
+# second workspace installed from the console.
+ALICE_DEV_KEY = "rk_dev_alice_own_key_not_real"
+BOB_DEV_KEY = "rk_dev_bob_own_key_not_real"
+SECOND_TENANT_KEY = "rk_dev_globex_workspace_key_not_real"
+PERSONAL_KEYS = (("U0ALICE", ALICE_DEV_KEY), ("U0BOB", BOB_DEV_KEY))
 MAX_RESTARTS = 5
 _COLORS = {"web": 32, "worker": 33, "cron": 35, "sandbox": 36, "redis": 34, "dev": 1}
 
@@ -368,17 +383,67 @@ def bind_web(host: str, port: int) -> tuple[BaseWSGIServer, _Slot]:
     return server, slot
 
 
+def dev_settings(env: dict[str, str]) -> Settings:
+    """The settings of every part, from ``env``: OAuth distribution when it names a
+    client id, else one workspace on ``SLACK_BOT_TOKEN``."""
+    from pydantic import SecretStr
+
+    from core.settings import Settings
+
+    fields: dict[str, Any] = {
+        "slack_signing_secret": SecretStr(env["SLACK_SIGNING_SECRET"]),
+        "slack_api_url": env["SLACK_API_URL"],
+        "rally_app_url": env.get("RALLY_APP_URL") or None,
+        "redis_url": env["REDIS_URL"],
+        "reminder_lead_minutes": int(env.get("REMINDER_LEAD_MINUTES", "15")),
+    }
+    # Every field of the other mode is set too (to None): Settings would otherwise read
+    # it from this process's environment, which is the developer's.
+    if env.get("SLACK_CLIENT_ID"):
+        fields.update(
+            slack_client_id=env["SLACK_CLIENT_ID"],
+            slack_client_secret=SecretStr(env["SLACK_CLIENT_SECRET"]),
+            slack_bot_token=None,
+            rally_base_url=None,
+            rally_api_key=None,
+        )
+    else:
+        fields.update(
+            slack_bot_token=SecretStr(env["SLACK_BOT_TOKEN"]),
+            slack_client_id=None,
+            slack_client_secret=None,
+            rally_base_url=env["RALLY_BASE_URL"],
+            rally_api_key=SecretStr(env["RALLY_API_KEY"]),
+        )
+    for name in ("DATABASE_URL", "RALLY_ALLOWED_HOSTS"):
+        if env.get(name):
+            fields[name.lower()] = env[name]
+    if env.get("RALLY_SLACK_ENCRYPTION_KEYS"):
+        fields["rally_slack_encryption_keys"] = SecretStr(env["RALLY_SLACK_ENCRYPTION_KEYS"])
+    return Settings(_env_file=None, **fields)  # type: ignore[call-arg]
+
+
 def build_web(
     origin: str, env: dict[str, str], *, manifest: str = "manifest.yml"
 ) -> tuple[WSGIApplication, Console]:
-    """The bot (configured from ``env``) beside the console, both on ``origin``."""
-    from pydantic import SecretStr
+    """The bot (configured from ``env``) beside the console, both on ``origin``.
 
+    With ``SLACK_CLIENT_ID`` in ``env`` the bot is distributed with OAuth and the
+    console's fake Slack knows the app (its client id and secret, its redirect URL on
+    this origin), so any of its workspaces can install it (:func:`install`).
+    """
     from bot.server import create_flask_app
-    from core.settings import Settings
 
     fake = FakeSlack(bot_token=DEV_BOT_TOKEN, base_url=f"{origin}/console")
     fake.permalink_base = f"{origin}/console"
+    settings = dev_settings(env)
+    if settings.distributed:
+        # A path: the browser comes back to whichever host name it used for the console.
+        fake.register_app(
+            env["SLACK_CLIENT_ID"],
+            env["SLACK_CLIENT_SECRET"],
+            redirect_uri="/slack/oauth_redirect",
+        )
     declared = read_manifest(manifest)
     console = Console(
         fake,
@@ -388,20 +453,40 @@ def build_web(
         messages_tab_read_only=messages_tab_read_only(declared),
         steps=steps_from_manifest(declared),
         unfurl_domains=unfurl_domains(declared, env.get("RALLY_APP_URL")),
-    )
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_signing_secret=SecretStr(env["SLACK_SIGNING_SECRET"]),
-        slack_bot_token=SecretStr(env["SLACK_BOT_TOKEN"]),
-        slack_api_url=env["SLACK_API_URL"],
-        rally_base_url=env["RALLY_BASE_URL"],
-        rally_api_key=SecretStr(env["RALLY_API_KEY"]),
-        rally_app_url=env.get("RALLY_APP_URL") or None,
-        redis_url=env["REDIS_URL"],
-        reminder_lead_minutes=int(env.get("REMINDER_LEAD_MINUTES", "15")),
+        oauth=settings.distributed,
     )
     bot = create_flask_app(settings)
     return combine(bot.wsgi_app, create_console_app(console).wsgi_app), console
+
+
+def install(origin: str, team: str) -> None:
+    """Install the app into ``team`` as its admin would, through the bot's own
+    ``/slack/install`` (state cookie and all), the console's consent page and the bot's
+    ``/slack/oauth_redirect``.
+
+    Raises:
+        RuntimeError: a step did not answer as it should.
+    """
+    with httpx.Client(base_url=origin, timeout=10.0) as browser:
+        page = browser.get("/slack/install", params={"team": team})
+        found = re.search(r'href="([^"]*/oauth/v2/authorize[^"]*)"', page.text)
+        if page.status_code != 200 or found is None:
+            raise RuntimeError(f"/slack/install answered {page.status_code}")
+        consent = browser.get(html.unescape(found[1]))
+        fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', consent.text))
+        action = re.search(r"<form method='post' action='([^']+)'", consent.text)
+        if consent.status_code != 200 or action is None:
+            raise RuntimeError(f"the consent page answered {consent.status_code}")
+        form = {k: html.unescape(v) for k, v in fields.items()}
+        allowed = browser.post(action[1], data={**form, "team": team, "decision": "allow"})
+        if allowed.status_code != 302:
+            raise RuntimeError(f"the consent page refused: {allowed.text}")
+        # Bolt's state cookie is Secure: a browser sends it to http://localhost, httpx
+        # only over https, so it goes back by hand, as the browser would send it.
+        cookie = page.headers.get("set-cookie", "").split(";", 1)[0]
+        back = browser.get(allowed.headers["location"], headers={"Cookie": cookie})
+        if back.status_code != 200:
+            raise RuntimeError(f"/slack/oauth_redirect answered {back.status_code}")
 
 
 # --------------------------------------------------------------------------- main
@@ -488,10 +573,12 @@ def run(args: argparse.Namespace) -> int:
         env = {
             **base_env,
             "SLACK_SIGNING_SECRET": DEV_SIGNING_SECRET,
-            "SLACK_BOT_TOKEN": DEV_BOT_TOKEN,
+            "SLACK_CLIENT_ID": DEV_CLIENT_ID,
+            "SLACK_CLIENT_SECRET": DEV_CLIENT_SECRET,
             "SLACK_API_URL": f"{local}/console/api/",
-            "RALLY_BASE_URL": sandbox_url,
-            "RALLY_API_KEY": DEV_API_KEY,
+            "DATABASE_URL": f"sqlite:///{data_dir / 'rally-slack.db'}",
+            "RALLY_SLACK_ENCRYPTION_KEYS": _encryption_key(data_dir),
+            "RALLY_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "REDIS_URL": redis_.url,
         }
         for passthrough in ("RALLY_APP_URL", "REMINDER_LEAD_MINUTES"):
@@ -508,6 +595,7 @@ def run(args: argparse.Namespace) -> int:
                     str(sandbox_port),
                     "--db",
                     str(data_dir / "sandbox.db"),
+                    *_sandbox_keys(),
                 ),
                 env,
             )
@@ -531,6 +619,7 @@ def run(args: argparse.Namespace) -> int:
         stack.spawn(Part("worker", _cli("worker"), env))
         if not args.no_cron:
             stack.spawn(Part("cron", _cli("cron"), env))
+        _set_up_dev_workspace(local, env, sandbox_url, data_dir, printer)
         _link_seeded_channels(console, printer)
         _announce(printer, origin, sandbox_url, redis_, DEV_API_KEY, cron=not args.no_cron)
 
@@ -555,6 +644,62 @@ def _http_ok(url: str, api_key: str | None = None) -> bool:
         return False
 
 
+def _encryption_key(data_dir: Path) -> str:
+    """The dev stack's Fernet key, made once and kept beside its data (what it encrypts
+    lives there too): a restart must still read what was stored."""
+    from core.secrets import new_key
+
+    path = data_dir / "encryption.key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(new_key() + "\n")
+    return path.read_text().strip()
+
+
+def _sandbox_keys() -> list[str]:
+    """``--api-key`` for each key of the sandbox: the dev tenant's workspace key and
+    Alice's and Bob's own (three owners of one tenant), and a second tenant's key."""
+    from sandbox.tenants import DEV_API_KEY
+
+    specs = [f"{DEV_API_KEY}=dev:workspace"]
+    specs += [f"{key}=dev:{user.removeprefix('U0').lower()}" for user, key in PERSONAL_KEYS]
+    specs.append(f"{SECOND_TENANT_KEY}=globex:workspace")
+    return [arg for spec in specs for arg in ("--api-key", spec)]
+
+
+def _set_up_dev_workspace(
+    origin: str, env: dict[str, str], sandbox_url: str, data_dir: Path, printer: _Printer
+) -> None:
+    """What a new customer's admin does once: install the app into the dev workspace
+    (OAuth, through the console's consent page), connect it to the sandbox's dev tenant
+    (``rally-slack connect``), and Alice and Bob each keep their own Rally key."""
+    from devstack.fake_slack.server import TEAM_ID
+    from sandbox.tenants import DEV_API_KEY
+    from workers.lifecycle import check_key
+    from workers.workspace import store_of
+
+    # Every start: the fake Slack's tokens live in memory, so last run's are gone.
+    install(origin, TEAM_ID)
+    key_file = data_dir / "dev-workspace.key"
+    key_file.write_text(DEV_API_KEY + "\n")
+    connect = _cli(
+        "connect", "--team", TEAM_ID, "--rally-url", sandbox_url, "--api-key-file", str(key_file)
+    )
+    done = subprocess.run(connect, env=env, capture_output=True, text=True, timeout=60)
+    for line in (done.stdout + done.stderr).splitlines():
+        printer.line("dev", line)
+    if done.returncode != 0:
+        raise RuntimeError("could not connect the dev workspace to the sandbox")
+    settings = dev_settings(env)
+    store = store_of(settings)
+    for user, key in PERSONAL_KEYS:
+        store.save_personal_key(TEAM_ID, user, key)
+        result = check_key(settings, sandbox_url, key)
+        store.set_personal_key_status(
+            TEAM_ID, user, "ok" if result.ok else "failed", detail=result.detail
+        )
+
+
 def _link_seeded_channels(console: Console, printer: _Printer) -> None:
     """Bind the seeded deal's channel through the bot's own ``/rally link``."""
     from devstack.seed import LINKS
@@ -576,6 +721,10 @@ def _announce(
         f"  Fake Slack   {origin}/console/api/   (SLACK_API_URL of every part)",
         f"  Health       {origin}/healthz",
         f"  Sandbox API  {sandbox_url}/api/v1/activities   (X-Api-Key: {api_key})",
+        "  People       Alice and Bob log with their own Rally keys (owners alice, bob);"
+        " everyone else with the workspace's",
+        f"  2nd tenant   {sandbox_url}   (X-Api-Key: {SECOND_TENANT_KEY}): add a workspace"
+        " in the console, then Connect Rally on its Home",
         f"  Redis        {redis_.url}   ({redis_.kind})",
         f'  Worker{" and cron" if cron else ""} running. Try: /rally help, /rally task Call Acme due:"in 20 minutes"',
         "  A fresh sandbox has an Acme task coming due: its reminder arrives in #deal-acme in a few minutes.",

@@ -83,10 +83,21 @@ def retry_handlers(retries: Retries = "all") -> list[Any]:
     return handlers
 
 
+WEB_API_LOG = logging.getLogger("workers.slack.web_api")
+"""The logger of every WebClient built here, at INFO whatever the process's level.
+
+slack_sdk logs each request's parameters and each response's body at DEBUG whenever its
+logger's *own* level is unset or DEBUG; ``oauth.v2.access`` answers with bot and refresh
+tokens, and a refresh sends the refresh token, so those lines would hold secrets."""
+WEB_API_LOG.setLevel(logging.INFO)
+
+
 def web_client(settings: Settings, *, timeout: int = 10, retries: Retries = "all") -> WebClient:
     """A WebClient on ``SLACK_API_URL`` with the bot token and the retry handlers."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = WebClient(token=token, base_url=settings.slack_api_url, timeout=timeout)
+    client = WebClient(
+        token=token, base_url=settings.slack_api_url, timeout=timeout, logger=WEB_API_LOG
+    )
     client.retry_handlers.extend(retry_handlers(retries))
     return client
 

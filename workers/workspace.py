@@ -25,7 +25,7 @@ from core.secrets import last4
 from core.settings import Settings
 from core.store import Store, open_store
 from workers.reminders.index import namespace_for
-from workers.slack import Retries, web_client
+from workers.slack import WEB_API_LOG, Retries, web_client
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def bot_token(settings: Settings, team: str | None) -> str:
         rotator = TokenRotator(
             client_id=settings.slack_client_id,
             client_secret=settings.slack_client_secret.get_secret_value(),
-            client=WebClient(base_url=settings.slack_api_url, timeout=10),
+            client=WebClient(base_url=settings.slack_api_url, timeout=10, logger=WEB_API_LOG),
         )
         refreshed = rotator.perform_bot_token_rotation(
             bot=bot, minutes_before_expiration=TOKEN_ROTATION_MINUTES

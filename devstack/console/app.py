@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -40,8 +40,9 @@ from devstack.fake_slack import payloads
 from devstack.fake_slack.server import (
     BOT_USER_ID,
     TEAM_ID,
-    TEAM_NAME,
+    Channel,
     FakeSlack,
+    Person,
     create_blueprint,
 )
 
@@ -269,7 +270,80 @@ class Console:
     step_token_ttl_s: float = 15 * 60
     notices: list[dict[str, Any]] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    team: str = TEAM_ID
+    """The workspace this console plays (``fake`` is that workspace's Slack)."""
+    oauth: bool = False
+    """Whether the bot is distributed with OAuth (then more workspaces can install it)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _others: dict[str, Console] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- workspaces
+
+    def for_team(self, team: str | None) -> Console:
+        """The console of workspace ``team`` (this one when ``None`` or its own).
+
+        Raises:
+            KeyError: no such workspace.
+        """
+        if not team or team == self.team:
+            return self
+        with self._lock:
+            if team not in self._others:
+                self._others[team] = replace(
+                    self,
+                    fake=self.fake.team(team),
+                    team=team,
+                    notices=[],
+                    runs=[],
+                    _lock=threading.Lock(),
+                    _others={},
+                )
+            return self._others[team]
+
+    def add_workspace(self, name: str) -> Console:
+        """Another workspace (Slack's "create a workspace"): two people, Erin an admin,
+        and a #sales channel. The app is not in it until someone installs it."""
+        taken = {t.team_id for t in self.fake.teams()}
+        number = len(taken) + 1
+        while f"T0TEAM{number:04d}" in taken:
+            number += 1
+        team = f"T0TEAM{number:04d}"
+        suffix = f"{number}"
+        people = [
+            Person(
+                f"U{suffix}ERIN",
+                "erin",
+                "Erin Vance",
+                "Europe/Berlin",
+                "Head of Sales",
+                is_admin=True,
+            ),
+            Person(
+                f"U{suffix}FRANK", "frank", "Frank Osei", "America/Chicago", "Account Executive"
+            ),
+            Person(BOT_USER_ID, "rally", "Rally", "America/Los_Angeles", is_bot=True),
+        ]
+        everyone = {p.id for p in people}
+        channels = [
+            Channel(f"C{suffix}SALES", "sales", members=set(everyone)),
+            Channel(f"C{suffix}GENERAL", "general", members=set(everyone)),
+        ]
+        self.fake.add_team(
+            team, name.strip() or f"Workspace {number}", people=people, channels=channels
+        )
+        return self.for_team(team)
+
+    def workspaces(self) -> list[dict[str, Any]]:
+        """Every workspace of the fake, and whether the app has a token in it."""
+        installed = {t.team for t in self.fake.tokens() if not t.revoked}
+        return [
+            {
+                "id": t.team_id,
+                "name": t.team_name,
+                "installed": (not self.oauth and t.team_id == self.team) or t.team_id in installed,
+            }
+            for t in self.fake.teams()
+        ]
 
     # ---------------------------------------------------------------- the door
 
@@ -332,7 +406,7 @@ class Console:
         """The person shares a file in their DM with the app: the message Slack keeps, and
         the ``message`` event (``file_share``, ``message.im``) Slack sends the app."""
         message = self.fake.share_file(None, user, name, content)
-        answer = self.send(payloads.event_callback(payloads.file_share(message)))
+        answer = self.send(payloads.event_callback(payloads.file_share(message), team=self.team))
         if not answer.ok:
             self._failed(user, f"Sharing {name}", answer, message["channel"])
         return {"ok": answer.ok, "status": answer.status, "ts": message["ts"]}
@@ -347,7 +421,7 @@ class Console:
         event = payloads.link_shared(links, user=user, channel=channel, message_ts=ts)
         if thread_ts:
             event["thread_ts"] = thread_ts
-        answer = self.send(payloads.event_callback(event))
+        answer = self.send(payloads.event_callback(event, team=self.team))
         if not answer.ok:
             # Slack says nothing to the person: the link just stays a plain link.
             log.warning("console.link_shared_failed why=%s", _why(answer))
@@ -362,6 +436,7 @@ class Console:
             response_url=self.fake.new_response_url(channel=channel, user=user),
             trigger_id=self.fake.new_trigger_id(user),
             channel_name=self._channel_name(channel),
+            team=self.team,
         )
         answer = self.send(body)
         if not answer.ok:
@@ -429,13 +504,14 @@ class Console:
         if view is not None:
             state = state_from_form(view, form or {}, self._tz(user))
             payload = payloads.block_actions(
-                action, user=user, trigger_id=trigger, view=view, state_values=state
+                action, user=user, trigger_id=trigger, view=view, state_values=state, team=self.team
             )
         else:
             assert message is not None
             payload = payloads.block_actions(
                 action,
                 user=user,
+                team=self.team,
                 trigger_id=trigger,
                 channel=channel,
                 message=None if ephemeral else message,
@@ -468,7 +544,7 @@ class Console:
                 live["state"] = {"values": state}
                 live.pop("_errors", None)
         payload = payloads.view_submission(
-            view, state, user=user, trigger_id=self.fake.new_trigger_id(user)
+            view, state, user=user, trigger_id=self.fake.new_trigger_id(user), team=self.team
         )
         answer = self.send(payloads.interactive_body(payload))
         if not answer.ok:
@@ -496,7 +572,9 @@ class Console:
         owner = self._owner(user, view_id)
         self.fake.close_views(owner)
         if view.get("notify_on_close"):
-            answer = self.send(payloads.interactive_body(payloads.view_closed(view, user=user)))
+            answer = self.send(
+                payloads.interactive_body(payloads.view_closed(view, user=user, team=self.team))
+            )
             if not answer.ok:
                 self._failed(user, "Closing the form", answer, None)
         return {"ok": True}
@@ -520,11 +598,14 @@ class Console:
                 message,
                 channel,
                 user=user,
+                team=self.team,
                 trigger_id=trigger,
                 response_url=self.fake.new_response_url(channel=channel, user=user),
             )
         else:
-            payload = payloads.global_shortcut(callback_id, user=user, trigger_id=trigger)
+            payload = payloads.global_shortcut(
+                callback_id, user=user, trigger_id=trigger, team=self.team
+            )
         answer = self.send(payloads.interactive_body(payload))
         if not answer.ok:
             self._failed(user, "The shortcut", answer, channel)
@@ -535,7 +616,7 @@ class Console:
         event = payloads.app_home_opened(user)
         if self.fake.home(user):
             event["view"] = self.fake.home(user)
-        answer = self.send(payloads.event_callback(event))
+        answer = self.send(payloads.event_callback(event, team=self.team))
         if not answer.ok:
             self._failed(user, "Opening the Home tab", answer, None)
         return {"ok": answer.ok, "status": answer.status}
@@ -672,7 +753,7 @@ class Console:
                 input_parameters=[p.as_slack() for p in step.inputs],
                 output_parameters=[p.as_slack() for p in step.outputs],
             )
-            answer = self.send(payloads.event_callback(event))
+            answer = self.send(payloads.event_callback(event, team=self.team))
             ended = self._wait_for_step(execution) if answer.ok else None
             if not answer.ok:
                 error = f"The app did not take the step: {_why(answer)}."
@@ -718,8 +799,11 @@ class Console:
     # ---------------------------------------------------------------- state
 
     def snapshot(self, user: str) -> dict[str, Any]:
-        """Everything the page shows ``user``, as one JSON-able object."""
+        """Everything the page shows ``user`` (or this workspace's first person, when
+        ``user`` is not in it), as one JSON-able object."""
         fake = self.fake
+        if user not in fake.people:
+            user = next((p.id for p in fake.people.values() if not p.is_bot), user)
         with fake._cond:
             fake._open_dm(user)  # the app's Messages tab is this DM
             channels: list[dict[str, Any]] = [
@@ -747,7 +831,10 @@ class Console:
             ]
             return {
                 "version": fake.version,
-                "team": {"id": TEAM_ID, "name": TEAM_NAME},
+                "team": {"id": fake.team_id, "name": fake.team_name},
+                "user": user,
+                "workspaces": self.workspaces(),
+                "oauth": self.oauth,
                 "bot": {"id": BOT_USER_ID, "dm": fake._dm_channel_id(user)},
                 "people": [
                     {
@@ -938,13 +1025,22 @@ def create_console_blueprint(console: Console) -> Blueprint:
     """The page, its JSON endpoints, and the fake Slack it plays (``api/``, ``response/``)."""
     bp = Blueprint("console", __name__)
 
-    def body() -> dict[str, Any]:
+    root = console
+
+    def team_console(team: Any) -> Console:
+        try:
+            return root.for_team(str(team) if team else None)
+        except KeyError:
+            abort(404, "no such workspace")
+
+    def body() -> tuple[Console, dict[str, Any]]:
         data = request.get_json(silent=True)
         if not isinstance(data, dict) or not data.get("user"):
             abort(400, "a JSON object with 'user' is required")
-        if data["user"] not in console.fake.people:
+        here = team_console(data.get("team"))
+        if data["user"] not in here.fake.people:
             abort(400, "unknown user")
-        return data
+        return here, data
 
     @bp.get("/")
     def index() -> Response:
@@ -960,16 +1056,17 @@ def create_console_blueprint(console: Console) -> Blueprint:
 
     @bp.get("/state")
     def state() -> Response:
+        here = team_console(request.args.get("team"))
         user = request.args.get("user") or "U0ALICE"
         since = int(request.args.get("since") or -1)
         wait = min(float(request.args.get("wait") or 0), 25.0)
         if wait > 0:
-            console.fake.wait_for_change(since, wait)
-        return jsonify(console.snapshot(user))
+            here.fake.wait_for_change(since, wait)
+        return jsonify(here.snapshot(user))
 
     @bp.post("/send")
     def send() -> Response:
-        data = body()
+        console, data = body()
         return jsonify(
             console.type_message(
                 data["user"], data["channel"], data.get("text", ""), data.get("thread_ts")
@@ -979,7 +1076,7 @@ def create_console_blueprint(console: Console) -> Blueprint:
     @bp.post("/upload")
     def upload() -> Response:
         # The page's file picker: a file shared in the person's DM with the app.
-        data = body()
+        console, data = body()
         name = str(data.get("name") or "").strip()[:255]
         try:
             content = base64.b64decode(str(data.get("content_b64") or ""), validate=True)
@@ -994,14 +1091,15 @@ def create_console_blueprint(console: Console) -> Blueprint:
     @bp.get("/files/<file_id>")
     def file(file_id: str) -> Response:
         # What clicking a file in Slack shows: its bytes (the app's failed-rows CSV).
-        content = console.fake.file_content(file_id)
+        found = (team.file_content(file_id) for team in root.fake.teams())
+        content = next((c for c in found if c is not None), None)
         if content is None:
             abort(404)
         return Response(content, mimetype="text/csv")
 
     @bp.post("/action")
     def action() -> Response:
-        data = body()
+        console, data = body()
         return jsonify(
             console.press(
                 data["user"],
@@ -1019,7 +1117,7 @@ def create_console_blueprint(console: Console) -> Blueprint:
 
     @bp.post("/workflow")
     def workflow() -> Response:
-        data = body()
+        console, data = body()
         try:
             return jsonify(console.run_workflow(data["user"], data.get("steps")))
         except WorkflowError as exc:
@@ -1029,17 +1127,17 @@ def create_console_blueprint(console: Console) -> Blueprint:
 
     @bp.post("/submit")
     def submit() -> Response:
-        data = body()
+        console, data = body()
         return jsonify(console.submit(data["user"], data["view_id"], data.get("form") or {}))
 
     @bp.post("/close")
     def close() -> Response:
-        data = body()
+        console, data = body()
         return jsonify(console.close(data["user"], data["view_id"]))
 
     @bp.post("/shortcut")
     def shortcut() -> Response:
-        data = body()
+        console, data = body()
         return jsonify(
             console.shortcut(
                 data["user"],
@@ -1052,7 +1150,7 @@ def create_console_blueprint(console: Console) -> Blueprint:
     @bp.post("/thread")
     def thread() -> Response:
         # A sample thread of N messages (the parent by this person, replies by everyone).
-        data = body()
+        console, data = body()
         count = data.get("count")
         if data.get("channel") not in console.fake.channels:
             abort(404, "no such channel")
@@ -1076,7 +1174,7 @@ def create_console_blueprint(console: Console) -> Blueprint:
 
     @bp.post("/membership")
     def membership() -> Response:
-        data = body()
+        console, data = body()
         if data.get("channel") not in console.fake.channels:
             abort(404, "no such channel")
         if data.get("member"):
@@ -1087,7 +1185,21 @@ def create_console_blueprint(console: Console) -> Blueprint:
 
     @bp.post("/home")
     def home() -> Response:
-        return jsonify(console.open_home(body()["user"]))
+        console, data = body()
+        return jsonify(console.open_home(data["user"]))
+
+    @bp.post("/workspaces")
+    def add_workspace() -> Response:
+        # Slack's "create a workspace": the page then sends the browser to the bot's
+        # /slack/install?team=..., which leads to the consent page this fake plays.
+        data = request.get_json(silent=True)
+        name = str(data.get("name") or "") if isinstance(data, dict) else ""
+        if not root.oauth:
+            abort(409, "the bot runs with one workspace's token (SLACK_BOT_TOKEN)")
+        added = root.add_workspace(name[:60])
+        return jsonify(
+            {"ok": True, "team": added.team, "install": f"/slack/install?team={added.team}"}
+        )
 
     return bp
 

@@ -27,7 +27,8 @@ from devstack.fake_slack.world import API_APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID
 class MessageStore:
     """Every channel's messages (threads included) and every ephemeral message shown."""
 
-    def __init__(self) -> None:
+    def __init__(self, team_id: str = TEAM_ID) -> None:
+        self.team_id = team_id
         self.reset()
 
     def reset(self) -> None:
@@ -56,7 +57,7 @@ class MessageStore:
             "app_id": API_APP_ID,
             "text": text or "",
             "ts": self.next_ts(),
-            "team": TEAM_ID,
+            "team": self.team_id,
             "channel": channel,
         }
         if blocks:
@@ -74,7 +75,7 @@ class MessageStore:
             "user": user,
             "text": text,
             "ts": self.next_ts(),
-            "team": TEAM_ID,
+            "team": self.team_id,
             "channel": channel,
         }
         if thread_ts:

@@ -80,6 +80,10 @@ class ResponseUrls:
         self._urls[url_id] = _ResponseUrl(url_id, channel, user, message_ts, ephemeral)
         return f"{base_url}/response/{url_id}"
 
+    def knows(self, url_id: str) -> bool:
+        """Whether ``url_id`` is one of this store's URLs."""
+        return url_id in self._urls
+
     def post(self, url_id: str, body: dict[str, Any]) -> tuple[int, str]:
         """Accept one POST to a response URL and apply it as Slack does; status and text."""
         target = self._urls.get(url_id)

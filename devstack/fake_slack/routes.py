@@ -4,6 +4,9 @@
   bodies, query strings, the token as ``Authorization: Bearer`` or a ``token`` field) and
   answering JSON with Slack's status codes and headers (``Retry-After`` on a 429);
 - ``/response/<id>``: response URLs, answered in plain text as Slack does;
+- ``/oauth/v2/authorize``: the consent page (GET) and its Allow/Cancel (POST), and
+  ``/api/oauth.v2.access`` authenticated by the client's id and secret (HTTP basic auth
+  or the form), see :mod:`devstack.fake_slack.oauth`;
 - ``/link/``: Socket Mode's WebSocket (:mod:`devstack.fake_slack.socket_mode`).
 
 Only HTTP lives here; every answer comes from :class:`~devstack.fake_slack.server.FakeSlack`,
@@ -53,6 +56,30 @@ def create_blueprint(fake: FakeSlack, name: str = "fake_slack") -> Blueprint:
     """The Web API (``/api/<method>``), response URLs (``/response/<id>``) and Socket Mode
     WebSocket (``/link/``, see :mod:`devstack.fake_slack.socket_mode`) of ``fake``."""
     bp = Blueprint(name, __name__)
+
+    @bp.route("/api/oauth.v2.access", methods=["GET", "POST"])
+    def oauth_v2_access() -> Response:
+        params = _request_params()
+        auth = request.authorization
+        basic = (
+            (auth.username or "", auth.password or "") if auth and auth.type == "basic" else None
+        )
+        status, body, _headers = fake.oauth_access(params, basic)
+        return Response(json.dumps(body), status=status, mimetype="application/json")
+
+    @bp.route("/oauth/v2/authorize", methods=["GET"])
+    def consent_page() -> Response:
+        status, page = fake.consent_page(
+            dict(request.args.items()), request.script_root + request.path
+        )
+        return Response(page, status=status, mimetype="text/html")
+
+    @bp.route("/oauth/v2/authorize", methods=["POST"])
+    def consent_decision() -> Response:
+        status, where = fake.consent_decision(dict(request.form.items()))
+        if status == 302:
+            return Response("", status=302, headers={"Location": where})
+        return Response(f"Something went wrong: {where}", status=status, mimetype="text/plain")
 
     @bp.route("/api/<method>", methods=["GET", "POST"])
     def api(method: str) -> Response:

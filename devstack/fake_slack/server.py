@@ -44,6 +44,7 @@ from typing import Any
 from devstack.fake_slack.blockkit import normalize_blocks, validate_message_blocks, validate_view
 from devstack.fake_slack.failures import Failures, SlackError
 from devstack.fake_slack.messages import MessageStore
+from devstack.fake_slack.oauth import OAuthApp, TeamCard, Token, Tokens
 from devstack.fake_slack.response_urls import ResponsePost, ResponseUrls
 from devstack.fake_slack.routes import create_app, create_blueprint
 from devstack.fake_slack.socket_mode import DEFAULT_APP_TOKEN, SocketMode, add_socket_mode_route
@@ -75,10 +76,12 @@ __all__ = [
     "Call",
     "Channel",
     "FakeSlack",
+    "OAuthApp",
     "Person",
     "ResponsePost",
     "SlackError",
     "SocketMode",
+    "Token",
     "add_socket_mode_route",
     "create_app",
     "create_blueprint",
@@ -93,10 +96,21 @@ DEFAULT_BOT_TOKEN = "xoxb-test-not-a-real-token"
 
 
 class FakeSlack:
-    """One workspace's Slack, in memory and thread-safe.
+    """One workspace's Slack, in memory and thread-safe; and the others, with OAuth.
+
+    The fake is one workspace (the dev one, unless told otherwise) that answers to
+    ``bot_token`` as ``SLACK_BOT_TOKEN``. It also plays Slack for an app distributed with
+    OAuth: :meth:`register_app` says what the app's settings hold (client id and secret,
+    redirect URL, token rotation), :meth:`add_team` stands up another workspace (its own
+    people, channels, messages and views, a :class:`FakeSlack` of its own, reached from
+    :meth:`team`), and the consent page and ``oauth.v2.access``
+    (:mod:`devstack.fake_slack.oauth`) install the app into any of them. Every Web API
+    call is then answered by the workspace its bearer token belongs to, and
+    :meth:`all_calls` says which token each call used and which workspace answered.
 
     Args:
-        bot_token: the only token the Web API accepts (anything else is ``invalid_auth``).
+        bot_token: the token the Web API accepts without OAuth (anything not issued is
+            ``invalid_auth``).
         base_url: where the fake is served (``http://127.0.0.1:PORT``), for response URLs;
             set it later with :attr:`base_url` when the port is known.
         people: the workspace's members (default: :func:`default_people`).
@@ -104,6 +118,7 @@ class FakeSlack:
         permalink_base: the origin of permalinks ``chat.getPermalink`` hands out.
         app_token: the app-level token ``apps.connections.open`` accepts (Socket Mode,
             served by :attr:`socket_mode`).
+        team_id, team_name, team_domain: which workspace this is.
     """
 
     def __init__(
@@ -113,20 +128,29 @@ class FakeSlack:
         base_url: str = "",
         people: list[Person] | None = None,
         channels: list[Channel] | None = None,
-        permalink_base: str = f"https://{TEAM_DOMAIN}.slack.com",
+        permalink_base: str | None = None,
         app_token: str = DEFAULT_APP_TOKEN,
+        team_id: str = TEAM_ID,
+        team_name: str = TEAM_NAME,
+        team_domain: str = TEAM_DOMAIN,
+        _root: FakeSlack | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
+        self.team_id = team_id
+        self.team_name = team_name
+        self._root = _root
         self.socket_mode = SocketMode(app_id=API_APP_ID)
-        self.base_url = base_url.rstrip("/")
-        self.permalink_base = permalink_base.rstrip("/")
+        self._base_url = base_url.rstrip("/")
+        self.permalink_base = (permalink_base or f"https://{team_domain}.slack.com").rstrip("/")
         self._cond = threading.Condition(threading.RLock())
         self._version = 0
-        self._workspace = Workspace(people, channels)
+        self._workspace = Workspace(
+            people, channels, team_id=team_id, team_name=team_name, team_domain=team_domain
+        )
         self._failures = Failures()
-        self._messages = MessageStore()
-        self._view_store = ViewStore()
+        self._messages = MessageStore(team_id)
+        self._view_store = ViewStore(team_id)
         self._response_urls = ResponseUrls(self._messages, self._failures)
         self._web_api = WebApi(
             self,
@@ -136,12 +160,18 @@ class FakeSlack:
             self._failures,
             self.socket_mode,
         )
+        self._tokens = Tokens()
+        self._teams: dict[str, FakeSlack] = {}
         self.reset()
 
     # ------------------------------------------------------------------ state
 
     def reset(self) -> None:
-        """Forget every call, message, view and scripted failure; restore the workspace."""
+        """Forget every call, message, view and scripted failure; restore the workspace.
+
+        Every workspace added with :meth:`add_team`, app registered and token issued by
+        OAuth goes too: the fake is one workspace answering to ``bot_token`` again.
+        """
         with self._cond:
             self._workspace.reset()
             self._web_api.reset()
@@ -151,7 +181,18 @@ class FakeSlack:
             self._view_store.reset()
             self._version = 0
             self.socket_mode.reset()
+            self._tokens.reset()
+            self._teams.clear()
             self._cond.notify_all()
+
+    @property
+    def base_url(self) -> str:
+        """Where the fake is served (every workspace of it: one server)."""
+        return self._root.base_url if self._root is not None else self._base_url
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        self._base_url = value.rstrip("/")
 
     @property
     def api_url(self) -> str:
@@ -413,19 +454,26 @@ class FakeSlack:
 
     def download(self, path: str, token: str | None) -> bytes | None:
         """``url_private`` / ``url_private_download`` (``T-F/name`` or ``T-F/download/name``):
-        the bytes, to the bot token only."""
+        the bytes, to a bot token of the workspace the file is in only."""
         with self._cond:
-            if token != self.bot_token:
-                return None
+            owner = self._tokens.team_of(token) if self._root is None else None
+        target = self.team(owner or self.team_id)
+        if target.token_error(token) is not None:
+            return None
+        with target._cond:
             file_id = path.split("/", 1)[0].rsplit("-", 1)[-1]
-            return self._web_api.files.content_at(file_id)
+            return target._web_api.files.content_at(file_id)
 
     def receive_upload(self, upload_id: str, data: bytes) -> bool:
-        """The bytes POSTed to an upload URL from ``files.getUploadURLExternal``."""
-        with self._cond:
-            received = self._web_api.files.receive(upload_id, data)
-            self._changed()
-            return received
+        """The bytes POSTed to an upload URL from ``files.getUploadURLExternal`` (of
+        whichever workspace handed it out)."""
+        for team in self.teams():
+            with team._cond:
+                received = team._web_api.files.receive(upload_id, data)
+                if received:
+                    team._changed()
+                    return True
+        return False
 
     def close_views(self, user: str | None) -> None:
         """Close every modal of ``user`` (the person pressed Cancel, or ``clear``)."""
@@ -521,19 +569,186 @@ class FakeSlack:
     def handle(
         self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """Answer one Web API call: ``(HTTP status, JSON body, extra headers)``."""
+        """Answer one Web API call: ``(HTTP status, JSON body, extra headers)``.
+
+        The workspace the bearer token belongs to answers it (this one for a token of
+        none, which it then refuses as Slack would).
+        """
         decode_json_params(params)
         with self._cond:
-            answer = self._web_api.handle(method, params, token)
-            self._changed()
+            owner = self._tokens.team_of(token) if self._root is None else None
+        target = self.team(owner or self.team_id)
+        with target._cond:
+            answer = target._web_api.handle(method, params, token)
+            target._changed()
             return answer
+
+    def token_error(self, token: str | None) -> str | None:
+        """Why ``token`` may not call this workspace's Web API (Slack's error), or None."""
+        root = self._root or self
+        if self._root is None and token == self.bot_token:
+            return None
+        with root._cond:
+            return root._tokens.check(token, self.team_id)
 
     def handle_response_url(self, url_id: str, body: dict[str, Any]) -> tuple[int, str]:
         """Accept one POST to a response URL and apply it as Slack does."""
+        target = self
         with self._cond:
-            answer = self._response_urls.post(url_id, body)
-            self._changed()
+            teams = list(self._teams.values())
+        if not self._response_urls.knows(url_id):
+            target = next((t for t in teams if t._response_urls.knows(url_id)), self)
+        with target._cond:
+            answer = target._response_urls.post(url_id, body)
+            target._changed()
             return answer
+
+    # ------------------------------------------------------------------ workspaces and OAuth
+
+    def add_team(
+        self,
+        team_id: str,
+        name: str,
+        *,
+        domain: str | None = None,
+        people: list[Person] | None = None,
+        channels: list[Channel] | None = None,
+    ) -> FakeSlack:
+        """Stand up another workspace (people and channels default to the dev team's ids);
+        the app reaches it only with a token issued for it through OAuth."""
+        if self._root is not None:
+            return self._root.add_team(
+                team_id, name, domain=domain, people=people, channels=channels
+            )
+        with self._cond:
+            if team_id == self.team_id or team_id in self._teams:
+                raise ValueError(f"workspace {team_id} exists")
+            team = FakeSlack(
+                bot_token="",
+                people=people,
+                channels=channels,
+                team_id=team_id,
+                team_name=name,
+                team_domain=domain or name.lower().replace(" ", "-"),
+                _root=self,
+            )
+            self._teams[team_id] = team
+            self._changed()
+            return team
+
+    def team(self, team_id: str) -> FakeSlack:
+        """The workspace ``team_id`` (this one, or one added with :meth:`add_team`).
+
+        Raises:
+            KeyError: no such workspace.
+        """
+        if self._root is not None:
+            return self._root.team(team_id)
+        if team_id == self.team_id:
+            return self
+        with self._cond:
+            return self._teams[team_id]
+
+    def teams(self) -> list[FakeSlack]:
+        """Every workspace, the first one (the fake's own) first."""
+        if self._root is not None:
+            return self._root.teams()
+        with self._cond:
+            return [self, *self._teams.values()]
+
+    def register_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        redirect_uri: str | None = None,
+        token_rotation: bool = False,
+    ) -> None:
+        """What the app's settings at api.slack.com hold: who may ask ``oauth.v2.access``
+        for tokens, where the consent page sends the browser back, whether tokens expire."""
+        with self._cond:
+            self._tokens.register_app(
+                OAuthApp(client_id, client_secret, redirect_uri, token_rotation=token_rotation)
+            )
+
+    def tokens(self, team: str | None = None) -> list[Token]:
+        """Every token OAuth issued (to ``team``), oldest first (copies)."""
+        if self._root is not None:
+            return self._root.tokens(team)
+        with self._cond:
+            return [copy.copy(t) for t in self._tokens.issued(team) if t.kind == "bot"]
+
+    def expire_token(self, token: str) -> None:
+        """Time passes for ``token``: from now on it is ``token_expired``."""
+        with self._cond:
+            self._tokens.expire(token)
+            self._changed()
+
+    def uninstall(self, team_id: str) -> list[str]:
+        """An admin removed the app from ``team_id``: every token of it is revoked (send
+        the app the ``app_uninstalled`` event, as Slack does next). Returns the tokens."""
+        with self._cond:
+            revoked = self._tokens.revoke_team(team_id)
+            self._changed()
+            return revoked
+
+    def _team_cards(self) -> list[TeamCard]:
+        cards = []
+        for team in self.teams():
+            people = [p for p in team.people.values() if not p.is_bot]
+            cards.append(
+                TeamCard(
+                    team.team_id,
+                    team.team_name,
+                    people[0].id if people else "",
+                    tuple((p.id, p.real_name) for p in people),
+                )
+            )
+        return cards
+
+    def consent_page(self, params: dict[str, str], action: str) -> tuple[int, str]:
+        """``GET /oauth/v2/authorize``: the consent page (200), or Slack's error page (400)."""
+        cards = self._team_cards()
+        with self._cond:
+            try:
+                return 200, self._tokens.consent(params, cards, action)
+            except SlackError as exc:
+                return 400, f"<!doctype html><p>Something went wrong: {exc.error}</p>"
+
+    def consent_decision(self, form: dict[str, str]) -> tuple[int, str]:
+        """The consent page's Allow or Cancel: ``(302, Location)``, or ``(400, error)``."""
+        cards = self._team_cards()
+        with self._cond:
+            try:
+                location = self._tokens.decide(form, cards)
+            except SlackError as exc:
+                return 400, exc.error
+            self._changed()
+            return 302, location
+
+    def oauth_access(
+        self, params: dict[str, Any], basic: tuple[str, str] | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """``oauth.v2.access`` (authenticated by the client id and secret, not a token)."""
+        names = {t.team_id: t.team_name for t in self.teams()}
+        with self._cond:
+            try:
+                body = {"ok": True, **self._tokens.access(params, basic, names)}
+            except SlackError as exc:
+                body = {"ok": False, "error": exc.error}
+            recorded = {k: v for k, v in params.items() if k != "client_secret"}
+            self._web_api.record("oauth.v2.access", recorded, None, 200, body)
+            self._changed()
+            return 200, body, {}
+
+    def all_calls(self, method: str | None = None) -> list[Call]:
+        """Every call any workspace received (of ``method``), oldest first; each says
+        which token it came with and which workspace answered (:attr:`Call.team`)."""
+        calls: list[Call] = []
+        for team in self.teams():
+            with team._cond:
+                calls += team._web_api.calls(method)
+        return sorted(calls, key=lambda c: c.at)
 
     # ------------------------------------------------------------------ for the console
     # The console (devstack/console/app.py) reads and edits views and DMs in place, while

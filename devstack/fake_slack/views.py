@@ -37,7 +37,8 @@ def _new_view_id() -> str:
 class ViewStore:
     """Every view opened, each person's modal stack and Home tab, and the trigger ids."""
 
-    def __init__(self) -> None:
+    def __init__(self, team_id: str = TEAM_ID) -> None:
+        self.team_id = team_id
         self.reset()
 
     def reset(self) -> None:
@@ -178,7 +179,9 @@ class ViewStore:
         if hash and old and hash != old["hash"]:
             raise SlackError("hash_conflict")
         view_id = old["id"] if old else _new_view_id()
-        full = _full_view(view, view_id, root_view_id=view_id, previous_view_id=None)
+        full = _full_view(
+            view, view_id, root_view_id=view_id, previous_view_id=None, team_id=self.team_id
+        )
         self._homes[user] = full
         return full
 
@@ -208,7 +211,9 @@ class ViewStore:
         stack = self._stacks.setdefault(user, []) if push else []
         root = stack[0] if stack else view_id
         previous = stack[-1] if stack else None
-        full = _full_view(view, view_id, root_view_id=root, previous_view_id=previous)
+        full = _full_view(
+            view, view_id, root_view_id=root, previous_view_id=previous, team_id=self.team_id
+        )
         self.by_id[view_id] = full
         self.owner[view_id] = user
         if push:
@@ -225,6 +230,7 @@ class ViewStore:
             view_id,
             root_view_id=old.get("root_view_id"),
             previous_view_id=old.get("previous_view_id"),
+            team_id=self.team_id,
         )
         self.by_id[view_id] = full
         return full
@@ -236,11 +242,12 @@ def _full_view(
     *,
     root_view_id: str | None,
     previous_view_id: str | None,
+    team_id: str = TEAM_ID,
 ) -> dict[str, Any]:
     """``view`` as Slack returns it: with its ids, a fresh hash, and empty state."""
     return {
         "id": view_id,
-        "team_id": TEAM_ID,
+        "team_id": team_id,
         "type": view.get("type", "modal"),
         "blocks": normalize_blocks(view.get("blocks") or []),
         "private_metadata": view.get("private_metadata", ""),
@@ -256,6 +263,6 @@ def _full_view(
         "root_view_id": root_view_id,
         "app_id": API_APP_ID,
         "external_id": view.get("external_id", ""),
-        "app_installed_team_id": TEAM_ID,
+        "app_installed_team_id": team_id,
         "bot_id": BOT_ID,
     }

@@ -32,15 +32,7 @@ from devstack.fake_slack.files import FileStore
 from devstack.fake_slack.messages import MessageStore
 from devstack.fake_slack.socket_mode import SocketMode
 from devstack.fake_slack.views import ViewStore
-from devstack.fake_slack.world import (
-    API_APP_ID,
-    BOT_ID,
-    BOT_USER_ID,
-    TEAM_DOMAIN,
-    TEAM_ID,
-    TEAM_NAME,
-    Workspace,
-)
+from devstack.fake_slack.world import API_APP_ID, BOT_ID, BOT_USER_ID, Workspace
 
 # Methods Slack only accepts with the app-level token (xapp-...), not the bot token.
 _APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
@@ -75,6 +67,9 @@ class Call:
     status: int
     response: dict[str, Any]
     at: float
+    team: str | None = None
+    """The workspace whose Web API answered (the one the token belongs to, or the
+    default workspace for a token of none)."""
 
     @property
     def ok(self) -> bool:
@@ -90,8 +85,10 @@ class Site(Protocol):
 
     base_url: str
     permalink_base: str
-    bot_token: str
     app_token: str
+
+    def token_error(self, token: str | None) -> str | None:
+        """Why ``token`` may not call this workspace's Web API (Slack's error), or None."""
 
 
 class WebApi:
@@ -168,8 +165,20 @@ class WebApi:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Answer and record one call (``params`` already decoded): status, body, headers."""
         status, body, headers = self._answer(method, params, token)
-        self._calls.append(Call(method, params, token, status, body, time.time()))
+        self.record(method, params, token, status, body)
         return status, body, headers
+
+    def record(
+        self,
+        method: str,
+        params: dict[str, Any],
+        token: str | None,
+        status: int,
+        body: dict[str, Any],
+    ) -> None:
+        """Add one call to the log."""
+        call = Call(method, params, token, status, body, time.time(), self._workspace.team_id)
+        self._calls.append(call)
 
     def _answer(
         self, method: str, params: dict[str, Any], token: str | None
@@ -185,13 +194,17 @@ class WebApi:
         if token is None and method != "api.test":
             return 200, {"ok": False, "error": "not_authed"}, {}
         app_level = method in _APP_LEVEL_METHODS
-        expected = self._site.app_token if app_level else self._site.bot_token
         if app_level and token and not token.startswith("xapp-"):
             return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
         # A workflow step's own token (xwfp-) may end the step it was issued for.
         step_token = method.startswith("functions.") and bool(token and token.startswith("xwfp-"))
-        if token != expected and method != "api.test" and not step_token:
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if method != "api.test" and not step_token:
+            if app_level:
+                refused = None if token == self._site.app_token else "invalid_auth"
+            else:
+                refused = self._site.token_error(token)
+            if refused:
+                return 200, {"ok": False, "error": refused}, {}
         if step_token and (refusal := self._refuse_step_token(str(token), params)):
             return 200, {"ok": False, "error": refusal}, {}
         try:
@@ -237,10 +250,10 @@ class WebApi:
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
-            "url": f"https://{TEAM_DOMAIN}.slack.com/",
-            "team": TEAM_NAME,
+            "url": f"https://{self._workspace.team_domain}.slack.com/",
+            "team": self._workspace.team_name,
             "user": "rally",
-            "team_id": TEAM_ID,
+            "team_id": self._workspace.team_id,
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
@@ -262,9 +275,9 @@ class WebApi:
     def _team_info(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
             "team": {
-                "id": TEAM_ID,
-                "name": TEAM_NAME,
-                "domain": TEAM_DOMAIN,
+                "id": self._workspace.team_id,
+                "name": self._workspace.team_name,
+                "domain": self._workspace.team_domain,
                 "email_domain": "example.com",
                 "icon": {},
             }
@@ -452,18 +465,25 @@ class WebApi:
         person = self._workspace.people.get(params.get("user") or "")
         if person is None:
             raise SlackError("user_not_found")
-        return {"user": person.as_slack_user()}
+        return {"user": person.as_slack_user(team_id=self._workspace.team_id)}
 
     def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
-            "members": [p.as_slack_user() for p in self._workspace.people.values()],
+            "members": [
+                p.as_slack_user(team_id=self._workspace.team_id)
+                for p in self._workspace.people.values()
+            ],
             "cache_ts": int(time.time()),
             "response_metadata": {"next_cursor": ""},
         }
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("channel"):
-            return {"channel": self._workspace.channel(params["channel"]).as_slack_channel()}
+            return {
+                "channel": self._workspace.channel(params["channel"]).as_slack_channel(
+                    self._workspace.team_id
+                )
+            }
         users = [u for u in str(params.get("users") or "").split(",") if u]
         if len(users) != 1:
             raise SlackError("users_list_not_supplied" if not users else "not_enough_users")
@@ -480,7 +500,11 @@ class WebApi:
         channel_id = params.get("channel")
         if channel_id not in self._workspace.channels:
             raise SlackError("channel_not_found")
-        return {"channel": self._workspace.channels[channel_id].as_slack_channel()}
+        return {
+            "channel": self._workspace.channels[channel_id].as_slack_channel(
+                self._workspace.team_id
+            )
+        }
 
     def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
         channel_id = params.get("channel")
@@ -494,7 +518,7 @@ class WebApi:
         if channel.is_private or channel.is_im:
             raise SlackError("method_not_supported_for_channel_type")
         channel.members.add(BOT_USER_ID)
-        return {"channel": channel.as_slack_channel()}
+        return {"channel": channel.as_slack_channel(self._workspace.team_id)}
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._workspace.channel(params.get("channel"))

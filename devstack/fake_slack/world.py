@@ -49,9 +49,11 @@ class Person:
     tz: str
     title: str = ""
     is_bot: bool = False
+    is_admin: bool = False
 
-    def as_slack_user(self, now: datetime | None = None) -> dict[str, Any]:
-        """The ``user`` object of ``users.info``, with the time zone as of ``now``."""
+    def as_slack_user(self, now: datetime | None = None, team_id: str = TEAM_ID) -> dict[str, Any]:
+        """The ``user`` object of ``users.info`` (a member of ``team_id``), with the time
+        zone as of ``now``."""
         moment = (now or datetime.now(UTC)).astimezone(ZoneInfo(self.tz))
         offset = moment.utcoffset()
         dst = bool(moment.dst())
@@ -59,7 +61,7 @@ class Person:
         first, _, last = self.real_name.partition(" ")
         return {
             "id": self.id,
-            "team_id": TEAM_ID,
+            "team_id": team_id,
             "name": self.name,
             "deleted": False,
             "color": "9f69e7",
@@ -76,9 +78,9 @@ class Person:
                 "first_name": first,
                 "last_name": last,
                 "email": f"{self.name}@example.com",
-                "team": TEAM_ID,
+                "team": team_id,
             },
-            "is_admin": False,
+            "is_admin": self.is_admin,
             "is_owner": False,
             "is_primary_owner": False,
             "is_restricted": False,
@@ -100,8 +102,8 @@ class Channel:
     im_user: str | None = None
     members: set[str] = field(default_factory=set)
 
-    def as_slack_channel(self) -> dict[str, Any]:
-        """The ``channel`` object of ``conversations.info``."""
+    def as_slack_channel(self, team_id: str = TEAM_ID) -> dict[str, Any]:
+        """The ``channel`` object of ``conversations.info`` (a channel of ``team_id``)."""
         if self.is_im:
             return {
                 "id": self.id,
@@ -129,7 +131,7 @@ class Channel:
             "is_member": BOT_USER_ID in self.members,
             "created": 1700000000,
             "creator": "U0ALICE",
-            "context_team_id": TEAM_ID,
+            "context_team_id": team_id,
             "topic": {"value": "", "creator": "", "last_set": 0},
             "purpose": {"value": "", "creator": "", "last_set": 0},
             "num_members": len(self.members),
@@ -163,11 +165,21 @@ class Workspace:
     Args:
         people: the members (default: :func:`default_people`), restored on :meth:`reset`.
         channels: the channels (default: :func:`default_channels`), restored on :meth:`reset`.
+        team_id, team_name, team_domain: which workspace this is (default: the dev one).
     """
 
     def __init__(
-        self, people: list[Person] | None = None, channels: list[Channel] | None = None
+        self,
+        people: list[Person] | None = None,
+        channels: list[Channel] | None = None,
+        *,
+        team_id: str = TEAM_ID,
+        team_name: str = TEAM_NAME,
+        team_domain: str = TEAM_DOMAIN,
     ) -> None:
+        self.team_id = team_id
+        self.team_name = team_name
+        self.team_domain = team_domain
         self._initial_people = people
         self._initial_channels = channels
         self.reset()

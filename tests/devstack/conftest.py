@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,6 +89,7 @@ def console_stack(
     redis_conn: redis.Redis,
     sandbox_url: str,
     rally_app_url: str | None,
+    tmp_path: Path,
 ) -> Iterator[ConsoleStack]:
     server, slot = bind_web("127.0.0.1", 0)
     origin = f"http://127.0.0.1:{server.server_port}"
@@ -99,6 +101,8 @@ def console_stack(
         "RALLY_API_KEY": DEV_API_KEY,
         "REDIS_URL": redis_url,
         "JOB_RETRY_INTERVALS": "0,0",
+        # The store of this test alone (not .data/ of the working directory).
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'rally-slack.db'}",
     }
     if rally_app_url:
         env["RALLY_APP_URL"] = rally_app_url

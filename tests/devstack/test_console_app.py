@@ -422,6 +422,34 @@ def test_permalinks_open_their_channel_in_the_console(world: World) -> None:
     assert response.status_code == 200 and str(response.url).endswith("/console/?channel=C0ACME")
 
 
+def test_another_workspace_is_added_only_when_the_bot_runs_with_oauth(world: World) -> None:
+    refused = httpx.post(f"{world.origin}/console/workspaces", json={"name": "Globex"})
+    assert refused.status_code == 409
+    world.console.oauth = True
+    added = httpx.post(f"{world.origin}/console/workspaces", json={"name": "Globex"}).json()
+    team = added["team"]
+    assert added["install"] == f"/slack/install?team={team}"
+    state = httpx.get(
+        f"{world.origin}/console/state", params={"team": team, "user": "U0ALICE"}
+    ).json()
+    # Alice is not in Globex: the page is shown to its first person, in its channels.
+    assert state["team"] == {"id": team, "name": "Globex"}
+    assert state["user"] != "U0ALICE" and state["user"] in {p["id"] for p in state["people"]}
+    assert {c["name"] for c in state["channels"] if not c["is_im"]} == {"sales", "general"}
+    assert [(w["name"], w["installed"]) for w in state["workspaces"]] == [
+        ("Rally Dev", False),
+        ("Globex", False),
+    ]
+    # A gesture names a person of the workspace it is made in.
+    wrong = httpx.post(
+        f"{world.origin}/console/send",
+        json={"team": team, "user": "U0ALICE", "channel": "C0SALES", "text": "hi"},
+    )
+    assert wrong.status_code == 400
+    unknown = httpx.get(f"{world.origin}/console/state", params={"team": "T0NOPE"})
+    assert unknown.status_code == 404
+
+
 # ------------------------------------------------------------------ Workflow Builder
 
 

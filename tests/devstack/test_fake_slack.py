@@ -266,6 +266,125 @@ def test_wait_for_sees_a_call_made_from_another_thread(fake_slack: FakeSlack) ->
         fake_slack.wait_for("views.open", timeout=0.2)
 
 
+# -- many workspaces and OAuth --------------------------------------------------------------
+
+OAUTH_ID = "111.222"
+OAUTH_SECRET = "test-oauth-secret-not-real"
+OAUTH_REDIRECT = "https://app.rally.test/slack/oauth_redirect"
+
+
+def _code(fake: FakeSlack, team: str, **extra: str) -> str:
+    """Allow the consent page for ``team``; the code the browser is sent back with."""
+    query = {"client_id": OAUTH_ID, "scope": "commands,chat:write", "state": "s1", **extra}
+    page = httpx.get(f"{fake.base_url}/oauth/v2/authorize", params={**query, "team": team})
+    assert page.status_code == 200 and "Install Rally into" in page.text
+    allowed = httpx.post(
+        f"{fake.base_url}/oauth/v2/authorize", data={**query, "team": team, "decision": "allow"}
+    )
+    assert allowed.status_code == 302
+    location = httpx.URL(allowed.headers["location"])
+    assert str(location).startswith(OAUTH_REDIRECT) and location.params["state"] == "s1"
+    return location.params["code"]
+
+
+def test_oauth_installs_into_the_chosen_workspace_and_each_token_reaches_only_its_own(
+    fake_slack: FakeSlack,
+) -> None:
+    fake_slack.register_app(OAUTH_ID, OAUTH_SECRET, redirect_uri=OAUTH_REDIRECT)
+    other = fake_slack.add_team("T0OTHER", "Other Co")
+    oauth = WebClient(base_url=fake_slack.api_url)
+    answer = oauth.oauth_v2_access(
+        client_id=OAUTH_ID, client_secret=OAUTH_SECRET, code=_code(fake_slack, "T0OTHER")
+    )
+    assert answer["team"] == {"id": "T0OTHER", "name": "Other Co"}
+    assert answer["access_token"].startswith("xoxb-") and answer["token_type"] == "bot"
+    assert answer["bot_user_id"] == BOT_USER_ID and answer["authed_user"]["id"] == "U0ALICE"
+    assert answer["scope"] == "commands,chat:write" and "refresh_token" not in answer
+    token = answer["access_token"]
+    # The code is good once.
+    with pytest.raises(SlackApiError) as err:
+        oauth.oauth_v2_access(client_id=OAUTH_ID, client_secret=OAUTH_SECRET, code="1.x")
+    assert err.value.response["error"] == "invalid_code"
+
+    theirs = WebClient(token=token, base_url=fake_slack.api_url)
+    assert theirs.auth_test()["team_id"] == "T0OTHER"
+    theirs.chat_postMessage(channel="C0SALES", text="hello other")
+    assert [m["text"] for m in other.messages("C0SALES")] == ["hello other"]
+    assert fake_slack.messages("C0SALES") == []
+    assert [(c.method, c.team, c.token) for c in fake_slack.all_calls("chat.postMessage")] == [
+        ("chat.postMessage", "T0OTHER", token)
+    ]
+    # The single-workspace token still answers for the dev workspace only.
+    ours = WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+    assert ours.auth_test()["team_id"] == TEAM_ID
+    # Uninstalled: every token of that workspace is revoked.
+    fake_slack.uninstall("T0OTHER")
+    with pytest.raises(SlackApiError) as err:
+        theirs.auth_test()
+    assert err.value.response["error"] == "token_revoked"
+
+
+def test_oauth_refuses_a_wrong_secret_a_foreign_redirect_and_an_unknown_client(
+    fake_slack: FakeSlack,
+) -> None:
+    fake_slack.register_app(OAUTH_ID, OAUTH_SECRET, redirect_uri=OAUTH_REDIRECT)
+    code = _code(fake_slack, TEAM_ID)
+    wrong = httpx.post(
+        fake_slack.api_url + "oauth.v2.access", data={"code": code}, auth=(OAUTH_ID, "nope")
+    )
+    assert wrong.json() == {"ok": False, "error": "bad_client_secret"}
+    foreign = httpx.get(
+        f"{fake_slack.base_url}/oauth/v2/authorize",
+        params={"client_id": OAUTH_ID, "scope": "commands", "redirect_uri": "https://evil.test/"},
+    )
+    assert foreign.status_code == 400 and "bad_redirect_uri" in foreign.text
+    unknown = httpx.get(
+        f"{fake_slack.base_url}/oauth/v2/authorize",
+        params={"client_id": "999.999", "scope": "commands"},
+    )
+    assert unknown.status_code == 400 and "invalid_client_id" in unknown.text
+    # Basic auth with the right secret works, and the code was not spent by the failure.
+    right = httpx.post(
+        fake_slack.api_url + "oauth.v2.access", data={"code": code}, auth=(OAUTH_ID, OAUTH_SECRET)
+    )
+    assert right.json()["ok"] is True
+
+
+def test_rotating_tokens_expire_and_a_refresh_token_is_good_once(fake_slack: FakeSlack) -> None:
+    fake_slack.register_app(
+        OAUTH_ID, OAUTH_SECRET, redirect_uri=OAUTH_REDIRECT, token_rotation=True
+    )
+    oauth = WebClient(base_url=fake_slack.api_url)
+    first = oauth.oauth_v2_access(
+        client_id=OAUTH_ID, client_secret=OAUTH_SECRET, code=_code(fake_slack, TEAM_ID)
+    )
+    assert first["access_token"].startswith("xoxe.xoxb-1-") and first["expires_in"] == 43200
+    assert first["refresh_token"].startswith("xoxe-1-")
+    fake_slack.expire_token(first["access_token"])
+    with pytest.raises(SlackApiError) as err:
+        WebClient(token=first["access_token"], base_url=fake_slack.api_url).auth_test()
+    assert err.value.response["error"] == "token_expired"
+
+    second = oauth.oauth_v2_access(
+        client_id=OAUTH_ID,
+        client_secret=OAUTH_SECRET,
+        grant_type="refresh_token",
+        refresh_token=first["refresh_token"],
+    )
+    assert second["access_token"] != first["access_token"]
+    assert second["team"]["id"] == TEAM_ID
+    fresh = WebClient(token=second["access_token"], base_url=fake_slack.api_url)
+    assert fresh.auth_test()["team_id"] == TEAM_ID
+    with pytest.raises(SlackApiError) as err:
+        oauth.oauth_v2_access(
+            client_id=OAUTH_ID,
+            client_secret=OAUTH_SECRET,
+            grant_type="refresh_token",
+            refresh_token=first["refresh_token"],
+        )
+    assert err.value.response["error"] == "invalid_refresh_token"
+
+
 def test_a_step_token_ends_only_its_own_step_and_only_while_it_lives(fake_slack: FakeSlack) -> None:
     token = fake_slack.issue_step_token("Fx0MINE")
     other = WebClient(token=token, base_url=fake_slack.api_url)

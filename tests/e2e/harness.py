@@ -53,12 +53,19 @@ class Rally:
         conn: redis.Redis,
         api_url: str,
         settings: Settings,
+        *,
+        team: str = TEAM_ID,
+        api_key: str = DEV_API_KEY,
     ) -> None:
         self.client = client
         self.fake = fake
         self.redis = conn
         self.api_url = api_url
         self.settings = settings
+        self.team = team
+        """The workspace the requests come from (``fake`` is that workspace's Slack)."""
+        self.api_key = api_key
+        """The tenant :meth:`activities` reads."""
 
     # -- Slack → app ----------------------------------------------------------------
 
@@ -88,6 +95,7 @@ class Rally:
             command=command,
             user=user,
             channel=channel,
+            team=self.team,
             trigger_id=trigger_id or self.fake.new_trigger_id(user),
             response_url=response_url or self.fake.new_response_url(channel=channel, user=user),
         )
@@ -116,7 +124,9 @@ class Rally:
         self, view: dict[str, Any], values: dict[str, Any] | None = None, *, user: str = "U0ALICE"
     ) -> Any:
         """Submit ``view`` filled with ``values`` (block_id → value); returns the response."""
-        payload = view_submission(view, state_values_for(view, values or {}), user=user)
+        payload = view_submission(
+            view, state_values_for(view, values or {}), user=user, team=self.team
+        )
         return self.interact(payload)
 
     # -- workers and API ------------------------------------------------------------
@@ -128,7 +138,7 @@ class Rally:
     def activities(self) -> list[dict[str, Any]]:
         response = httpx.get(
             f"{self.api_url}/api/v1/activities",
-            headers={"X-Api-Key": DEV_API_KEY},
+            headers={"X-Api-Key": self.api_key},
             params={"limit": 100},
         )
         response.raise_for_status()

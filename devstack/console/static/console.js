@@ -4,6 +4,7 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const state = {
+  team: localStorage.getItem("console.team") || "", // "" is the dev workspace
   user: localStorage.getItem("console.user") || "U0ALICE",
   view: localStorage.getItem("console.view") || "C0SALES", // a channel id, or "app"
   tab: "home",
@@ -22,7 +23,7 @@ async function api(path, body) {
   const resp = await fetch(path, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ user: state.user, ...body }),
+    body: JSON.stringify({ user: state.user, team: state.team, ...body }),
   });
   if (!resp.ok) console.warn("console", path, resp.status);
   return resp.ok ? resp.json() : { ok: false, status: resp.status };
@@ -32,8 +33,9 @@ async function poll() {
   for (;;) {
     try {
       const wait = state.version < 0 ? 0 : 20;
-      const resp = await fetch(`state?user=${state.user}&since=${state.version}&wait=${wait}`);
+      const resp = await fetch(`state?user=${state.user}&team=${state.team}&since=${state.version}&wait=${wait}`);
       const data = await resp.json();
+      adopt(data);
       if (data.version !== state.version || state.dirty) {
         state.dirty = false;
         state.version = data.version;
@@ -46,10 +48,49 @@ async function poll() {
   }
 }
 
+function adopt(data) {
+  // Another workspace has other people and channels: the server says whom it showed.
+  if (data.user && data.user !== state.user) {
+    state.user = data.user;
+    localStorage.setItem("console.user", state.user);
+    if (state.view === "app" && state.tab === "home") api("home", {});
+  }
+  const channels = (data.channels || []).filter((c) => !c.is_im);
+  const panel = state.view === "app" || state.view === "workflows"; // not a channel
+  if (!panel && channels.length && !channels.some((c) => c.id === state.view)) {
+    state.view = channels[0].id;
+    localStorage.setItem("console.view", state.view);
+  }
+}
+
+function switchWorkspace(team) {
+  state.team = team;
+  localStorage.setItem("console.team", team);
+  state.forms = {};
+  state.threadTs = null;
+  refresh();
+}
+
+async function addWorkspace() {
+  const name = $("#new-workspace-name").value.trim() || "Globex Sales";
+  const resp = await fetch("workspaces", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name }),
+  });
+  if (!resp.ok) return;
+  const added = await resp.json();
+  localStorage.setItem("console.team", added.team);
+  // Install the app there as an admin would: the bot's /slack/install, then Slack's
+  // consent page (played by this console), then back to the bot's redirect URL.
+  location.href = added.install;
+}
+
 function refresh() {
   // Ask for a fresh snapshot now (e.g. after switching person), without waiting for news.
   state.version = -1;
-  fetch(`state?user=${state.user}&since=-1`).then((r) => r.json()).then((data) => {
+  fetch(`state?user=${state.user}&team=${state.team}&since=-1`).then((r) => r.json()).then((data) => {
+    adopt(data);
     state.version = data.version;
     state.data = data;
     state.rendered = {};
@@ -482,6 +523,16 @@ function once(key, value, fn) {
 
 function renderSidebar(d) {
   $("#team-name").textContent = d.team.name;
+  once("workspaces", [d.workspaces, d.team.id], () => {
+    const pick = $("#workspace");
+    pick.innerHTML = "";
+    for (const w of d.workspaces || []) {
+      const label = `${esc(w.name)}${w.installed ? "" : " (Rally not installed)"}`;
+      pick.appendChild(h("option", { value: w.id }, label));
+    }
+    pick.value = d.team.id;
+    $("#workspaces").hidden = !(d.oauth || (d.workspaces || []).length > 1);
+  });
   once("who", d.people, () => {
     const who = $("#who");
     who.innerHTML = "";
@@ -866,6 +917,11 @@ document.addEventListener("DOMContentLoaded", () => {
     refresh();
   });
   $("#open-app").addEventListener("click", () => go("app"));
+  $("#workspace").addEventListener("change", (ev) => {
+    const first = (state.data.workspaces || [])[0];
+    switchWorkspace(first && ev.target.value === first.id ? "" : ev.target.value);
+  });
+  $("#add-workspace").addEventListener("click", addWorkspace);
   $("#open-workflows").addEventListener("click", () => go("workflows"));
   for (const b of document.querySelectorAll("#tabs button")) {
     b.addEventListener("click", () => {
@@ -886,6 +942,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#feed").addEventListener("scroll", () => (state.scrolled = true));
   document.addEventListener("click", () => { $("#message-menu").hidden = true; $("#shortcut-menu").hidden = true; });
   const params = new URLSearchParams(location.search);
+  if (params.get("team") !== null) state.team = params.get("team");
+  localStorage.setItem("console.team", state.team);
   if (params.get("user")) state.user = params.get("user");
   if (params.get("channel")) state.view = params.get("channel");
   if (state.view === "app") api("home", {});
