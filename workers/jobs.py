@@ -29,6 +29,7 @@ from core.settings import Settings
 from slack_ui import messages
 from workers import queues, workspace
 from workers.rally import rally_client
+from workers.records import names_for, record_pairs
 from workers.slack import deliver
 from workers.state import Origin, State
 from workers.threads import Thread, ThreadUnreadable, thread_note_body
@@ -312,7 +313,9 @@ def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any
     submission = state.get_submission(submission_id)
     origin = outcome.get("origin") or {}
     if outcome.get("ok"):
-        message = messages.confirmation(outcome["activity"], app_url=settings.rally_app_url)
+        activity = outcome["activity"]
+        names = names_for(workspace.store_of(settings), origin.get("team"), record_pairs(activity))
+        message = messages.confirmation(activity, app_url=settings.rally_app_url, names=names)
     else:
         message = messages.failure(
             activity_type=str(outcome.get("activity_type") or "activity"),

@@ -21,14 +21,18 @@ recency (``ZMSCORE``): 10,000 records answer in about a millisecond, and no Rall
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import redis
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.store import Store
+
+log = logging.getLogger(__name__)
 
 SEEN_PREFIX: Final = "rally:rem:"
 NAMES_PREFIX: Final = "rally:rec:"
@@ -153,3 +157,36 @@ def suggest(
         Suggestion(rid, label.decode() if isinstance(label, bytes) else label)
         for rid, label in zip(ids, labels, strict=True)
     ]
+
+
+def record_pairs(*items: Any) -> list[tuple[str, str]]:
+    """The (kind, id) records of activities (wire dicts) and task cards."""
+    pairs: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            pairs += [
+                (kind, str(item[f"{kind}Id"]).lower()) for kind in KINDS if item.get(f"{kind}Id")
+            ]
+        elif hasattr(item, "records"):
+            pairs += [(kind, rid.lower()) for kind, rid in item.records()]
+    return pairs
+
+
+def names_for(
+    store: Store, team: str | None, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The workspace's names for these records; ``{}`` (ids shown) when the store is down."""
+    try:
+        return store.record_names(team, pairs)
+    except SQLAlchemyError:
+        log.warning("event=record_names_unavailable team=%s", team)
+        return {}
+
+
+def form_names(
+    store: Store, team: str | None, values: Mapping[str, Any]
+) -> dict[tuple[str, str], str]:
+    """The names of the records a form is prefilled with (values keyed deal/company/contact),
+    so each menu's chosen option reads as the record's name."""
+    pairs = [(kind, str(values[kind])) for kind in KINDS if isinstance(values.get(kind), str)]
+    return names_for(store, team, pairs) if pairs else {}
