@@ -63,7 +63,12 @@ def read_values(view: dict[str, Any]) -> dict[str, Any]:
         try:
             out[block_id] = _element_value(block_id, action)
         except ValueError:
-            errors[block_id] = UNREADABLE
+            errors[block_id] = (
+                f"Choose a {RECORDS[block_id]} from the list (type its name, or paste its "
+                "Rally id or link)."
+                if block_id in RECORDS
+                else UNREADABLE
+            )
     if errors:
         raise FormErrors(errors)
     return out

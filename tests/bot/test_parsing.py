@@ -586,17 +586,17 @@ def test_record_ref_names_its_wire_field() -> None:
         (
             "opportunity",
             GUID,
-            '"opportunity" isn\'t something a channel can link to; use deal, company or contact: /rally link deal|company|contact <id or Rally URL>',
+            '"opportunity" isn\'t something a channel can link to; use deal, company or contact: /rally link deal|company|contact <id or Rally URL> ["name"]',
         ),
         (
             "deal",
             "",
-            "paste the deal's Rally URL or id: /rally link deal|company|contact <id or Rally URL>",
+            "paste the deal's Rally URL or id: /rally link deal|company|contact <id or Rally URL> [\"name\"]",
         ),
         (
             None,
             "  ",
-            "paste a deal's, company's or contact's Rally URL or id: /rally link deal|company|contact <id or Rally URL>",
+            "paste a deal's, company's or contact's Rally URL or id: /rally link deal|company|contact <id or Rally URL> [\"name\"]",
         ),
         (
             "deal",
