@@ -450,18 +450,19 @@ class Store:
     def record_names(
         self, team: str | None, pairs: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], str]:
-        """The names of the given (kind, id) records in a workspace (unnamed ones left out)."""
+        """The names of the given (kind, id) records in a workspace (unnamed ones left out);
+        ``team`` None (the one workspace of ``SLACK_BOT_TOKEN``): the latest name given."""
         wanted = {(kind, rid.lower()) for kind, rid in pairs if rid}
-        if team is None or not wanted:
+        if not wanted:
             return {}
         table = schema.RecordName
         with self._session() as session:
-            rows = session.execute(
-                select(table.kind, table.record_id, table.name).where(
-                    table.team_id == team,
-                    table.record_id.in_(sorted({rid for _, rid in wanted})),
-                )
+            query = select(table.kind, table.record_id, table.name).where(
+                table.record_id.in_(sorted({rid for _, rid in wanted}))
             )
+            if team is not None:
+                query = query.where(table.team_id == team)
+            rows = session.execute(query.order_by(table.named_at))
             return {(k, r): n for k, r, n in rows if (k, r) in wanted}
 
     def named_records(self, team: str) -> list[tuple[str, str, str]]:
