@@ -591,7 +591,7 @@ def test_record_ref_names_its_wire_field() -> None:
         (
             "deal",
             "",
-            "paste the deal's Rally URL or id: /rally link deal|company|contact <id or Rally URL> [\"name\"]",
+            'paste the deal\'s Rally URL or id: /rally link deal|company|contact <id or Rally URL> ["name"]',
         ),
         (
             None,

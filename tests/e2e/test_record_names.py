@@ -26,9 +26,7 @@ def visible(text: str) -> str:
 def suggest(rally: Rally, view: dict[str, Any], block: str, typed: str) -> list[dict[str, Any]]:
     """Type ``typed`` into a record menu of ``view``; the options the app answered
     (asserting Slack's 3 seconds)."""
-    payload = block_suggestion(
-        view, block_id=block, action_id=ids.input_action(block), value=typed
-    )
+    payload = block_suggestion(view, block_id=block, action_id=ids.input_action(block), value=typed)
     started = time.monotonic()
     response = rally.interact(payload)
     elapsed = time.monotonic() - started
