@@ -90,3 +90,19 @@ def test_ten_thousand_records_answer_in_milliseconds(redis_conn: redis.Redis, st
         assert len(found) <= LIMIT
     assert len(suggest(redis_conn, team="T1", namespace=NS, kind="deal", query="acme")) == LIMIT
     assert max(timings) < 0.25, timings  # well inside Slack's 3 s on a loaded machine
+
+
+def test_a_workspace_that_leaves_takes_its_names_with_it(
+    redis_conn: redis.Redis, store: Store
+) -> None:
+    from workers.lifecycle import forget_team_keys
+
+    _name(redis_conn, store, "T1", "deal", _id(1), "Acme expansion")
+    _name(redis_conn, store, "T2", "deal", _id(2), "Globex renewal")
+    forget_team_keys(redis_conn, "T1", None)
+    store.forget_team("T1")
+    assert suggest(redis_conn, team="T1", namespace=None, kind="deal", query="acme") == []
+    assert store.record_names("T1", [("deal", _id(1))]) == {}
+    assert [
+        s.name for s in suggest(redis_conn, team="T2", namespace=None, kind="deal", query="g")
+    ] == ["Globex renewal"]
