@@ -9,7 +9,12 @@ import re
 import time
 from typing import Any
 
-from devstack.fake_slack.payloads import block_suggestion
+from devstack.fake_slack.payloads import (
+    app_home_opened,
+    block_suggestion,
+    event_callback,
+    link_shared,
+)
 from slack_ui import ids
 from tests.e2e.harness import APP_URL, DEAL_ID, TEAM_ID, Rally
 from tests.e2e.reminders_support import create_task, iso_in, log_task, remind_once, reminders
@@ -125,3 +130,24 @@ def test_a_rename_is_audited_escaped_and_bounded_and_the_menu_finds_the_new_name
         "Acme <renewal> & co"
     ]
     assert suggest(rally, view, ids.DEAL, "acme exp") == []  # the old name is gone
+
+
+def test_tasks_app_home_and_a_deal_unfurl_show_the_name_too(rally: Rally) -> None:
+    rally.command(f'link deal {DEAL_ID} "{ACME}"', channel="C0ACME")
+    log_task(rally, f"Send proposal due:{iso_in(90)}", channel="C0ACME")
+    remind_once()  # the sync indexes the task (lists and unfurls read the index)
+
+    listed = visible(json.dumps(rally.command("tasks").get_json()))
+    assert "Send proposal" in listed and ACME in listed and DEAL_ID not in listed
+
+    assert rally.post(event_callback(app_home_opened("U0ALICE"))).status_code == 200
+    home = visible(json.dumps(rally.fake.wait_until(lambda: rally.fake.home("U0ALICE"))))
+    assert "Send proposal" in home and ACME in home and DEAL_ID not in home
+
+    url = f"{APP_URL}/deals/{DEAL_ID}"
+    message = rally.fake.post_as_user("C0SALES", "U0ALICE", url)
+    event = link_shared([url], user="U0ALICE", channel="C0SALES", message_ts=message["ts"])
+    assert rally.post(event_callback(event)).status_code == 200
+    rally.work()
+    unfurl = visible(json.dumps(rally.fake.unfurls("C0SALES", message["ts"])[url]))
+    assert ACME in unfurl and "Send proposal" in unfurl
