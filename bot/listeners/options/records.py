@@ -12,6 +12,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from slack_bolt import Ack, BoltContext
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.envelope import Malformed
 from bot.parsing import ParseError, parse_record_ref
@@ -52,7 +53,8 @@ def handle_record_suggestion(ack: Ack, body: dict[str, Any], context: BoltContex
             kind=kind,
             query=pasted or query,
         )
-    except RedisError:
+    except (RedisError, SQLAlchemyError):
+        # Still an answer within the 3 s: a pasted id or link is offered all the same.
         log.warning("event=suggest_unavailable team=%s kind=%s", team, kind)
         found = []
     if pasted is not None:
