@@ -151,3 +151,12 @@ def test_tasks_app_home_and_a_deal_unfurl_show_the_name_too(rally: Rally) -> Non
     rally.work()
     unfurl = visible(json.dumps(rally.fake.unfurls("C0SALES", message["ts"])[url]))
     assert ACME in unfurl and "Send proposal" in unfurl
+
+
+def test_a_record_logged_on_from_slack_is_offered_before_any_sync(rally: Rally) -> None:
+    rally.command(f"link deal {OTHER_DEAL}", channel="C0ACME")  # no name given
+    rally.command("note Kickoff notes", channel="C0ACME")
+    rally.work()
+    view = rally.open_modal("note")
+    [offered] = suggest(rally, view, ids.DEAL, OTHER_DEAL[:4])
+    assert (offered["value"], offered["text"]["text"]) == (OTHER_DEAL, OTHER_DEAL)
