@@ -33,6 +33,11 @@ def _submission(ack: Any) -> None:
     ack()
 
 
+@bolt.options(re.compile(".*"))
+def _suggestion(ack: Any) -> None:
+    ack(options=[])
+
+
 _handler = SlackRequestHandler(bolt)
 app = Flask("bare-bolt")
 

@@ -193,6 +193,15 @@ class _ViewSubmission(_Envelope):
     view: _SubmittedView
 
 
+class _BlockSuggestion(_Envelope):
+    """What someone typed into an ``external_select`` (its ``value``)."""
+
+    user: _User
+    action_id: Short
+    block_id: Short
+    value: Value
+
+
 class _Shortcut(_Envelope):
     callback_id: Short
     trigger_id: Short
@@ -257,6 +266,7 @@ class _UrlVerification(_Part):
 
 MODELS: Final[dict[str, type[_Part]]] = {
     "block_actions": _BlockActions,
+    "block_suggestion": _BlockSuggestion,
     "view_submission": _ViewSubmission,
     "view_closed": _ViewSubmission,
     "shortcut": _Shortcut,

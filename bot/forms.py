@@ -19,10 +19,10 @@ from typing import Any
 
 import pydantic
 
-from api_client.models import CreateActivityRequest, format_utc, is_http_url
+from api_client.models import GUID_RE, CreateActivityRequest, format_utc, is_http_url
 from bot.parsing import ParseError, parse_minutes, parse_record_ref
 from slack_ui import ids
-from slack_ui.modals import DATETIMES, INPUT_MAX, SELECTS, WIRE_TO_BLOCK
+from slack_ui.modals import DATETIMES, INPUT_MAX, RECORDS, SELECTS, WIRE_TO_BLOCK
 
 # A date picked in a modal must fall in this range (Slack's picker offers 1970..2099;
 # anything outside is a forged or broken submission, not a plan).
@@ -63,7 +63,12 @@ def read_values(view: dict[str, Any]) -> dict[str, Any]:
         try:
             out[block_id] = _element_value(block_id, action)
         except ValueError:
-            errors[block_id] = UNREADABLE
+            errors[block_id] = (
+                f"Choose a {RECORDS[block_id]} from the list (type its name, or paste its "
+                "Rally id or link)."
+                if block_id in RECORDS
+                else UNREADABLE
+            )
     if errors:
         raise FormErrors(errors)
     return out
@@ -71,6 +76,17 @@ def read_values(view: dict[str, Any]) -> dict[str, Any]:
 
 def _element_value(block_id: str, action: dict[str, Any]) -> Any:
     kind = action.get("type")
+    if block_id in RECORDS:
+        if kind == "plain_text_input":  # a form opened before the menus existed
+            return _text_value(block_id, action)
+        # The option's value is what counts (never its text), and it is always a bare id.
+        selected = action.get("selected_option")
+        if selected is None:
+            return None
+        value = selected.get("value") if isinstance(selected, dict) else None
+        if not isinstance(value, str) or not GUID_RE.fullmatch(value):
+            raise ValueError("record")
+        return value.lower()
     if block_id in SELECTS or kind == "static_select":
         selected = action.get("selected_option")
         if selected is None:
@@ -87,6 +103,10 @@ def _element_value(block_id: str, action: dict[str, Any]) -> Any:
         if type(value) is not int:
             raise ValueError("date")
         return value
+    return _text_value(block_id, action)
+
+
+def _text_value(block_id: str, action: dict[str, Any]) -> Any:
     value = action.get("value")
     if value is None:
         return None

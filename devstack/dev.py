@@ -701,13 +701,20 @@ def _set_up_dev_workspace(
 
 
 def _link_seeded_channels(console: Console, printer: _Printer) -> None:
-    """Bind the seeded deal's channel through the bot's own ``/rally link``."""
-    from devstack.seed import LINKS
+    """Bind the seeded deal's channel, and name the seeded records, through the bot's own
+    ``/rally link`` and ``/rally name`` (the names in Alice's DM with the app)."""
+    from devstack.seed import LINKS, NAMED
 
     for channel, record in LINKS:
-        result = console.slash_command("U0ALICE", channel, f"link {record.kind} {record.id}")
+        text = f'link {record.kind} {record.id} "{record.name}"'
+        result = console.slash_command("U0ALICE", channel, text)
         if not result.get("ok"):
             printer.line("dev", f"could not link #{channel} to {record.name}: {result}")
+    for record in NAMED:
+        text = f'name {record.kind} {record.id} "{record.name}"'
+        result = console.slash_command("U0ALICE", "D0ALICE", text)
+        if not result.get("ok"):
+            printer.line("dev", f"could not name {record.name}: {result}")
 
 
 def _announce(

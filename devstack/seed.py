@@ -3,7 +3,8 @@
 The Activities API has no contacts, companies or deals of its own, only their ids, so
 the ids below stand for a small pipeline (Acme's expansion deal, Globex's renewal) that
 the activities refer to. ``#deal-acme`` is linked to the Acme deal when the stack starts,
-so its tasks are reminded there.
+so its tasks are reminded there; every record is named for the workspace (``/rally link``
+with a name, ``/rally name``), so the menus and messages show names.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class Record:
     name: str
 
 
-ACME_DEAL = Record("deal", "5a1c0de0-ac3e-4d3a-9e55-000000000001", "Acme — platform expansion")
+ACME_DEAL = Record("deal", "5a1c0de0-ac3e-4d3a-9e55-000000000001", "Acme expansion")
 ACME_COMPANY = Record("company", "5a1c0de0-ac3e-4c0a-9e55-000000000002", "Acme Corp")
 ACME_CONTACT = Record("contact", "5a1c0de0-ac3e-4c7a-9e55-000000000003", "Jane Doe (VP Ops, Acme)")
 GLOBEX_DEAL = Record("deal", "6b2d1ef1-9b0e-4e4b-8f66-000000000004", "Globex — renewal 2027")
@@ -34,8 +35,12 @@ GLOBEX_CONTACT = Record(
     "contact", "6b2d1ef1-9b0e-4e8b-8f66-000000000005", "Hank Scorpio (CEO, Globex)"
 )
 
-# (channel, record) bindings made through the bot's own /rally link when the stack starts.
+# (channel, record) bindings made through the bot's own /rally link when the stack starts
+# (with the record's name: /rally link deal <id> "name").
 LINKS = (("C0ACME", ACME_DEAL),)
+# Records named through /rally name when the stack starts, so the forms' menus and every
+# message show names, not ids.
+NAMED = (ACME_COMPANY, ACME_CONTACT, GLOBEX_DEAL, GLOBEX_CONTACT)
 
 
 def _iso(moment: datetime) -> str:

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import Block
 from slack_ui.ids import digest_row_block
 from slack_ui.kit import SlackMessage, context, section
 from slack_ui.messages import activity_url, escape, slack_time
-from slack_ui.tasks import TaskCard, outcome_line, record_link, task_buttons
+from slack_ui.tasks import Names, TaskCard, outcome_line, record_link, task_buttons
 
 DIGEST_TASKS_MAX: Final = 20
 """Tasks shown in one digest (two blocks each, within Slack's 50 per message)."""
@@ -37,6 +37,7 @@ def digest_message(
     total: int,
     app_url: str | None,
     acted: Mapping[str, Mapping[str, Any]] | None = None,
+    names: Names | None = None,
 ) -> SlackMessage:
     """The digest of one record.
 
@@ -51,7 +52,9 @@ def digest_message(
     counts = [f"{overdue} overdue"] if overdue else []
     if len(cards) - overdue:
         counts.append(f"{len(cards) - overdue} due today")
-    head = f":sunrise: *Today for {record_link(kind, record_id, app_url)}*: " + ", ".join(counts)
+    head = f":sunrise: *Today for {record_link(kind, record_id, app_url, names)}*: " + ", ".join(
+        counts
+    )
     blocks: list[Block] = [section(head)]
     for card in cards:
         name = _name(card, app_url)
@@ -71,7 +74,8 @@ def digest_message(
         blocks.append(task_buttons(card, block_id=digest_row_block(card.id)))
     if total > len(cards):
         blocks.append(context(f"…and {total - len(cards)} more due by today."))
-    text = f"Today for {kind} {record_id}: " + ", ".join(counts)
+    label = (names or {}).get((kind, record_id.lower())) or record_id
+    text = f"Today for {kind} {escape(label)}: " + ", ".join(counts)
     return SlackMessage(text=text, blocks=blocks)
 
 

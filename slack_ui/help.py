@@ -15,9 +15,10 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ('/rally meeting QBR at:"friday 2pm" for:1h', "log a meeting"),
     ("/rally tasks", "your open tasks, soonest due first"),
     (
-        "/rally link deal https://app.rallycrm.io/deals/<id>",
-        "bind this channel to a deal, company or contact",
+        '/rally link deal https://app.rallycrm.io/deals/<id> "Acme expansion"',
+        "bind this channel to a deal, company or contact (and name it)",
     ),
+    ('/rally name deal <id> "Acme renewal"', "rename a record for everyone here"),
     ("/rally link", "show this channel's binding"),
     ("/rally unlink", "remove this channel's binding"),
     ("/rally me <rally owner id>", "log activities as your Rally user"),

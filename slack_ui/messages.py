@@ -7,8 +7,9 @@ ping ``@channel`` nor forge a link.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ConfirmObject
 
@@ -97,6 +98,27 @@ def activity_details(activity: dict[str, Any]) -> list[str]:
     return parts
 
 
+RECORD_PATHS: Final = {"deal": "deals", "company": "companies", "contact": "contacts"}
+
+Names = Mapping[tuple[str, str], str]
+"""What a workspace calls its records: (kind, id) -> name (``/rally link``, ``/rally name``);
+the bot and the workers look them up and pass them in, so every builder stays pure."""
+
+
+def record_link(kind: str, record_id: str, app_url: str | None, names: Names | None = None) -> str:
+    """A record as people know it: its name when the workspace gave it one (else its id),
+    linked to Rally when ``RALLY_APP_URL`` is set."""
+    name = (names or {}).get((kind, record_id.lower()))
+    if name is not None:
+        label = escape(name).replace("|", "¦")
+        if app_url:
+            return f"{kind} <{app_url.rstrip('/')}/{RECORD_PATHS[kind]}/{record_id}|*{label}*>"
+        return f"{kind} *{label}*"
+    if app_url:
+        return f"<{app_url.rstrip('/')}/{RECORD_PATHS[kind]}/{record_id}|{kind} {record_id}>"
+    return f"{kind} `{record_id}`"
+
+
 def activity_url(app_url: str | None, activity_id: str) -> str | None:
     if not app_url:
         return None
@@ -109,6 +131,7 @@ def confirmation(
     app_url: str | None,
     note: str | None = None,
     editable: bool = True,
+    names: Names | None = None,
 ) -> SlackMessage:
     """The message confirming a logged activity, with **Edit** and **Delete**.
 
@@ -117,6 +140,8 @@ def confirmation(
         app_url: ``RALLY_APP_URL`` for links.
         note: A line under it, e.g. ``Edited by <@U…>`` once someone edited it.
         editable: Whether to offer Edit and Delete (not on a deleted one).
+        names: What the workspace calls its records ((kind, id) -> name): shown instead
+            of the id.
     """
     kind = TYPE_NOUNS.get(str(activity.get("activityType")), "activity")
     subject = escape(str(activity.get("subject", "")))
@@ -127,7 +152,7 @@ def confirmation(
     if details:
         line += " — " + " · ".join(details)
     associated = [
-        f"{label} `{activity[key]}`"
+        record_link(label, str(activity[key]), app_url, names)
         for key, label in (("dealId", "deal"), ("companyId", "company"), ("contactId", "contact"))
         if activity.get(key)
     ]

@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     DateTimePickerElement,
+    ExternalDataSelectElement,
     InputBlock,
     InputInteractiveElement,
     Option,
@@ -25,9 +26,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from api_client.models import SHORT_TEXT_MAX, SUBJECT_MAX, TYPE_SPECIFIC_FIELDS
+from api_client.models import GUID_RE, SHORT_TEXT_MAX, SUBJECT_MAX, TYPE_SPECIFIC_FIELDS
 from slack_ui import ids
 from slack_ui.kit import button, section
+from slack_ui.messages import Names
 
 TITLES = {
     "note": "Log a note",
@@ -63,14 +65,18 @@ LABELS = {
     ids.LOCATION: "Location",
     ids.MEETING_URL: "Meeting link",
 }
-ASSOCIATION_HINT = "A Rally id or a link to the record, e.g. https://app.rallycrm.io/deals/…"
+ASSOCIATION_HINT = "Type its name, or paste its Rally id or link"
+RECORDS: dict[str, str] = {ids.DEAL: "deal", ids.COMPANY: "company", ids.CONTACT: "contact"}
+"""The record menus (``external_select``, answered by the bot's ``block_suggestion``)."""
+SUGGEST_MIN_QUERY = 1
+OPTION_TEXT_MAX = 75
 PLACEHOLDERS = {
     ids.SUBJECT: "What happened, or what needs doing",
     ids.DURATION: "e.g. 30",
     ids.MEETING_URL: "https://meet.example.com/…",
-    ids.DEAL: "Rally id or link",
-    ids.COMPANY: "Rally id or link",
-    ids.CONTACT: "Rally id or link",
+    ids.DEAL: "Type a name or paste an id",
+    ids.COMPANY: "Type a name or paste an id",
+    ids.CONTACT: "Type a name or paste an id",
 }
 
 SELECTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -109,8 +115,28 @@ def _options(field: str, value: Any) -> list[Option]:
     return [Option(value=v, label=label) for v, label in options]
 
 
-def _element(field: str, value: Any) -> InputInteractiveElement:
+def record_option(record_id: str, name: str | None) -> Option:
+    """One record in a Deal / Company / Contact menu: the value is always its id."""
+    label = name or record_id
+    if len(label) > OPTION_TEXT_MAX:
+        label = label[: OPTION_TEXT_MAX - 1] + "…"
+    return Option(value=record_id, label=label)
+
+
+def _element(field: str, value: Any, names: Names | None = None) -> InputInteractiveElement:
     action_id = ids.input_action(field)
+    if field in RECORDS:
+        initial = None
+        if isinstance(value, str) and GUID_RE.match(value):
+            initial = record_option(
+                value.lower(), (names or {}).get((RECORDS[field], value.lower()))
+            )
+        return ExternalDataSelectElement(
+            action_id=action_id,
+            placeholder=PLACEHOLDERS[field],
+            min_query_length=SUGGEST_MIN_QUERY,
+            initial_option=initial,
+        )
     if field in SELECTS:
         options = _options(field, value)
         initial = next((o for o in options if value and o.value == str(value)), None)
@@ -129,11 +155,11 @@ def _element(field: str, value: Any) -> InputInteractiveElement:
     )
 
 
-def _input(field: str, value: Any) -> InputBlock:
+def _input(field: str, value: Any, names: Names | None = None) -> InputBlock:
     return InputBlock(
         block_id=field,
         label=LABELS[field],
-        element=_element(field, value),
+        element=_element(field, value, names),
         optional=field != ids.SUBJECT,
         hint=ASSOCIATION_HINT if field in (ids.DEAL, ids.COMPANY, ids.CONTACT) else None,
     )
@@ -209,6 +235,7 @@ def build_log_modal(
     metadata: dict[str, Any] | None = None,
     notice: str | None = None,
     editing: bool = False,
+    names: Names | None = None,
 ) -> View:
     """The modal for logging one activity type (or, ``editing``, changing a logged one).
 
@@ -218,6 +245,7 @@ def build_log_modal(
         metadata: Carried in ``private_metadata`` (channel, response URL, …).
         notice: A line shown above the fields (e.g. why the last attempt failed), mrkdwn.
         editing: The Edit form of an activity already in Rally (its own callback id).
+        names: What the workspace calls its records, for the menus' chosen options.
     """
     values = values or {}
     fields = ids.MODAL_FIELDS[activity_type]
@@ -233,7 +261,7 @@ def build_log_modal(
         )
         notice = f"{notice}\n{kept}" if notice else kept
     blocks: list[Block] = [section(notice)] if notice else []
-    blocks += [_input(field, values.get(field)) for field in fields]
+    blocks += [_input(field, values.get(field), names) for field in fields]
     return View(
         type="modal",
         callback_id=ids.EDIT_VIEW if editing else ids.LOG_VIEWS[activity_type],
@@ -269,6 +297,7 @@ def build_thread_note_modal(
     values: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     notice: str | None = None,
+    names: Names | None = None,
 ) -> View:
     """ "Log thread as note": subject and record; the job reads the thread for the body.
 
@@ -279,7 +308,7 @@ def build_thread_note_modal(
     """
     values = values or {}
     blocks: list[Block] = [section(notice)] if notice else []
-    blocks += [_input(field, values.get(field)) for field in ids.THREAD_FIELDS]
+    blocks += [_input(field, values.get(field), names) for field in ids.THREAD_FIELDS]
     return View(
         type="modal",
         callback_id=ids.LOG_THREAD_VIEW,

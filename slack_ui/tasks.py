@@ -45,10 +45,17 @@ from slack_ui.ids import (
     task_row_block,
 )
 from slack_ui.kit import SlackMessage, button, context, header, section
-from slack_ui.messages import activity_url, escape, slack_time
+from slack_ui.messages import (
+    Names,
+    activity_url,
+    escape,
+    record_link,
+    slack_time,
+)
 
 __all__ = [
     "PAGE_SIZE",
+    "Names",
     "Setup",
     "TaskCard",
     "acted_reminder",
@@ -67,8 +74,6 @@ __all__ = [
 ]
 
 PAGE_SIZE: Final = 10
-
-RECORD_PATHS: Final = {"deal": "deals", "company": "companies", "contact": "contacts"}
 
 
 @dataclass(frozen=True)
@@ -129,12 +134,6 @@ def parse_button_value(value: object) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
-def record_link(kind: str, record_id: str, app_url: str | None) -> str:
-    if app_url:
-        return f"<{app_url.rstrip('/')}/{RECORD_PATHS[kind]}/{record_id}|{kind} {record_id}>"
-    return f"{kind} `{record_id}`"
-
-
 def _name(card: TaskCard, app_url: str | None) -> str:
     subject = escape(card.subject)
     url = activity_url(app_url, card.id)
@@ -147,11 +146,13 @@ def owner_text(owner_id: str | None, owner_user: str | None) -> str | None:
     return f"`{escape(owner_id)}`" if owner_id else None
 
 
-def _facts(card: TaskCard, *, app_url: str | None, owner_user: str | None) -> list[str]:
+def _facts(
+    card: TaskCard, *, app_url: str | None, owner_user: str | None, names: Names | None
+) -> list[str]:
     facts = []
     if card.priority:
         facts.append(f"Priority *{escape(card.priority)}*")
-    facts += [record_link(kind, rid, app_url) for kind, rid in card.records()]
+    facts += [record_link(kind, rid, app_url, names) for kind, rid in card.records()]
     owner = owner_text(card.owner_id, owner_user)
     if owner:
         facts.append(f"Owner {owner}")
@@ -179,11 +180,16 @@ def _headline(card: TaskCard, *, now: datetime, app_url: str | None) -> str:
 
 
 def reminder(
-    card: TaskCard, *, now: datetime, app_url: str | None, owner_user: str | None
+    card: TaskCard,
+    *,
+    now: datetime,
+    app_url: str | None,
+    owner_user: str | None,
+    names: Names | None = None,
 ) -> SlackMessage:
     """The reminder posted to a channel: the task, its due time, facts and the three buttons."""
     blocks: list[Block] = [section(_headline(card, now=now, app_url=app_url))]
-    facts = _facts(card, app_url=app_url, owner_user=owner_user)
+    facts = _facts(card, app_url=app_url, owner_user=owner_user, names=names)
     if facts:
         blocks.append(context(" · ".join(facts)))
     blocks.append(task_buttons(card))
@@ -203,20 +209,27 @@ def outcome_line(action: Mapping[str, Any]) -> str:
 
 
 def acted_reminder(
-    card: TaskCard, action: Mapping[str, Any], *, app_url: str | None, owner_user: str | None
+    card: TaskCard,
+    action: Mapping[str, Any],
+    *,
+    app_url: str | None,
+    owner_user: str | None,
+    names: Names | None = None,
 ) -> SlackMessage:
     """The reminder once someone acted: the buttons give way to who did what."""
     line = outcome_line(action)
     head = f"{_name(card, app_url)} — was due {slack_time(card.due)}"
     blocks: list[Block] = [section(head)]
-    facts = _facts(card, app_url=app_url, owner_user=owner_user)
+    facts = _facts(card, app_url=app_url, owner_user=owner_user, names=names)
     if facts:
         blocks.append(context(" · ".join(facts)))
     blocks.append(section(line))
     return SlackMessage(text=f"{escape(card.subject)}: {line}", blocks=blocks)
 
 
-def task_rows(cards: list[TaskCard], *, now: datetime, app_url: str | None) -> list[Block]:
+def task_rows(
+    cards: list[TaskCard], *, now: datetime, app_url: str | None, names: Names | None = None
+) -> list[Block]:
     """One section and one button row per task (``/rally tasks`` and App Home)."""
     blocks: list[Block] = []
     for card in cards:
@@ -224,7 +237,7 @@ def task_rows(cards: list[TaskCard], *, now: datetime, app_url: str | None) -> l
         if card.due <= int(now.timestamp()):
             line = f":rotating_light: *Overdue* · {line}"
         extras = [f"priority {escape(card.priority)}"] if card.priority else []
-        extras += [record_link(kind, rid, app_url) for kind, rid in card.records()]
+        extras += [record_link(kind, rid, app_url, names) for kind, rid in card.records()]
         if extras:
             line += "\n" + " · ".join(extras)
         blocks.append(section(line))
@@ -243,6 +256,7 @@ def tasks_message(
     now: datetime,
     app_url: str | None,
     notice: str | None = None,
+    names: Names | None = None,
 ) -> SlackMessage:
     """The ephemeral ``/rally tasks`` answer: one page of tasks and a More button."""
     blocks: list[Block] = [section(notice)] if notice else []
@@ -255,7 +269,7 @@ def tasks_message(
         return SlackMessage(text=text, blocks=blocks)
     shown = f"{offset + 1} to {offset + len(cards)} of {total}"
     blocks.append(context(f"*Your open tasks* ({shown}). {SHOWN_NOTE}"))
-    blocks += task_rows(cards, now=now, app_url=app_url)
+    blocks += task_rows(cards, now=now, app_url=app_url, names=names)
     after = offset + len(cards)
     if after < total:
         more = button(TASKS_MORE_ACTION, f"More ({total - after})", str(after))
@@ -378,6 +392,7 @@ def home_view(
     app_url: str | None,
     undelivered: Sequence[Mapping[str, Any]] | None = None,
     setup: Setup | None = None,
+    names: Names | None = None,
 ) -> View:
     """The App Home: the Rally connection, log buttons, open tasks with buttons, recently
     logged.
@@ -406,7 +421,7 @@ def home_view(
         more = total_tasks - len(tasks)
         note = SHOWN_NOTE + (f" {more} more: `/rally tasks`." if more > 0 else "")
     blocks.append(context(note))
-    blocks += task_rows(tasks or [], now=now, app_url=app_url)
+    blocks += task_rows(tasks or [], now=now, app_url=app_url, names=names)
     blocks.append(header("Recently logged"))
     if not recent:
         blocks.append(context("Nothing logged from Slack yet."))

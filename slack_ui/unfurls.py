@@ -17,7 +17,14 @@ from slack_sdk.models.blocks import Block
 
 from slack_ui.kit import context, section
 from slack_ui.messages import activity_details, escape, slack_date
-from slack_ui.tasks import TaskCard, outcome_line, record_link, task_buttons, task_rows
+from slack_ui.tasks import (
+    Names,
+    TaskCard,
+    outcome_line,
+    record_link,
+    task_buttons,
+    task_rows,
+)
 
 TYPE_ICONS: Final = {
     "note": ":memo:",
@@ -57,6 +64,7 @@ def activity_unfurl(
     app_url: str | None,
     owner_user: str | None,
     acted: Mapping[str, Any] | None = None,
+    names: Names | None = None,
 ) -> dict[str, Any]:
     """The unfurl of one activity (``{"blocks": [...]}`` for ``chat.unfurl``)."""
     kind = str(activity.get("activityType") or "activity")
@@ -71,7 +79,9 @@ def activity_unfurl(
         ]
     for record_kind in ("deal", "company", "contact"):
         if activity.get(f"{record_kind}Id"):
-            facts.append(record_link(record_kind, str(activity[f"{record_kind}Id"]), app_url))
+            facts.append(
+                record_link(record_kind, str(activity[f"{record_kind}Id"]), app_url, names)
+            )
     if owner_user:
         facts.append(f"Owner <@{owner_user}>")
     elif activity.get("ownerId"):
@@ -95,10 +105,11 @@ def record_unfurl(
     now: datetime,
     app_url: str | None,
     notice: str | None = None,
+    names: Names | None = None,
 ) -> dict[str, Any]:
     """The unfurl of a deal, company or contact: its open tasks, soonest first
     (``notice``: what someone just did to one of them, on top)."""
-    blocks: list[Block] = [section(f":briefcase: {record_link(kind, record_id, app_url)}")]
+    blocks: list[Block] = [section(f":briefcase: {record_link(kind, record_id, app_url, names)}")]
     if notice:
         blocks.append(context(notice))
     if not tasks:
@@ -106,5 +117,5 @@ def record_unfurl(
     else:
         shown = f"{len(tasks)} of {total}" if total > len(tasks) else str(total)
         blocks.append(context(f"Open tasks, soonest first ({shown})"))
-        blocks += task_rows(list(tasks), now=now, app_url=app_url)
+        blocks += task_rows(list(tasks), now=now, app_url=app_url, names=names)
     return {"blocks": [block.to_dict() for block in blocks]}

@@ -33,6 +33,7 @@ from core.store import Digest, Store
 from slack_ui.digests import DIGEST_TASKS_MAX, digest_message
 from slack_ui.tasks import TaskCard
 from workers import open_tasks, workspace
+from workers.records import names_for, record_pairs
 from workers.reminders.index import TaskIndex
 from workers.slack import FALLBACK_ERRORS
 from workers.state import State
@@ -175,6 +176,7 @@ def _post_digest(
         overdue_before=cutoff,
         total=total,
         app_url=settings.rally_app_url,
+        names=names_for(store, team, [(link.kind, link.id), *record_pairs(*cards)]),
     )
     try:
         slack = workspace.slack_client(settings, team)
@@ -229,6 +231,7 @@ def redraw_digest(
     channel: str,
     ts: str,
     app_url: str | None,
+    store: Store | None = None,
 ) -> bool:
     """Draw a posted digest again: each task someone acted on shows who did what."""
     shown = state.digest_shown(team, channel, ts)
@@ -248,6 +251,7 @@ def redraw_digest(
         total=int(shown.get("total") or len(cards)),
         app_url=app_url,
         acted=acted,
+        names=names_for(store, team, [(str(shown["kind"]), str(shown["id"]))]) if store else {},
     )
     try:
         slack.chat_update(channel=channel, ts=ts, **message.to_dict())

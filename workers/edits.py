@@ -29,6 +29,7 @@ from slack_ui.messages import confirmation, deleted, escape
 from slack_ui.modals import build_loading, build_log_modal, form_wire_fields, values_from_request
 from workers import workspace
 from workers.rally import rally_client
+from workers.records import names_for, record_pairs
 from workers.reminders.index import TaskIndex
 from workers.slack import is_admin, response_url_allowed, retry_handlers, tell_user
 from workers.state import State
@@ -142,11 +143,11 @@ def open_edit_form(
         )
         return {"status": "failed"}
     kind = activity.activity_type.value
+    wire = activity.model_dump(by_alias=True, mode="json", exclude_none=True)
     view = build_log_modal(
         kind,
-        values=values_from_request(
-            activity.model_dump(by_alias=True, mode="json", exclude_none=True)
-        ),
+        values=values_from_request(wire),
+        names=names_for(workspace.store_of(edit.settings), team, record_pairs(wire)),
         metadata={
             "activity_id": activity_id,
             "type": kind,
@@ -215,7 +216,12 @@ def apply_edit(
         team, user, "edited", surface="confirmation", activity_id=activity_id
     )
     wire = updated.model_dump(by_alias=True, mode="json")
-    edit.show(confirmation(wire, app_url=edit.settings.rally_app_url, note=f"Edited by <@{user}>"))
+    names = names_for(workspace.store_of(edit.settings), team, record_pairs(wire))
+    edit.show(
+        confirmation(
+            wire, app_url=edit.settings.rally_app_url, note=f"Edited by <@{user}>", names=names
+        )
+    )
     log.info("event=activity_edited team=%s user=%s activity=%s", team, user, activity_id)
     return {"status": "edited"}
 

@@ -31,6 +31,7 @@ from core.settings import Settings
 from slack_ui import messages
 from workers import delivery, queues, workspace
 from workers.rally import rally_client
+from workers.records import names_for, note_seen, record_pairs
 from workers.slack import deliver
 from workers.state import Origin, State
 from workers.threads import Thread, ThreadUnreadable, thread_note_body
@@ -131,6 +132,7 @@ def create_activity(
 
     wire = activity.model_dump(by_alias=True, mode="json")
     _remember(settings, origin, wire, personal=as_whom.personal)
+    _seen(conn, settings, origin, wire, as_whom)
     State(conn).record_origin(
         wire["id"],
         Origin(
@@ -303,6 +305,30 @@ def on_create_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any,
     )
 
 
+def _seen(
+    conn: Any, settings: Any, origin: dict[str, Any], wire: dict[str, Any], as_whom: Any
+) -> None:
+    """The records the new activity is on are known to the menus at once (not only after
+    the next sync); the tenant's index, whoever's key logged it."""
+    pairs = record_pairs(wire)
+    if not pairs:
+        return
+    try:
+        tenant = (
+            workspace.workspace_credential(settings, origin.get("team"))
+            if as_whom.personal
+            else as_whom
+        )
+        if tenant is None:
+            return
+        pipe = conn.pipeline(transaction=False)
+        now = int(datetime.now(UTC).timestamp())
+        note_seen(pipe, tenant.namespace, [(kind, rid, now) for kind, rid in pairs])
+        pipe.execute()
+    except Exception as exc:  # the activity is in Rally: never fail (or retry) for this
+        log.info("event=seen_not_noted activity=%s error=%s", wire.get("id"), type(exc).__name__)
+
+
 def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
     """Tell the submitter how their submission ended, where they started.
 
@@ -319,7 +345,9 @@ def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any
     submission = state.get_submission(submission_id)
     origin = outcome.get("origin") or {}
     if outcome.get("ok"):
-        message = messages.confirmation(outcome["activity"], app_url=settings.rally_app_url)
+        activity = outcome["activity"]
+        names = names_for(workspace.store_of(settings), origin.get("team"), record_pairs(activity))
+        message = messages.confirmation(activity, app_url=settings.rally_app_url, names=names)
     else:
         message = messages.failure(
             activity_type=str(outcome.get("activity_type") or "activity"),

@@ -199,7 +199,7 @@ def _namespace_if_alone(settings: Settings, store: Store, team: str) -> str | No
 def forget_team_keys(conn: redis.Redis, team: str, namespace: str | None) -> int:
     """Delete every Redis key kept for ``team`` (and the index ``namespace``, if given)."""
     doomed: set[bytes | str] = set()
-    for kind in ("tz", "role", "recent", "logged-tasks", "undelivered", "digest"):
+    for kind in ("tz", "role", "recent", "logged-tasks", "undelivered", "digest", "rec"):
         doomed.update(conn.scan_iter(match=f"rally:{kind}:{team}:*", count=500))
     activity_ids: set[str] = set()
     for pattern in ("rally:submission:*", "rally:origin:*"):

@@ -19,6 +19,7 @@ from core.settings import Settings
 from core.store import Store
 from slack_ui.tasks import PAGE_SIZE, Setup, TaskCard, home_view
 from workers import workspace
+from workers.records import names_for, record_pairs
 from workers.reminders.index import TaskIndex
 from workers.slack import is_admin
 from workers.state import State
@@ -118,6 +119,7 @@ def build_home_for(
         app_url=settings.rally_app_url,
         undelivered=state.undelivered(team, user),
         setup=setup_for(client, conn, settings, team=team, user=user),
+        names=names_for(store, team, record_pairs(*(tasks or []))),
     )
 
 

@@ -34,6 +34,7 @@ from core.store import Store
 from slack_ui.kit import SlackMessage
 from slack_ui.tasks import TaskCard, reminder
 from workers import workspace
+from workers.records import names_for, record_pairs
 from workers.reminders.index import due_epoch
 from workers.slack import FALLBACK_ERRORS
 from workers.state import RECORD_KINDS, State
@@ -120,7 +121,10 @@ class SlackPoster:
         if activity.owner_id:
             mapped = self.store.user_for_owner(self.team, activity.owner_id)
             owner_user = mapped[1] if mapped else None
-        message = reminder(card, now=self.clock(), app_url=self.app_url, owner_user=owner_user)
+        names = names_for(self.store, self.team, record_pairs(card))
+        message = reminder(
+            card, now=self.clock(), app_url=self.app_url, owner_user=owner_user, names=names
+        )
         targets, logged_by = self.targets(activity)
         already = self.state.reminder_posts(activity.id, due)
         complete = True

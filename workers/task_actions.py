@@ -50,6 +50,7 @@ from slack_ui.messages import escape
 from slack_ui.tasks import TaskCard, acted_reminder, outcome_line, tasks_message
 from workers import digests, open_tasks, unfurls, workspace
 from workers.rally import rally_client
+from workers.records import names_for, record_pairs
 from workers.reminders.index import TaskIndex, due_epoch
 from workers.slack import deliver, retry_handlers, user_tz
 from workers.state import State
@@ -490,6 +491,8 @@ def _show_outcome(
             owner_user=owner_user,
             app_url=click.settings.rally_app_url,
             index=click.index,
+            store=click.store,
+            team=click.team,
         )
     if click.surface == "digest" and click.channel and click.message_ts:
         digests.redraw_digest(
@@ -499,6 +502,7 @@ def _show_outcome(
             channel=click.channel,
             ts=click.message_ts,
             app_url=click.settings.rally_app_url,
+            store=click.store,
         )
 
 
@@ -528,7 +532,11 @@ def _update_reminders(
     if not copies:
         return
     message = acted_reminder(
-        card, record, app_url=click.settings.rally_app_url, owner_user=owner_user
+        card,
+        record,
+        app_url=click.settings.rally_app_url,
+        owner_user=owner_user,
+        names=names_for(click.store, click.team, record_pairs(card)),
     ).to_dict()
     for where, ts in copies.items():
         try:
@@ -556,6 +564,7 @@ def _refresh_list(click: _Click, notice: str) -> None:
         now=datetime.now(UTC),
         app_url=click.settings.rally_app_url,
         notice=notice,
+        names=names_for(click.store, click.team, record_pairs(*cards)),
     )
     try:
         WebhookClient(click.response_url, timeout=10, retry_handlers=retry_handlers()).send(

@@ -32,6 +32,7 @@ from slack_ui.tasks import TaskCard, outcome_line
 from slack_ui.unfurls import UNFURL_TASKS_MAX, activity_unfurl, parse_link, record_unfurl
 from workers import open_tasks, workspace
 from workers.rally import rally_client
+from workers.records import names_for, record_pairs
 from workers.reminders.index import TaskIndex, due_epoch
 from workers.state import State
 
@@ -85,7 +86,7 @@ def unfurl_links(
             if kind != "activity":
                 if index is not None:
                     unfurls[url], shown = _record(
-                        index, kind, record_id, now, settings.rally_app_url
+                        index, kind, record_id, now, settings.rally_app_url, store=store, team=team
                     )
                     buttons += [(task_id, due, url) for task_id, due in shown]
                 continue
@@ -130,7 +131,10 @@ def _activity(
     owner_user = owner_user_of(store, team, activity.owner_id)
     due = due_epoch(activity.due_date) if activity.due_date else None
     acted = state.get_task_action(activity.id, due) if due is not None else None
-    unfurl = activity_unfurl(fields, app_url=app_url, owner_user=owner_user, acted=acted)
+    names = names_for(store, team, record_pairs(fields))
+    unfurl = activity_unfurl(
+        fields, app_url=app_url, owner_user=owner_user, acted=acted, names=names
+    )
     has_buttons = acted is None and any(
         block.get("type") == "actions" for block in unfurl["blocks"]
     )
@@ -145,14 +149,24 @@ def _record(
     app_url: str | None,
     *,
     notice: str | None = None,
+    store: Store | None = None,
+    team: str | None = None,
 ) -> tuple[dict[str, Any], list[tuple[str, int]]]:
     """A record's unfurl, and the (task, due) pairs whose buttons it shows."""
     pairs = index.record_tasks(kind, record_id)
     due_of = dict(pairs[:UNFURL_TASKS_MAX])
     shown = [f for f in index.tasks(list(due_of)) if f.get("id") in due_of]
     cards = [TaskCard.from_fields({**fields, "due": due_of[fields["id"]]}) for fields in shown]
+    names = names_for(store, team, [(kind, record_id), *record_pairs(*cards)]) if store else {}
     unfurl = record_unfurl(
-        kind, record_id, cards, total=len(pairs), now=now, app_url=app_url, notice=notice
+        kind,
+        record_id,
+        cards,
+        total=len(pairs),
+        now=now,
+        app_url=app_url,
+        notice=notice,
+        names=names,
     )
     return unfurl, [(card.id, card.due) for card in cards]
 
@@ -197,10 +211,13 @@ def reunfurl_task(
     owner_user: str | None,
     app_url: str | None,
     index: TaskIndex | None = None,
+    store: Store | None = None,
+    team: str | None = None,
 ) -> None:
     """Unfurl a task again in every message that showed its buttons: who did what (a
     deal's, company's or contact's list is drawn again from the index, saying so on top)."""
-    unfurl = activity_unfurl(task, app_url=app_url, owner_user=owner_user, acted=acted)
+    names = names_for(store, team, record_pairs(task)) if store else {}
+    unfurl = activity_unfurl(task, app_url=app_url, owner_user=owner_user, acted=acted, names=names)
     for (channel, ts), url in copies.items():
         shown = unfurl
         parsed = parse_link(url, app_url)
@@ -209,7 +226,14 @@ def reunfurl_task(
                 continue
             notice = f"{outcome_line(acted)}: *{escape(str(task.get('subject') or 'a task'))}*"
             shown, _ = _record(
-                index, parsed[0], parsed[1], datetime.now(UTC), app_url, notice=notice
+                index,
+                parsed[0],
+                parsed[1],
+                datetime.now(UTC),
+                app_url,
+                notice=notice,
+                store=store,
+                team=team,
             )
         try:
             slack.chat_unfurl(channel=channel, ts=ts, unfurls={url: shown})

@@ -28,7 +28,7 @@ class Listener:
 
 def all_listeners() -> list[Listener]:
     """Every listener the app registers, in registration order."""
-    from bot.listeners import actions, commands, events, functions, shortcuts, views
+    from bot.listeners import actions, commands, events, functions, options, shortcuts, views
 
     return [
         *commands.LISTENERS,
@@ -37,6 +37,7 @@ def all_listeners() -> list[Listener]:
         *shortcuts.LISTENERS,
         *events.LISTENERS,
         *functions.LISTENERS,
+        *options.LISTENERS,
     ]
 
 

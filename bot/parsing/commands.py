@@ -52,9 +52,18 @@ class TasksCommand:
 
 @dataclass(frozen=True, slots=True)
 class LinkCommand:
-    """``/rally link <kind> <ref>``: bind the channel to ``ref``."""
+    """``/rally link <kind> <ref> ["name"]``: bind the channel to ``ref`` (and name it)."""
 
     ref: RecordRef
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NameCommand:
+    """``/rally name <kind> <ref> "name"``: what the workspace calls the record."""
+
+    ref: RecordRef
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +117,7 @@ Command: TypeAlias = (
     | QuickCreateCommand
     | TasksCommand
     | LinkCommand
+    | NameCommand
     | ShowLinkCommand
     | UnlinkCommand
     | MeCommand
@@ -160,6 +170,8 @@ def parse_command(text: str) -> Command:
         return UnlinkCommand()
     if word == "link":
         return _parse_link(rest)
+    if word == "name":
+        return _parse_name(rest)
     if word == "me":
         return _parse_me(rest)
     if word == "connect":
@@ -171,18 +183,63 @@ def parse_command(text: str) -> Command:
     return HelpCommand(unknown=clip(typed, 40))
 
 
-def _parse_link(rest: str) -> Command:
-    if not rest:
-        return ShowLinkCommand()
-    head, _, tail = rest.partition(" ")
+NAME_MAX: Final = 75
+"""The longest record name (what a Slack menu option shows in full; the store's bound)."""
+_TARGET_RE: Final = re.compile(r"\s*(<[^<>]*>|\S+)\s*(.*)\Z", re.DOTALL)
+_QUOTES: Final = "\"'\u201c\u201d\u2018\u2019"
+
+
+def _split_target(rest: str) -> tuple[str | None, str, str]:
+    """``[kind] <id, URL or <url|label>> [name]`` → (kind hint, target, the rest)."""
+    head, _, tail = rest.strip().partition(" ")
     kind_hint: str | None = None
     target = rest
     if head.lower() in KIND_WORDS:
         kind_hint, target = head, tail
+    match = _TARGET_RE.match(target)
+    if match is None:
+        return kind_hint, target, ""
+    return kind_hint, match.group(1), match.group(2).strip()
+
+
+def parse_record_name(text: str) -> str:
+    """A record's name as typed (quotes optional, Slack's escapes undone, spaces collapsed).
+
+    Raises:
+        ValueError: Saying what is wrong with it.
+    """
+    name = unescape_slack(text).strip()
+    if len(name) >= 2 and name[0] in _QUOTES and name[-1] in _QUOTES:
+        name = name[1:-1]
+    name = " ".join("".join(ch if ch.isprintable() else " " for ch in name).split())
+    if not any(ch.isalnum() for ch in name):
+        raise ValueError(
+            'give the record a name with a letter or digit in it, e.g. "Acme expansion"'
+        )
+    if len(name) > NAME_MAX:
+        raise ValueError(f"that name is {len(name)} characters; a name has at most {NAME_MAX}")
+    return name
+
+
+def _parse_link(rest: str) -> Command:
+    if not rest:
+        return ShowLinkCommand()
+    kind_hint, target, tail = _split_target(rest)
     try:
-        return LinkCommand(parse_record_ref(kind_hint, target))
-    except RecordRefError as exc:
+        ref = parse_record_ref(kind_hint, target)
+        return LinkCommand(ref, parse_record_name(tail) if tail else None)
+    except (RecordRefError, ValueError) as exc:
         return InvalidCommand("link", (str(exc),), USAGE["link"])
+
+
+def _parse_name(rest: str) -> Command:
+    kind_hint, target, tail = _split_target(rest)
+    if kind_hint is None or not tail:
+        return InvalidCommand("name", ("say which record and its name",), USAGE["name"])
+    try:
+        return NameCommand(parse_record_ref(kind_hint, target), parse_record_name(tail))
+    except (RecordRefError, ValueError) as exc:
+        return InvalidCommand("name", (str(exc),), USAGE["name"])
 
 
 def _parse_me(rest: str) -> Command:

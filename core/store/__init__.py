@@ -17,7 +17,7 @@ plain data (:class:`Link`, :class:`Connection`, ...), never ORM objects.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +34,7 @@ from core.store.installations import EncryptedInstallationStore, StateStore
 from core.store.migrate import SchemaOutOfDate, ensure_schema
 
 __all__ = [
+    "NAME_MAX",
     "AuditEntry",
     "Connection",
     "Digest",
@@ -44,6 +45,10 @@ __all__ = [
     "engine_for",
     "open_store",
 ]
+
+
+NAME_MAX = 75
+"""The longest name a record may be given: what a Slack menu option shows in full."""
 
 
 @dataclass(frozen=True)
@@ -426,6 +431,49 @@ class Store:
                 .values(last_day=back_to)
             )
 
+    # -- record names ---------------------------------------------------------------------
+
+    def name_record(
+        self, team: str, kind: str, record_id: str, name: str, *, by: str | None
+    ) -> str | None:
+        """Give a record its name in this workspace; returns the name it replaced, if any."""
+        if not 0 < len(name) <= NAME_MAX:
+            raise ValueError(f"a name is 1 to {NAME_MAX} characters")
+        with self._session() as session:
+            row = session.get(schema.RecordName, (team, kind, record_id.lower()))
+            previous = row.name if row else None
+            row = row or schema.RecordName(team_id=team, kind=kind, record_id=record_id.lower())
+            row.name, row.named_by, row.named_at = name, by, datetime.now(UTC)
+            session.add(row)
+            return previous
+
+    def record_names(
+        self, team: str | None, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """The names of the given (kind, id) records in a workspace (unnamed ones left out);
+        ``team`` None (the one workspace of ``SLACK_BOT_TOKEN``): the latest name given."""
+        wanted = {(kind, rid.lower()) for kind, rid in pairs if rid}
+        if not wanted:
+            return {}
+        table = schema.RecordName
+        with self._session() as session:
+            query = select(table.kind, table.record_id, table.name).where(
+                table.record_id.in_(sorted({rid for _, rid in wanted}))
+            )
+            if team is not None:
+                query = query.where(table.team_id == team)
+            rows = session.execute(query.order_by(table.named_at))
+            return {(k, r): n for k, r, n in rows if (k, r) in wanted}
+
+    def named_records(self, team: str) -> list[tuple[str, str, str]]:
+        """Every (kind, id, name) a workspace named (to rebuild the type-ahead's index)."""
+        table = schema.RecordName
+        with self._session() as session:
+            rows = session.execute(
+                select(table.kind, table.record_id, table.name).where(table.team_id == team)
+            )
+            return [(k, r, n) for k, r, n in rows]
+
     # -- audit ----------------------------------------------------------------------------
 
     def audit(
@@ -495,6 +543,7 @@ class Store:
                 schema.OwnerMapping,
                 schema.ChannelLink,
                 schema.ChannelDigest,
+                schema.RecordName,
                 schema.AuditEvent,
                 schema.Workspace,
             ):

@@ -8,6 +8,7 @@ Ours:
     owner_mappings      Slack user -> Rally owner id (``/rally me``), both ways
     channel_links       channel -> the Rally deal, company or contact it is linked to
     channel_digests     a channel's daily digest: its local time and zone, the last day posted
+    record_names        the name a workspace gave a deal, company or contact (``/rally name``)
     audit_events        who did what to which activity, from which surface, when
     store_meta          one-off facts about the store (e.g. that Redis state was carried over)
 
@@ -44,6 +45,8 @@ SLACK_OAUTH_STATES: Final = "slack_oauth_states"
 # slack_sdk's String(200) would truncate an encrypted one on PostgreSQL.
 TOKEN_COLUMNS: Final = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 TOKEN_LENGTH: Final = 1024
+NAME_COLUMN: Final = 128
+"""Room for a record's name (the app takes at most ``core.store.NAME_MAX`` characters)."""
 
 
 def utcnow() -> datetime:
@@ -140,6 +143,17 @@ class ChannelDigest(Base):
     # The local date ("YYYY-MM-DD") whose digest was taken; claimed atomically, so several
     # schedulers post one digest per channel and day.
     last_day: Mapped[str | None] = mapped_column(String(10))
+
+
+class RecordName(Base):
+    __tablename__ = "record_names"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # deal | company | contact
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_COLUMN))
+    named_by: Mapped[str | None] = mapped_column(String(32))
+    named_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AuditEvent(Base):

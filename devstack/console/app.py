@@ -564,6 +564,24 @@ class Console:
             "response_action": reply.get("response_action"),
         }
 
+    def suggest(
+        self, user: str, view_id: str, *, block_id: str, action_id: str, value: str
+    ) -> dict[str, Any]:
+        """The person types into an ``external_select``: Slack's ``block_suggestion`` to the
+        options URL, and the options the app answered."""
+        view = self._lookup_view(user, view_id)
+        if view is None:
+            abort(404, "no such view")
+        payload = payloads.block_suggestion(
+            view, block_id=block_id, action_id=action_id, value=value, user=user
+        )
+        answer = self.send(payloads.interactive_body(payload))
+        if not answer.ok:
+            return {"ok": False, "status": answer.status, "options": []}
+        reply = answer.json()
+        options = reply.get("options") if isinstance(reply, dict) else None
+        return {"ok": True, "options": options if isinstance(options, list) else []}
+
     def close(self, user: str, view_id: str) -> dict[str, Any]:
         """The person closes the modal (Cancel, or the close button)."""
         view = self._lookup_view(user, view_id)
@@ -1129,6 +1147,19 @@ def create_console_blueprint(console: Console) -> Blueprint:
     def submit() -> Response:
         console, data = body()
         return jsonify(console.submit(data["user"], data["view_id"], data.get("form") or {}))
+
+    @bp.post("/suggest")
+    def suggest() -> Response:
+        data = body()
+        return jsonify(
+            console.suggest(
+                data["user"],
+                str(data.get("view_id") or ""),
+                block_id=str(data.get("block_id") or ""),
+                action_id=str(data.get("action_id") or ""),
+                value=str(data.get("value") or ""),
+            )
+        )
 
     @bp.post("/close")
     def close() -> Response:

@@ -195,6 +195,34 @@ def block_actions(
     return payload
 
 
+def block_suggestion(
+    view: dict[str, Any],
+    *,
+    block_id: str,
+    action_id: str,
+    value: str,
+    user: str = "U0ALICE",
+    team: str = TEAM_ID,
+    state_values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``block_suggestion`` payload: someone typed ``value`` into an ``external_select``
+    of ``view`` (Slack asks the options load URL, and shows the ``options`` answered)."""
+    return {
+        "type": "block_suggestion",
+        "user": _user(user, team),
+        "container": {"type": "view", "view_id": view.get("id") or "V0"},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": _team(team),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": _with_state(view, state_values or {}),
+    }
+
+
 def _with_state(view: dict[str, Any], state_values: dict[str, Any]) -> dict[str, Any]:
     view = dict(view)
     view.setdefault("id", "V" + secrets.token_hex(5).upper())
@@ -467,6 +495,15 @@ def _find_option(element: dict[str, Any], value: Any) -> dict[str, Any]:
     raise ValueError(f"{value!r} is not an option of {element.get('action_id')!r}")
 
 
+def _external_option(element: dict[str, Any], value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return _option_state(value)
+    initial = element.get("initial_option") or {}
+    if initial.get("value") == value:
+        return _option_state(initial)
+    return _option_state({"text": {"type": "plain_text", "text": str(value)}, "value": value})
+
+
 def element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
     """The ``state.values`` entry Slack reports for ``element`` holding ``value``.
 
@@ -479,7 +516,11 @@ def element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
     state: dict[str, Any] = {"type": kind}
     if kind in ("plain_text_input", "url_text_input", "email_text_input", "number_input"):
         state["value"] = None if value in (None, "") else str(value)
-    elif kind in ("static_select", "external_select", "radio_buttons"):
+    elif kind == "external_select":
+        # Its options came from block_suggestion: ``value`` is the option chosen (a dict
+        # with ``text`` and ``value``), or the value of the initial option or of a new one.
+        state["selected_option"] = None if value is None else _external_option(element, value)
+    elif kind in ("static_select", "radio_buttons"):
         state["selected_option"] = None if value is None else _find_option(element, value)
     elif kind in ("checkboxes", "multi_static_select", "multi_external_select"):
         state["selected_options"] = [_find_option(element, v) for v in value or []]

@@ -60,7 +60,7 @@ def test_link_show_unlink_round_trip_and_modal_prefill(rally: Rally) -> None:
 
     view = rally.open_modal("task")
     deal_block = next(b for b in view["blocks"] if b.get("block_id") == ids.DEAL)
-    assert deal_block["element"]["initial_value"] == DEAL_ID
+    assert deal_block["element"]["initial_option"]["value"] == DEAL_ID
 
     shown = ack_text(rally.command(f"link contact {CONTACT_ID}"))
     assert CONTACT_ID in shown and "It was linked to" in shown

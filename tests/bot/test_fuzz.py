@@ -93,6 +93,8 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
         "call",
         "tasks",
         f"link deal {DEAL_ID}",
+        f'link deal {DEAL_ID} "Seed deal"',
+        f'name deal {DEAL_ID} "Seed deal renamed"',
         "link",
         "unlink",
         "me",
@@ -335,6 +337,17 @@ def _seeds(rally: Rally) -> list[tuple[str, str, Any]]:
                     {"type": "button", "action_id": action_id, "value": value},
                     view={"id": "VHOME", "type": "home"},
                     trigger_id=fake.new_trigger_id("U0ALICE"),
+                ),
+            )
+        )
+    log_view = build_log_modal("call", metadata={"channel": "C0SALES"}).to_dict()
+    for block, typed in ((ids.DEAL, "acm"), (ids.COMPANY, DEAL_ID), (ids.CONTACT, "")):
+        seeds.append(
+            (
+                "interactive",
+                ids.input_action(block),
+                payloads.block_suggestion(
+                    log_view, block_id=block, action_id=ids.input_action(block), value=typed
                 ),
             )
         )

@@ -91,6 +91,7 @@ def test_declared_functions_match_registered_steps_both_ways() -> None:
 def test_manifest_points_every_url_at_the_events_endpoint() -> None:
     urls = [c["url"] for c in MANIFEST["features"]["slash_commands"]]
     urls += [MANIFEST["settings"]["interactivity"]["request_url"]]
+    urls += [MANIFEST["settings"]["interactivity"]["message_menu_options_url"]]
     urls += [MANIFEST["settings"]["event_subscriptions"]["request_url"]]
     assert set(urls) == {"https://example.com/slack/events"}
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True

@@ -51,7 +51,8 @@ def test_meeting_modal_logs_a_meeting_with_every_field(rally: Rally) -> None:
             "duration": "60",
             "location": "Conference Room B",
             "meeting_url": "https://meet.example.com/abc-def-ghi",
-            "company": f"{APP_URL}/companies/b5c7e1a2-3d4f-5678-9abc-def012345678",
+            # the menu offers a pasted link back as the record's id (block_suggestion)
+            "company": "b5c7e1a2-3d4f-5678-9abc-def012345678",
         },
     )
     rally.work()
@@ -74,7 +75,7 @@ def test_meeting_modal_logs_a_meeting_with_every_field(rally: Rally) -> None:
             "note",
             {"subject": "x", "contact": f"{APP_URL}/deals/{DEAL_ID}"},
             ids.CONTACT,
-            "deal, not a contact",
+            "Choose a contact from the list",
         ),
         ("call", {"subject": "x", "duration": "-5"}, ids.DURATION, "negative"),
         ("call", {"subject": "x", "duration": "half an hour"}, ids.DURATION, "minutes"),

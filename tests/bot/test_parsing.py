@@ -24,6 +24,7 @@ from bot.parsing import (
     InvalidCommand,
     LinkCommand,
     MeCommand,
+    NameCommand,
     OpenModalCommand,
     ParseError,
     QuickCreateCommand,
@@ -586,17 +587,17 @@ def test_record_ref_names_its_wire_field() -> None:
         (
             "opportunity",
             GUID,
-            '"opportunity" isn\'t something a channel can link to; use deal, company or contact: /rally link deal|company|contact <id or Rally URL>',
+            '"opportunity" isn\'t something a channel can link to; use deal, company or contact: /rally link deal|company|contact <id or Rally URL> ["name"]',
         ),
         (
             "deal",
             "",
-            "paste the deal's Rally URL or id: /rally link deal|company|contact <id or Rally URL>",
+            'paste the deal\'s Rally URL or id: /rally link deal|company|contact <id or Rally URL> ["name"]',
         ),
         (
             None,
             "  ",
-            "paste a deal's, company's or contact's Rally URL or id: /rally link deal|company|contact <id or Rally URL>",
+            "paste a deal's, company's or contact's Rally URL or id: /rally link deal|company|contact <id or Rally URL> [\"name\"]",
         ),
         (
             "deal",
@@ -666,6 +667,22 @@ def test_parse_record_ref_refuses_clearly(kind: str | None, text: str, message: 
             f"link deal <https://acme.rallycrm.io/deals/{GUID}|the big one>",
             LinkCommand(RecordRef("deal", GUID)),
         ),
+        (
+            f'link deal {GUID} "Acme expansion"',
+            LinkCommand(RecordRef("deal", GUID), "Acme expansion"),
+        ),
+        (
+            f"link deal {GUID}   Acme   expansion ",
+            LinkCommand(RecordRef("deal", GUID), "Acme expansion"),
+        ),
+        (
+            f"link <https://acme.rallycrm.io/deals/{GUID}|the big one> \u201cAcme &amp; co\u201d",
+            LinkCommand(RecordRef("deal", GUID), "Acme & co"),
+        ),
+        (
+            f'name contact {UPPER} "Sarah Chen"',
+            NameCommand(RecordRef("contact", GUID), "Sarah Chen"),
+        ),
         ("me", MeCommand(owner_id=None)),
         (f"me {UPPER}", MeCommand(owner_id=GUID)),
         (f"Me  {GUID} ", MeCommand(owner_id=GUID)),
@@ -686,6 +703,11 @@ def test_parse_command_reads_every_subcommand(text: str, expected: object) -> No
         ),
         (f"link {GUID}", "link", "say whether"),
         ("link deal acme", "link", 'couldn\'t read "acme" as a Rally id or URL'),
+        (f'link deal {GUID} "{"x" * 76}"', "link", "that name is 76 characters"),
+        (f'link deal {GUID} "  "', "link", "give the record a name"),
+        (f"name deal {GUID}", "name", "say which record and its name"),
+        (f'name {GUID} "Acme"', "name", "say which record and its name"),
+        ('name deal acme "Acme"', "name", 'couldn\'t read "acme" as a Rally id or URL'),
         ("me dana", "me", '"dana" isn\'t a Rally owner id'),
         ("me 1234", "me", '"1234" isn\'t a Rally owner id'),
     ],

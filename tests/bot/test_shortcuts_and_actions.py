@@ -76,6 +76,7 @@ def test_message_shortcut_prefills_a_note_with_text_and_permalink_and_the_channe
     assert modal["callback_id"] == ids.LOG_NOTE_VIEW
     initial = {
         b["block_id"]: b["element"].get("initial_value")
+        or (b["element"].get("initial_option") or {}).get("value")
         for b in modal["blocks"]
         if b["type"] == "input"
     }

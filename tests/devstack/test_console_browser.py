@@ -115,6 +115,30 @@ def test_log_each_activity_type_and_see_the_confirmation(
     assert made["meeting"]["meetingUrl"] == "https://meet.example.com/acme"
 
 
+def test_typing_in_the_deal_menu_offers_the_named_deal_and_picking_it_logs_the_call_on_it(
+    console_stack: ConsoleStack, page: Any
+) -> None:
+    open_console(page, console_stack, user="U0ALICE", channel="C0ACME")
+    type_in(page, f'/rally link deal {DEAL} "Acme expansion"')
+    page.get_by_text("associated with it").first.wait_for()
+    page.goto(f"{console_stack.url}?user=U0ALICE&channel=C0SALES")  # linked to nothing
+    page.get_by_test_id("title").filter(has_text="#").wait_for()
+
+    type_in(page, "/rally call")
+    page.get_by_test_id("modal-title").filter(has_text="call").wait_for()
+    modal_input(page, "subject").fill("Intro with Jane")
+    modal_input(page, "deal", "input").press_sequentially("acm")
+    option = page.locator("[data-testid=modal] [data-block-id='deal'] li[role=option]")
+    option.filter(has_text="Acme expansion").click()
+    assert modal_input(page, "deal", "input").input_value() == "Acme expansion"
+    submit_and_work(page, console_stack)
+
+    page.get_by_test_id("feed").get_by_text("Logged call Intro with Jane").wait_for()
+    [call] = [a for a in activities(console_stack) if a["subject"] == "Intro with Jane"]
+    assert call["dealId"] == DEAL
+    assert "Acme expansion" in page.get_by_test_id("feed").inner_text()
+
+
 def test_validation_error_is_shown_on_its_block_and_the_modal_stays(
     console_stack: ConsoleStack, page: Any
 ) -> None:
@@ -176,7 +200,7 @@ def test_screenshot_of_the_console_for_the_readme(
     """Takes the README's picture; it lands in docs/ only with RALLY_UPDATE_SCREENSHOT=1,
     so an ordinary test run leaves the work tree clean."""
     open_console(page, console_stack, user="U0ALICE", channel="C0ACME")
-    type_in(page, f"/rally link deal {DEAL}")
+    type_in(page, f'/rally link deal {DEAL} "Acme expansion"')
     page.get_by_text("associated with it").first.wait_for()
     type_in(page, "Jane confirmed budget for Q3. Proposal due Friday, legal wants SSO.")
     page.get_by_test_id("message").first.wait_for()

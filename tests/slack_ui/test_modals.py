@@ -26,9 +26,9 @@ DUE = 1_767_225_600  # 2026-01-01 00:00 UTC
 ENTERED: dict[str, Any] = {
     ids.SUBJECT: "Call <Acme> & co",
     ids.BODY: "Long\nnotes",
-    ids.DEAL: "D1",
-    ids.COMPANY: "https://app.rallycrm.io/companies/C1",
-    ids.CONTACT: "P1",
+    ids.DEAL: "5a1c0de0-ac3e-4d3a-9e55-000000000001",
+    ids.COMPANY: "5a1c0de0-ac3e-4d3a-9e55-000000000002",
+    ids.CONTACT: "5a1c0de0-ac3e-4d3a-9e55-000000000003",
     ids.STATUS: "completed",
     ids.DUE: DUE,
     ids.PRIORITY: "high",
@@ -48,7 +48,7 @@ def _inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _shown(element: dict[str, Any]) -> Any:
     """What an input element shows before anyone touches it."""
-    if element["type"] == "static_select":
+    if element["type"] in ("static_select", "external_select"):
         return element.get("initial_option", {}).get("value")
     if element["type"] == "datetimepicker":
         return element.get("initial_date_time")

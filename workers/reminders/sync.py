@@ -28,6 +28,7 @@ from redis.exceptions import LockError
 from redis.lock import Lock
 
 from api_client import MAX_PAGE_SIZE, Cursor, Page, PartialActivityResponse, RallyClient
+from workers.records import note_seen
 from workers.reminders.index import REMINDER_FIELDS, TaskIndex
 
 logger = logging.getLogger("workers.reminders.sync")
@@ -143,6 +144,22 @@ def _apply(
         raise ValueError("the API returned an activity without updatedAt")
     pipe = index.conn.pipeline(transaction=True)
     outcomes = [index.apply(item, pipe=pipe) for item in page.items]
+    # The records these activities are on, for the type-ahead (workers.records).
+    note_seen(
+        pipe,
+        index.namespace,
+        [
+            (kind, str(record_id), int(item.updated_at.timestamp()))
+            for item in page.items
+            if item.updated_at is not None
+            for kind, record_id in (
+                ("deal", item.deal_id),
+                ("company", item.company_id),
+                ("contact", item.contact_id),
+            )
+            if record_id
+        ],
+    )
     if page.cursor is not None:
         index.save_cursor(page.cursor, run_at=run_at, pipe=pipe)
     pipe.execute()

@@ -26,6 +26,7 @@ from slack_ui.modals import (
     default_values,
     read_metadata,
 )
+from workers.records import form_names
 from workers.slack import tell_user
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,12 @@ def handle_open_modal(
     values = default_values(kind) | link_prefill(
         services_of(context), context.team_id, metadata["channel"]
     )
-    view = build_log_modal(kind, values=values, metadata=metadata)
+    view = build_log_modal(
+        kind,
+        values=values,
+        metadata=metadata,
+        names=form_names(services_of(context).store, context.team_id, values),
+    )
     client.views_open(trigger_id=trigger_id, view=view.to_dict())
 
 
@@ -79,7 +85,12 @@ def handle_choose_type(
     client.views_update(
         view_id=view["id"],
         hash=view.get("hash"),
-        view=build_log_modal(kind, values=values, metadata=metadata).to_dict(),
+        view=build_log_modal(
+            kind,
+            values=values,
+            metadata=metadata,
+            names=form_names(services_of(context).store, context.team_id, values),
+        ).to_dict(),
     )
 
 
@@ -132,6 +143,7 @@ def handle_edit_and_retry(
             values=submission.values,
             metadata=metadata | {"thread_ts": thread.get("ts")},
             notice="\n".join(notice_lines),
+            names=form_names(services_of(context).store, context.team_id, submission.values),
         )
     else:
         view = build_log_modal(
@@ -139,6 +151,7 @@ def handle_edit_and_retry(
             values=submission.values,
             metadata=metadata,
             notice="\n".join(notice_lines),
+            names=form_names(services_of(context).store, context.team_id, submission.values),
         )
     client.views_open(trigger_id=trigger_id, view=view.to_dict())
     log.info("event=edit_and_retry submission=%s user=%s", submission_id, context.user_id)

@@ -23,6 +23,7 @@ from slack_ui.ids import DIGEST_ROW_BLOCK_PREFIX
 from slack_ui.tasks import parse_button_value, tasks_message
 from workers import queues
 from workers.open_tasks import namespace_of, open_tasks_page
+from workers.records import names_for, record_pairs
 from workers.slack import tell_user
 
 log = logging.getLogger(__name__)
@@ -121,5 +122,6 @@ def handle_tasks_more(
         total=total,
         now=datetime.now(UTC),
         app_url=services.settings.rally_app_url,
+        names=names_for(services.store, team, record_pairs(*cards)),
     )
     respond(**message.to_dict(), replace_original=True)

@@ -32,6 +32,7 @@ from bot.parsing import (
     InvalidCommand,
     LinkCommand,
     MeCommand,
+    NameCommand,
     OpenModalCommand,
     QuickCreateCommand,
     QuickCreateError,
@@ -54,6 +55,7 @@ from slack_ui.modals import (
 from slack_ui.tasks import record_link, tasks_message
 from workers.digests import first_taken_day, next_post, parse_at
 from workers.open_tasks import namespace_of, open_tasks_page
+from workers.records import form_names, index_name, names_for, record_pairs
 from workers.slack import tell_user
 from workers.workspace import connection_state
 
@@ -91,7 +93,12 @@ class Call:
         self.say(f"{REDIS_DOWN}\n```{escape(self.typed)}```")
 
     def record(self, kind: str, record_id: str) -> str:
-        return record_link(kind, record_id, self.services.settings.rally_app_url)
+        """The record as the workspace knows it: its name, else its id."""
+        try:
+            names = self.services.store.record_names(self.team, [(kind, record_id)])
+        except SQLAlchemyError:
+            names = {}
+        return record_link(kind, record_id, self.services.settings.rally_app_url, names)
 
 
 def handle_rally_command(
@@ -170,7 +177,12 @@ def _open_modal(call: Call, parsed: OpenModalCommand) -> None:
     try:
         call.client.views_open(
             trigger_id=call.command["trigger_id"],
-            view=build_log_modal(kind, values=values, metadata=metadata).to_dict(),
+            view=build_log_modal(
+                kind,
+                values=values,
+                metadata=metadata,
+                names=form_names(call.services.store, call.team, values),
+            ).to_dict(),
         )
     except SlackApiError as exc:
         # Usually an expired trigger (Slack was slow to deliver): say so instead of nothing.
@@ -258,7 +270,12 @@ def list_open_tasks(call: Call, parsed: TasksCommand) -> None:
         call.redis_down()
         return
     message = tasks_message(
-        cards, offset=0, total=total, now=datetime.now(UTC), app_url=services.settings.rally_app_url
+        cards,
+        offset=0,
+        total=total,
+        now=datetime.now(UTC),
+        app_url=services.settings.rally_app_url,
+        names=names_for(services.store, call.team, record_pairs(*cards)),
     )
     call.say(**message.to_dict())
 
@@ -277,11 +294,56 @@ def _announce(call: Call, text: str) -> None:
     call.ack(text=text, response_type="in_channel")
 
 
+def _save_name(call: Call, kind: str, record_id: str, name: str) -> str | None:
+    """Name a record for the workspace (store, audit, the type-ahead's index); returns the
+    name it had. Raises SQLAlchemyError or RedisError when a store is down."""
+    store = call.services.store
+    previous = store.name_record(call.team, kind, record_id, name, by=call.user)
+    if previous != name:
+        store.audit(
+            call.team,
+            call.user,
+            "named",
+            surface="command",
+            channel=call.channel,
+            kind=kind,
+            record=record_id,
+            name=name,
+            previous=previous,
+        )
+    index_name(call.services.conn, call.team, kind, record_id, name, previous)
+    log.info(
+        "event=record_named team=%s user=%s kind=%s id=%s", call.team, call.user, kind, record_id
+    )
+    return previous
+
+
+def _name(call: Call, parsed: NameCommand) -> None:
+    # Who may: whoever may link (SPEC §7): a member of the channel it is typed in (Slack
+    # runs a slash command only where the person can post) or an admin; a name is the
+    # workspace's own label and changes nothing in Rally.
+    ref = parsed.ref
+    try:
+        previous = _save_name(call, ref.kind, ref.id, parsed.name)
+    except (redis.RedisError, SQLAlchemyError):
+        call.redis_down()
+        return
+    shown = call.record(ref.kind, ref.id)
+    was = f" (it was *{escape(previous)}*)" if previous and previous != parsed.name else ""
+    _announce(call, f":label: <@{call.user}> named {ref.kind} `{ref.id}` {shown}{was}.")
+
+
 def _link(call: Call, parsed: LinkCommand) -> None:
     # Who may: the channel's members (Slack runs a slash command only where the person
     # can post, so running it here shows they are one) and admins (SPEC §6).
     ref = parsed.ref
     store = call.services.store
+    if parsed.name is not None:
+        try:
+            _save_name(call, ref.kind, ref.id, parsed.name)
+        except (redis.RedisError, SQLAlchemyError):
+            call.redis_down()
+            return
     try:
         previous = store.link_channel(call.team, call.channel, ref.kind, ref.id, by=call.user)
         store.audit(
@@ -524,6 +586,7 @@ SUBCOMMANDS: dict[type[Command], Callable[[Call, Any], None]] = {
     QuickCreateCommand: _quick_create,
     TasksCommand: list_open_tasks,
     LinkCommand: _link,
+    NameCommand: _name,
     ShowLinkCommand: _show_link,
     UnlinkCommand: _unlink,
     MeCommand: _me,

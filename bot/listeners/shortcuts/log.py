@@ -21,6 +21,7 @@ from slack_ui.modals import (
     build_type_chooser,
     thread_notice,
 )
+from workers.records import form_names
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,12 @@ def handle_log_as_note(
     metadata = {"channel": channel, "response_url": shortcut.get("response_url")}
     client.views_open(
         trigger_id=shortcut["trigger_id"],
-        view=build_log_modal("note", values=values, metadata=metadata).to_dict(),
+        view=build_log_modal(
+            "note",
+            values=values,
+            metadata=metadata,
+            names=form_names(services_of(context).store, context.team_id, values),
+        ).to_dict(),
     )
 
 
@@ -108,6 +114,9 @@ def handle_log_thread(
     client.views_open(
         trigger_id=shortcut["trigger_id"],
         view=build_thread_note_modal(
-            values=values, metadata=metadata, notice=thread_notice(message)
+            values=values,
+            metadata=metadata,
+            notice=thread_notice(message),
+            names=form_names(services_of(context).store, context.team_id, values),
         ).to_dict(),
     )

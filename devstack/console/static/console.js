@@ -432,8 +432,41 @@ function renderElement(el, block, ctx, where) {
       if (block.dispatch_action) input.addEventListener("change", () => onChange(input.value));
       return input;
     }
+    case "external_select": {
+      // Slack asks the app's options URL as the person types (block_suggestion) and
+      // shows what it answers; the chosen option (text and value) is what is submitted.
+      const box = h("div", { class: "external-select", ...common });
+      const input = h("input", { type: "search", placeholder, autocomplete: "off", "aria-label": placeholder || "Search" });
+      const list = h("ul", { class: "suggestions", role: "listbox" });
+      const chosen = initial(el.initial_option || null);
+      input.value = chosen?.text?.text ?? (typeof chosen === "string" ? chosen : "");
+      remember(ctx, block, el, chosen);
+      let asked = 0;
+      input.addEventListener("input", async () => {
+        remember(ctx, block, el, null);
+        const typed = input.value;
+        list.replaceChildren();
+        if (typed.length < (el.min_query_length ?? 3)) return;
+        const mine = ++asked;
+        const answer = await api("suggest", { view_id: ctx.view_id, block_id: block.block_id, action_id: el.action_id, value: typed });
+        if (mine !== asked) return; // a later keystroke asked again
+        for (const o of answer.options || []) {
+          const item = h("li", { role: "option", tabindex: "0", dataset: { value: o.value } }, esc(o.text?.text));
+          const pick = () => {
+            input.value = o.text?.text || o.value;
+            list.replaceChildren();
+            onChange({ text: o.text, value: o.value });
+          };
+          item.addEventListener("click", pick);
+          item.addEventListener("keydown", (e) => e.key === "Enter" && pick());
+          list.appendChild(item);
+        }
+        if (!(answer.options || []).length) list.appendChild(h("li", { class: "none" }, "No results"));
+      });
+      box.append(input, list);
+      return box;
+    }
     case "static_select":
-    case "external_select":
     case "users_select":
     case "conversations_select":
     case "channels_select":
