@@ -573,7 +573,7 @@ class Console:
         if view is None:
             abort(404, "no such view")
         payload = payloads.block_suggestion(
-            view, block_id=block_id, action_id=action_id, value=value, user=user
+            view, block_id=block_id, action_id=action_id, value=value, user=user, team=self.team
         )
         answer = self.send(payloads.interactive_body(payload))
         if not answer.ok:
@@ -1150,7 +1150,7 @@ def create_console_blueprint(console: Console) -> Blueprint:
 
     @bp.post("/suggest")
     def suggest() -> Response:
-        data = body()
+        console, data = body()
         return jsonify(
             console.suggest(
                 data["user"],
