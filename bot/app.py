@@ -24,7 +24,11 @@ class VerificationRequired(ValueError):
 
 
 def create_app(
-    settings: Settings, *, redis: redis.Redis | None = None, verify_requests: bool = True
+    settings: Settings,
+    *,
+    redis: redis.Redis | None = None,
+    verify_requests: bool = True,
+    process_before_response: bool = False,
 ) -> App:
     """Build the app: signature checks, Web API client on ``SLACK_API_URL`` with retries.
 
@@ -35,6 +39,11 @@ def create_app(
         verify_requests: Check every request's Slack signature (``SLACK_SIGNING_SECRET``
             must be set). Only Socket Mode, where Slack's requests arrive over the app's
             own authenticated WebSocket, may pass ``False``; it is logged.
+        process_before_response: Bolt's setting of that name: answer Slack only when the
+            listener returns, instead of polling for ``ack()`` from a listener thread.
+            Off in the product (listeners call ``views.open`` and ``chat.*`` after acking,
+            which would then delay the answer); ``bench/bench_ack.py`` measures it (README,
+            Performance).
 
     Raises:
         VerificationRequired: ``verify_requests`` without a non-empty signing secret.
@@ -56,6 +65,7 @@ def create_app(
         "token_verification_enabled": False,
         "request_verification_enabled": verify_requests,
         "logger": logging.getLogger("bot.bolt"),
+        "process_before_response": process_before_response,
     }
     if settings.distributed:
         app = App(oauth_settings=oauth_settings(settings, services), **common)
