@@ -20,6 +20,8 @@ bolt = App(
     # Bolt's single-team authorization calls auth.test once: send it to the same fake Slack.
     client=WebClient(os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]),
     token_verification_enabled=False,
+    # bench_ack's floor for Bolt's process_before_response (BARE_BOLT_PROCESS_BEFORE_RESPONSE=1).
+    process_before_response=os.environ.get("BARE_BOLT_PROCESS_BEFORE_RESPONSE") == "1",
 )
 
 

@@ -185,23 +185,36 @@ def part_acks(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> dict[
         "bare_bolt:app",
     ]
     results: dict[str, Any] = {}
-    with process(web, env, tmp / "web.log"), process(bare, env, tmp / "bare.log"):
-        wait_http(f"http://127.0.0.1:{rally_port}/healthz")
-        wait_http(f"http://127.0.0.1:{bare_port}/healthz")
+    with contextlib.ExitStack() as servers:
+        servers.enter_context(process(web, env, tmp / "web.log"))
+        servers.enter_context(process(bare, env, tmp / "bare.log"))
         targets = {
             "bare": f"http://127.0.0.1:{bare_port}/slack/events",
             "rally": f"http://127.0.0.1:{rally_port}/slack/events",
         }
+        if args.process_before_response:
+            # The same two apps with Bolt's process_before_response=True, served the same
+            # way as the floor (gunicorn from bench/), so the setting is the difference.
+            for name, module, extra in (
+                ("bare-pbr", "bare_bolt:app", {"BARE_BOLT_PROCESS_BEFORE_RESPONSE": "1"}),
+                ("rally-pbr", "rally_pbr:app", {}),
+            ):
+                port = free_port()
+                argv = [*bare[:4], f"127.0.0.1:{port}", *bare[5:-1], module]
+                servers.enter_context(process(argv, {**env, **extra}, tmp / f"{name}.log"))
+                targets[name] = f"http://127.0.0.1:{port}/slack/events"
+        for url in targets.values():
+            wait_http(url.replace("/slack/events", "/healthz"))
         for url in targets.values():  # warm-up: imports, connections, users.info cache
             asyncio.run(open_loop(url, 20, 2, request_mix()))
         for rate in args.rates:
             for name, url in targets.items():
                 samples = asyncio.run(open_loop(url, rate, args.seconds, request_mix()))
                 results[f"{name}@{rate}"] = summarize(samples)
-                if name == "rally":
+                if name.startswith("rally"):
                     kinds = sorted({kind for kind, _, _ in samples})
                     for kind in kinds:
-                        results[f"rally@{rate}:{kind}"] = summarize(
+                        results[f"{name}@{rate}:{kind}"] = summarize(
                             [s for s in samples if s[0] == kind]
                         )
     return results
@@ -356,6 +369,11 @@ def main() -> None:
     parser.add_argument("--light-count", type=int, default=20)
     parser.add_argument("--light-rate", type=float, default=5.0)
     parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument(
+        "--process-before-response",
+        action="store_true",
+        help="also measure both apps with Bolt's process_before_response=True",
+    )
     parser.add_argument("--logs", help="keep the servers' logs in this folder")
     args = parser.parse_args()
 
@@ -385,7 +403,13 @@ def main() -> None:
     rows = []
     for rate in args.rates:
         bare, rally = acks[f"bare@{rate}"], acks[f"rally@{rate}"]
-        for name, s in (("bare Bolt", bare), ("rally-slack", rally)):
+        apps = [("bare Bolt", bare), ("rally-slack", rally)]
+        if f"rally-pbr@{rate}" in acks:
+            apps += [
+                ("bare Bolt, pbr", acks[f"bare-pbr@{rate}"]),
+                ("rally-slack, pbr", acks[f"rally-pbr@{rate}"]),
+            ]
+        for name, s in apps:
             rows.append(
                 (
                     rate,
@@ -410,6 +434,20 @@ def main() -> None:
                 "",
             )
         )
+        if f"rally-pbr@{rate}" in acks:
+            pbr = acks[f"rally-pbr@{rate}"]
+            rows.append(
+                (
+                    rate,
+                    "ratio p50, pbr / bare",
+                    "",
+                    "",
+                    f"{pbr['p50_ms'] / bare['p50_ms']:.2f}x",
+                    f"{pbr['p99_ms'] / bare['p99_ms']:.2f}x",
+                    "",
+                    "",
+                )
+            )
     print_table(
         "Acknowledgement latency, open loop (ms from scheduled send)",
         ["req/s", "app", "n", "errors", "p50", "p99", "max", ">=2.4s"],
@@ -417,6 +455,7 @@ def main() -> None:
     )
     rows = [
         (
+            key.split("@")[0],
             key.split(":", 1)[1],
             key.split("@")[1].split(":")[0],
             f"{s['p50_ms']:.1f}",
@@ -426,7 +465,7 @@ def main() -> None:
         for key, s in acks.items()
         if ":" in key
     ]
-    print_table("rally-slack by request kind", ["kind", "req/s", "p50", "p99", "max"], rows)
+    print_table("rally-slack by request kind", ["app", "kind", "req/s", "p50", "p99", "max"], rows)
     if work:
         rows = [
             (

@@ -26,7 +26,11 @@ class VerificationRequired(ValueError):
 
 
 def create_app(
-    settings: Settings, *, redis: redis.Redis | None = None, verify_requests: bool = True
+    settings: Settings,
+    *,
+    redis: redis.Redis | None = None,
+    verify_requests: bool = True,
+    process_before_response: bool = False,
 ) -> App:
     """Build the app: signature checks, Web API client on ``SLACK_API_URL`` with retries.
 
@@ -37,6 +41,11 @@ def create_app(
         verify_requests: Check every request's Slack signature (``SLACK_SIGNING_SECRET``
             must be set). Only Socket Mode, where Slack's requests arrive over the app's
             own authenticated WebSocket, may pass ``False``; it is logged.
+        process_before_response: Bolt's setting of that name: answer Slack only when the
+            listener returns, instead of polling for ``ack()`` from a listener thread.
+            Off in the product (listeners call ``views.open`` and ``chat.*`` after acking,
+            which would then delay the answer); ``bench/bench_ack.py`` measures it (README,
+            Performance).
 
     Raises:
         VerificationRequired: ``verify_requests`` without a non-empty signing secret.
@@ -58,6 +67,7 @@ def create_app(
         "token_verification_enabled": False,
         "request_verification_enabled": verify_requests,
         "logger": logging.getLogger("bot.bolt"),
+        "process_before_response": process_before_response,
     }
     # One client for both modes (SLACK_API_URL, retries, a logger that never logs bodies);
     # in OAuth mode it has no token: Bolt's OAuth flow calls oauth.v2.access and rotates

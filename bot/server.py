@@ -176,14 +176,22 @@ def _parse(text: str, headers: dict[str, str | Sequence[str]]) -> Any:
     return parse_body(text, content_type)
 
 
-def create_flask_app(settings: Settings, *, redis_conn: redis.Redis | None = None) -> Flask:
+def create_flask_app(
+    settings: Settings,
+    *,
+    redis_conn: redis.Redis | None = None,
+    process_before_response: bool = False,
+) -> Flask:
     """The WSGI app: Bolt at ``POST /slack/events`` and a health check at ``GET /healthz``.
+
+    ``process_before_response`` is Bolt's (see :func:`bot.app.create_app`); only the ack
+    benchmark turns it on.
 
     Raises:
         VerificationRequired: ``SLACK_SIGNING_SECRET`` is not set.
     """
     conn = redis_conn if redis_conn is not None else request_path_redis(settings.redis_url)
-    bolt = create_app(settings, redis=conn)
+    bolt = create_app(settings, redis=conn, process_before_response=process_before_response)
     assert settings.slack_signing_secret is not None  # create_app refuses to run without it
     edge = SlackEdge(bolt, settings.slack_signing_secret.get_secret_value(), settings.slack_api_url)
     # No static folder: Flask would otherwise serve /static/<path> from the working directory.

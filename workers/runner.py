@@ -10,6 +10,11 @@ Layout, following RQ's delivery guarantees:
   moves retries scheduled with a backoff interval back onto the queue when due.
 - the parent only supervises: it restarts a child that died and forwards SIGTERM/SIGINT
   (a warm shutdown: the current job finishes).
+- a Redis restart costs seconds: every Redis client of a worker and its work horse
+  retries a closed connection or a ``LOADING`` answer for about 30 s
+  (``core.redis.worker_redis``), and a heartbeat that still fails is skipped rather than
+  fatal (:meth:`MeteredWorker.maintain_heartbeats`), so the worker stays with its horse,
+  and the job in flight finishes and is recorded.
 
 ``--burst`` drains everything and exits 0: it first runs RQ's maintenance pass on every
 queue (so a job whose worker died and whose heartbeat has expired is retried or failed,
@@ -34,6 +39,7 @@ from datetime import UTC, datetime
 import redis
 from rq import Queue, Worker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
@@ -94,6 +100,26 @@ class MeteredWorker(Worker):
         finally:
             metrics.JOB_SECONDS.labels(queue.name).observe(time.perf_counter() - started)
             metrics.JOBS.labels(queue.name, _outcome(job)).inc()
+
+    def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
+        """Beat for the running horse; a Redis that is away even after the client's retries
+        costs one beat, not the worker.
+
+        RQ calls this from its monitoring loop every ``job_monitoring_interval`` while the
+        horse runs; an error raised here would end the worker's work loop and orphan the
+        horse's job until its heartbeat expired (about 90 s) and a maintenance pass
+        re-queued it. The deadline a beat sets is the monitoring interval plus 60 s, so one
+        skipped beat leaves the job well inside it.
+        """
+        try:
+            super().maintain_heartbeats(job, execution)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning(
+                "event=heartbeat_skipped queue=%s job=%s error=%s",
+                job.origin,
+                job.id,
+                type(exc).__name__,
+            )
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         metrics.become_work_horse()
