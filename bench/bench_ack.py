@@ -391,6 +391,9 @@ def main() -> None:
             "RALLY_BASE_URL": "http://127.0.0.1:9/unused",
             "RALLY_API_KEY": DEV_API_KEY,
             "JOB_RETRY_INTERVALS": "1,2",
+            # A store of its own: never the checkout's .data/, which another version of
+            # the code may have left at another revision.
+            "DATABASE_URL": f"sqlite:///{Path(tmp_name) / 'rally-slack.db'}",
         }
         fake = [sys.executable, str(BENCH / "_fake_slack_server.py"), str(slack_port), TOKEN]
         with process(fake, env, tmp / "slack.log"):
