@@ -199,6 +199,13 @@ def test_screenshot_of_the_console_for_the_readme(
 ) -> None:
     """Takes the README's picture; it lands in docs/ only with RALLY_UPDATE_SCREENSHOT=1,
     so an ordinary test run leaves the work tree clean."""
+    from sandbox.tenants import tenant_for_key
+    from workers.workspace import store_of
+
+    # Alice is the Rally owner of the key this stack logs with (as an admin's `/rally me`
+    # makes her), so the picture shows owners as people, not ids.
+    owner = tenant_for_key(DEV_API_KEY).owner_id
+    store_of(console_stack.settings).set_owner(console_stack.fake.team_id, "U0ALICE", owner)
     open_console(page, console_stack, user="U0ALICE", channel="C0ACME")
     type_in(page, f'/rally link deal {DEAL} "Acme expansion"')
     page.get_by_text("associated with it").first.wait_for()
@@ -216,6 +223,8 @@ def test_screenshot_of_the_console_for_the_readme(
         assert rally_slack(["remind", "--once"]) == 0
         console_stack.work(expect=False)
         page.get_by_role("button", name="Complete").first.wait_for()
+        reminder = page.get_by_test_id("message").filter(has_text="is due")
+        assert owner not in reminder.first.inner_text()  # a person, not a GUID
     page.mouse.move(1, 1)  # no hover toolbar in the picture
     target = DOCS if os.environ.get("RALLY_UPDATE_SCREENSHOT") == "1" else tmp_path
     target.mkdir(exist_ok=True)
