@@ -358,6 +358,26 @@ def part_workers(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> di
     return results
 
 
+def web_env(tmp: Path, redis_url: str, slack_port: int) -> dict[str, str]:
+    """The environment of the benchmarks' servers: the fake Slack on ``slack_port``, a
+    private Redis, a store of their own in ``tmp`` (never the checkout's ``.data/``, which
+    another version of the code may have left at another revision), no Rally."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(BENCH.parent), str(BENCH)]),
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/",
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{tmp / 'rally-slack.db'}",
+        "RALLY_BASE_URL": "http://127.0.0.1:9/unused",
+        "RALLY_API_KEY": DEV_API_KEY,
+        "JOB_RETRY_INTERVALS": "1,2",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per rate and target")
@@ -381,20 +401,7 @@ def main() -> None:
         tmp = Path(args.logs or tmp_name)
         tmp.mkdir(parents=True, exist_ok=True)
         slack_port = free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(BENCH.parent), str(BENCH)]),
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/",
-            "REDIS_URL": redis_url,
-            "RALLY_BASE_URL": "http://127.0.0.1:9/unused",
-            "RALLY_API_KEY": DEV_API_KEY,
-            "JOB_RETRY_INTERVALS": "1,2",
-            # A store of its own: never the checkout's .data/, which another version of
-            # the code may have left at another revision.
-            "DATABASE_URL": f"sqlite:///{Path(tmp_name) / 'rally-slack.db'}",
-        }
+        env = web_env(Path(tmp_name), redis_url, slack_port)
         fake = [sys.executable, str(BENCH / "_fake_slack_server.py"), str(slack_port), TOKEN]
         with process(fake, env, tmp / "slack.log"):
             wait_http(f"http://127.0.0.1:{slack_port}/api/api.test")

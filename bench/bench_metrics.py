@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,9 +25,7 @@ from typing import Any
 
 import httpx
 from _common import free_port, median, print_table, redis_server, save, wait_http
-from bench_ack import BENCH, SECRET, TOKEN, VENV_BIN, open_loop, process, request_mix, summarize
-
-from sandbox.app import DEV_API_KEY
+from bench_ack import BENCH, TOKEN, VENV_BIN, open_loop, process, request_mix, summarize, web_env
 
 
 def web_command(port: int, args: argparse.Namespace, metrics_port: int | None) -> list[str]:
@@ -68,18 +65,7 @@ def main() -> None:
         tmp = Path(args.logs or tmp_name)
         tmp.mkdir(parents=True, exist_ok=True)
         slack_port = free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(BENCH.parent), str(BENCH)]),
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/",
-            "REDIS_URL": redis_url,
-            "RALLY_BASE_URL": "http://127.0.0.1:9/unused",
-            "RALLY_API_KEY": DEV_API_KEY,
-            "JOB_RETRY_INTERVALS": "1,2",
-        }
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env = web_env(Path(tmp_name), redis_url, slack_port)
         ports = {"bare Bolt": free_port(), "metrics off": free_port(), "metrics on": free_port()}
         metrics_port = free_port()
         fake = [sys.executable, str(BENCH / "_fake_slack_server.py"), str(slack_port), TOKEN]

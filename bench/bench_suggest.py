@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import uuid
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import redis
 from _common import free_port, print_table, redis_server, save, wait_http
-from bench_ack import BENCH, SECRET, TOKEN, VENV_BIN, Body, open_loop, process, summarize
+from bench_ack import BENCH, TOKEN, VENV_BIN, Body, open_loop, process, summarize, web_env
 
 from core.store import open_store
 from devstack.fake_slack.payloads import block_suggestion, interactive_body
@@ -90,17 +89,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name, redis_server(Path(tmp_name)) as redis_url:
         tmp = Path(tmp_name)
         slack_port, rally_port, bare_port = free_port(), free_port(), free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(BENCH.parent), str(BENCH)]),
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/",
-            "REDIS_URL": redis_url,
-            "DATABASE_URL": f"sqlite:///{tmp / 'store.db'}",
-            "RALLY_BASE_URL": BASE_URL,
-            "RALLY_API_KEY": DEV_API_KEY,
-        }
+        env = {**web_env(tmp, redis_url, slack_port), "RALLY_BASE_URL": BASE_URL}
+        env.pop("JOB_RETRY_INTERVALS")
         fill(redis_url)
         # The schema made once here, not raced by the web workers' first requests.
         open_store(env["DATABASE_URL"], None)
