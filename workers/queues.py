@@ -107,20 +107,19 @@ def enqueue_create_activity(
     kwargs: dict[str, Any] = {"submission_id": submission_id, "request": request, "origin": origin}
     if thread is not None:
         kwargs["thread"] = thread
-    try:
-        queue(ACTIVITIES, conn).enqueue_call(
-            "workers.jobs.create_activity",
-            kwargs=kwargs,
-            job_id=create_job_id(submission_id),
-            unique=True,
-            retry=create_retry(settings),
-            on_failure=Callback("workers.jobs.on_create_failed"),
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-            timeout=JOB_TIMEOUT if thread is None else THREAD_JOB_TIMEOUT,
-            description=f"create {request.get('activityType')} for {origin.get('user')}",
-        )
-    except DuplicateJobError:
+    job = _enqueue_once(
+        queue(ACTIVITIES, conn),
+        create_job_id(submission_id),
+        "workers.jobs.create_activity",
+        kwargs=kwargs,
+        retry=create_retry(settings),
+        on_failure=Callback("workers.jobs.on_create_failed"),
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        timeout=JOB_TIMEOUT if thread is None else THREAD_JOB_TIMEOUT,
+        description=f"create {request.get('activityType')} for {origin.get('user')}",
+    )
+    if job is None:
         log.info("event=duplicate_submission submission=%s", submission_id)
         return False
     log.info(
@@ -161,19 +160,18 @@ def enqueue_notify(
     a create job that runs twice (a retry after the API call succeeded) tells once.
     """
     kind = "ok" if outcome.get("ok") else "failed"
-    try:
-        queue(NOTIFY, conn).enqueue_call(
-            "workers.jobs.notify_outcome",
-            kwargs={"submission_id": submission_id, "outcome": outcome},
-            job_id=f"notify-{kind}-{submission_id}",
-            unique=True,
-            retry=notify_retry(settings),
-            on_failure=Callback("workers.jobs.on_notify_failed"),
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-            timeout=NOTIFY_TIMEOUT,
-        )
-    except DuplicateJobError:
+    job = _enqueue_once(
+        queue(NOTIFY, conn),
+        f"notify-{kind}-{submission_id}",
+        "workers.jobs.notify_outcome",
+        kwargs={"submission_id": submission_id, "outcome": outcome},
+        retry=notify_retry(settings),
+        on_failure=Callback("workers.jobs.on_notify_failed"),
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        timeout=NOTIFY_TIMEOUT,
+    )
+    if job is None:
         log.info("event=duplicate_notify submission=%s kind=%s", submission_id, kind)
 
 
@@ -306,18 +304,17 @@ def enqueue_forget_team(conn: redis.Redis, *, team: str, enterprise_id: str | No
 
     One per team: a second uninstall event while the first is queued is the same work.
     """
-    try:
-        queue(REMINDERS, conn).enqueue_call(
-            "workers.lifecycle.forget_team",
-            kwargs={"team": team, "enterprise_id": enterprise_id},
-            job_id=f"forget-{team}",
-            unique=True,
-            result_ttl=0,
-            failure_ttl=FAILURE_TTL,
-            timeout=REMINDER_JOB_TIMEOUT,
-            description=f"forget workspace {team}",
-        )
-    except DuplicateJobError:
+    job = _enqueue_once(
+        queue(REMINDERS, conn),
+        f"forget-{team}",
+        "workers.lifecycle.forget_team",
+        kwargs={"team": team, "enterprise_id": enterprise_id},
+        result_ttl=0,
+        failure_ttl=FAILURE_TTL,
+        timeout=REMINDER_JOB_TIMEOUT,
+        description=f"forget workspace {team}",
+    )
+    if job is None:
         log.info("event=duplicate_forget team=%s", team)
 
 
@@ -337,43 +334,41 @@ def enqueue_step(
     Returns:
         False when this execution was already queued (Slack delivered the event again).
     """
-    try:
-        queue(ACTIVITIES, conn).enqueue_call(
-            "workers.steps.run_step",
-            kwargs={
-                "execution_id": execution_id,
-                "callback_id": callback_id,
-                "team": team,
-                "inputs": inputs,
-            },
-            job_id=step_job_id(execution_id),
-            unique=True,
-            retry=STEP_RETRY,
-            on_failure=Callback("workers.steps.on_step_failed"),
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-            timeout=JOB_TIMEOUT,
-            description=f"step {callback_id} {execution_id}",
-        )
-    except DuplicateJobError:
+    job = _enqueue_once(
+        queue(ACTIVITIES, conn),
+        step_job_id(execution_id),
+        "workers.steps.run_step",
+        kwargs={
+            "execution_id": execution_id,
+            "callback_id": callback_id,
+            "team": team,
+            "inputs": inputs,
+        },
+        retry=STEP_RETRY,
+        on_failure=Callback("workers.steps.on_step_failed"),
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        timeout=JOB_TIMEOUT,
+        description=f"step {callback_id} {execution_id}",
+    )
+    if job is None:
         log.info("event=duplicate_step execution=%s", execution_id)
         return False
     return True
 
 
 def _enqueue_edit_job(conn: redis.Redis, func: str, job_id: str, kwargs: dict[str, Any]) -> None:
-    try:
-        queue(ACTIONS, conn).enqueue_call(
-            func,
-            kwargs=kwargs,
-            job_id=job_id,
-            unique=True,
-            result_ttl=0,
-            failure_ttl=3600,
-            timeout=TASK_ACTION_TIMEOUT,
-            description=f"{func.rsplit('.', 1)[-1]} {kwargs.get('activity_id')}",
-        )
-    except DuplicateJobError:
+    job = _enqueue_once(
+        queue(ACTIONS, conn),
+        job_id,
+        func,
+        kwargs=kwargs,
+        result_ttl=0,
+        failure_ttl=3600,
+        timeout=TASK_ACTION_TIMEOUT,
+        description=f"{func.rsplit('.', 1)[-1]} {kwargs.get('activity_id')}",
+    )
+    if job is None:
         log.info("event=duplicate_edit job=%s", job_id)
 
 
@@ -481,26 +476,25 @@ def enqueue_unfurl(
     """
     where = f"{channel}:{message_ts}" if channel else f"composer:{unfurl_id}"
     digest = hashlib.sha256(f"{team}\n{where}\n{chr(10).join(links)}".encode()).hexdigest()[:24]
-    try:
-        queue(ACTIONS, conn).enqueue_call(
-            "workers.unfurls.unfurl_links",
-            kwargs={
-                "team": team,
-                "user": user,
-                "links": links,
-                "channel": channel,
-                "message_ts": message_ts,
-                "unfurl_id": unfurl_id,
-                "source": source,
-            },
-            job_id=f"unfurl-{digest}",
-            unique=True,
-            result_ttl=600,
-            failure_ttl=3600,
-            timeout=TASK_ACTION_TIMEOUT,
-            description=f"unfurl {len(links)} links for {user}",
-        )
-    except DuplicateJobError:
+    job = _enqueue_once(
+        queue(ACTIONS, conn),
+        f"unfurl-{digest}",
+        "workers.unfurls.unfurl_links",
+        kwargs={
+            "team": team,
+            "user": user,
+            "links": links,
+            "channel": channel,
+            "message_ts": message_ts,
+            "unfurl_id": unfurl_id,
+            "source": source,
+        },
+        result_ttl=600,
+        failure_ttl=3600,
+        timeout=TASK_ACTION_TIMEOUT,
+        description=f"unfurl {len(links)} links for {user}",
+    )
+    if job is None:
         log.info("event=duplicate_unfurl team=%s", team)
         return False
     return True
@@ -515,19 +509,18 @@ def enqueue_read_shared_file(
     Returns:
         False when this file was already queued.
     """
-    try:
-        queue(IMPORTS, conn).enqueue_call(
-            "workers.imports.slack.read_shared_file",
-            kwargs={"team": team, "user": user, "channel": channel, "file_id": file_id},
-            job_id=f"import-read-{team}-{file_id}",
-            unique=True,
-            retry=Retry(max=3, interval=[5, 30, 120]),
-            result_ttl=3600,
-            failure_ttl=FAILURE_TTL,
-            timeout=TASK_ACTION_TIMEOUT,
-            description=f"read shared file for {user}",
-        )
-    except DuplicateJobError:
+    job = _enqueue_once(
+        queue(IMPORTS, conn),
+        f"import-read-{team}-{file_id}",
+        "workers.imports.slack.read_shared_file",
+        kwargs={"team": team, "user": user, "channel": channel, "file_id": file_id},
+        retry=Retry(max=3, interval=[5, 30, 120]),
+        result_ttl=3600,
+        failure_ttl=FAILURE_TTL,
+        timeout=TASK_ACTION_TIMEOUT,
+        description=f"read shared file for {user}",
+    )
+    if job is None:
         log.info("event=duplicate_file_share team=%s", team)
         return False
     return True
@@ -587,9 +580,11 @@ _ENDED: Final = (*_CRASHED, JobStatus.FINISHED)
 
 
 def _enqueue_once(
-    q: Queue, job_id: str, func: str, *, replace: tuple[JobStatus, ...], **options: Any
+    q: Queue, job_id: str, func: str, *, replace: tuple[JobStatus, ...] = (), **options: Any
 ) -> Job | None:
-    """Queue ``func`` as job ``job_id`` unless a job of that id is still queued or running.
+    """Queue ``func`` as job ``job_id`` unless a job of that id is still queued or running
+    (or, with nothing to ``replace``, is kept at all: a finished one kept for
+    ``result_ttl`` still counts, so a duplicate delivery queues nothing).
 
     A job of that id left in one of the ``replace`` states is deleted and replaced.
 
@@ -600,6 +595,8 @@ def _enqueue_once(
         try:
             return q.enqueue_call(func, job_id=job_id, unique=True, **options)
         except DuplicateJobError:
+            if not replace:
+                return None
             try:
                 earlier = Job.fetch(job_id, connection=q.connection, serializer=JSONSerializer)
             except NoSuchJobError:
