@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +28,7 @@ from devstack.fake_slack.payloads import (
 )
 from devstack.fake_slack.server import TEAM_ID, FakeSlack
 from tests.fixtures.database import TEST_KEYS
+from tests.fixtures.processes import Process
 from tests.fixtures.redis import free_port
 from tests.fixtures.sandbox import DEV_API_KEY
 from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
@@ -38,7 +37,6 @@ from workers import queues
 from workers.runner import run_burst
 from workers.workspace import store_of
 
-RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -53,35 +51,6 @@ def _scrape(url: str) -> Samples:
 
 def _value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-class Process:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self._file = log.open("w")
-        self.proc = subprocess.Popen(
-            [RALLY_SLACK, *args], env=env, stdout=self._file, stderr=subprocess.STDOUT
-        )
-
-    def wait_answering(self, url: str) -> None:
-        def answers() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(self.log.read_text())
-            try:
-                return httpx.get(url, timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(answers, timeout=30, interval=0.05)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self._file.close()
 
 
 @pytest.fixture
@@ -112,9 +81,9 @@ def stack(rally_settings: Settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
         tmp_path / "worker.log",
     )
     try:
-        web.wait_answering(f"http://127.0.0.1:{web_port}/healthz")
-        web.wait_answering(f"http://127.0.0.1:{web_metrics}/metrics")
-        worker.wait_answering(f"http://127.0.0.1:{worker_metrics}/metrics")
+        web.wait_answering(f"http://127.0.0.1:{web_port}/healthz", timeout=30)
+        web.wait_answering(f"http://127.0.0.1:{web_metrics}/metrics", timeout=30)
+        worker.wait_answering(f"http://127.0.0.1:{worker_metrics}/metrics", timeout=30)
         yield {
             "base": f"http://127.0.0.1:{web_port}",
             "web_metrics": f"http://127.0.0.1:{web_metrics}/metrics",

@@ -22,7 +22,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +44,7 @@ from devstack.fake_slack.payloads import (
     view_submission,
 )
 from devstack.fake_slack.server import FakeSlack
+from tests.fixtures.processes import Process
 from tests.fixtures.redis import free_port
 from tests.fixtures.sandbox import DEV_API_KEY
 from tests.fixtures.slack import SIGNING_SECRET
@@ -52,7 +52,6 @@ from tests.fixtures.waiting import wait_until
 from workers import queues
 from workers.workspace import store_of
 
-RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
 LATENCY_MS = 250  # each create holds the worker's horse, so one is in flight at the kill
 RATE_PER_S = 4.0
 BEFORE_S = 3.0  # submissions before the restart ...
@@ -99,35 +98,6 @@ class AofRedis:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=30)
-
-
-class Process:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self._file = log.open("w")
-        self.proc = subprocess.Popen(
-            [RALLY_SLACK, *args], env=env, stdout=self._file, stderr=subprocess.STDOUT
-        )
-
-    def wait_answering(self, url: str) -> None:
-        def answers() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(self.log.read_text())
-            try:
-                return httpx.get(url, timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(answers, timeout=60, interval=0.05)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self._file.close()
 
 
 @pytest.fixture
