@@ -8,7 +8,6 @@ buttons replaced by who did what, so everyone in the channel sees it is handled.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import time
 from typing import Any, Final
 
 from slack_sdk.models.blocks import Block
@@ -79,10 +78,9 @@ def digest_message(
     return SlackMessage(text=text, blocks=blocks)
 
 
-def digest_setting_text(at: time | str, tz: str) -> str:
-    """``09:00 (Europe/London)``: how a digest's time is shown."""
-    shown = at.strftime("%H:%M") if isinstance(at, time) else at
-    return f"{shown} ({tz})"
+def digest_setting_text(at: str, tz: str) -> str:
+    """``09:00 (Europe/London)``: how a digest's time (``HH:MM``) is shown."""
+    return f"{at} ({tz})"
 
 
 __all__ = ["DIGEST_TASKS_MAX", "digest_message", "digest_setting_text"]

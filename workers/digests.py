@@ -19,7 +19,7 @@ it showed, and :func:`redraw_digest` draws it again with who did what.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -96,7 +96,6 @@ class DigestReport:
     posted: int = 0
     empty: int = 0
     failed: int = 0
-    channels: list[str] = field(default_factory=list)
 
 
 def run_digests(settings: Settings, *, now: datetime | None = None) -> DigestReport:
@@ -120,7 +119,6 @@ def run_digests(settings: Settings, *, now: datetime | None = None) -> DigestRep
                 report.failed += 1
             elif outcome == "posted":
                 report.posted += 1
-                report.channels.append(digest.channel_id)
             else:
                 report.empty += 1
     finally:
