@@ -136,13 +136,19 @@ class Rally:
         return run_burst(self.redis, queues.ALL_QUEUES, log_level="WARNING")
 
     def activities(self) -> list[dict[str, Any]]:
-        response = httpx.get(
-            f"{self.api_url}/api/v1/activities",
-            headers={"X-Api-Key": self.api_key},
-            params={"limit": 100},
-        )
-        response.raise_for_status()
-        return list(response.json())
+        """Every activity of the tenant, page by page (100 a page, the API's most)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            response = httpx.get(
+                f"{self.api_url}/api/v1/activities",
+                headers={"X-Api-Key": self.api_key},
+                params={"limit": 100, "offset": len(found)},
+            )
+            response.raise_for_status()
+            page = list(response.json())
+            found += page
+            if len(page) < 100:
+                return found
 
     @property
     def store(self) -> Store:

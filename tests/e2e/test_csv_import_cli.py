@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from flask import Flask
 
@@ -17,19 +16,6 @@ from tests.e2e.imports_support import INVALID_ROWS, RecordingApi, csv_bytes
 from tests.fixtures.sandbox import DEV_API_KEY
 
 TEAM = "T0RALLY"
-
-
-def _all_activities(api_url: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    while True:
-        page = httpx.get(
-            f"{api_url}/api/v1/activities",
-            headers={"X-Api-Key": DEV_API_KEY},
-            params={"limit": 100, "offset": len(found)},
-        ).json()
-        found += page
-        if len(page) < 100:
-            return found
 
 
 @pytest.fixture
@@ -71,7 +57,7 @@ def test_250_rows_with_5_invalid_dry_run_names_them_then_import_creates_245_by_b
     assert len({r.key for r in bulk}) == 3
     assert "chunk 1/3" in out and "chunk 3/3" in out
     assert "245 created" in out and "5 failed" in out
-    activities = _all_activities(rally.api_url)
+    activities = rally.activities()
     assert len(activities) == 245
     assert {a["subject"] for a in activities} >= {"Call 0", "Note 2, with a comma", "Meeting 3"}
     note = next(a for a in activities if a["subject"] == "Note 2, with a comma")
@@ -97,7 +83,7 @@ def test_250_rows_with_5_invalid_dry_run_names_them_then_import_creates_245_by_b
     out = capsys.readouterr().out
     assert "0 of them now" in out
     assert len(api.requests) == requests_before
-    assert len(_all_activities(rally.api_url)) == 245
+    assert len(rally.activities()) == 245
 
 
 def test_a_file_over_the_row_limit_is_refused_naming_the_limit(
@@ -148,7 +134,7 @@ def test_rows_are_owned_as_for_anything_the_person_logs(
         path.write_bytes(f"activityType,subject\nnote,From {user}\n".encode())
         assert main(["import", "--team", TEAM, "--user", user, str(path)]) == 0
     capsys.readouterr()
-    owners = {a["subject"]: a["ownerId"] for a in _all_activities(rally.api_url)}
+    owners = {a["subject"]: a["ownerId"] for a in rally.activities()}
     assert owners["From U0ALICE"] == parse_key_spec(f"{ALICE_KEY}=acme:alice")[1].owner_id
     assert owners["From U0BOB"] == OWNER_ID
 

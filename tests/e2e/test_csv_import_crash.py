@@ -111,24 +111,7 @@ def test_a_worker_killed_mid_import_resumes_and_creates_each_row_once(
     assert [len(by_key[f"import-{import_id}-{n}:0"]) for n in range(3)] == [1, 2, 1]
     assert [r.replayed for r in by_key[f"import-{import_id}-1:0"]] == [False, True]
     assert api.posts("create") == []
-    subjects = [a["subject"] for a in _all(rally)]
+    subjects = [a["subject"] for a in rally.activities()]
     assert len(subjects) == 245 == len(set(subjects))
     final = next(m for m in rally.fake.messages(dm) if m["ts"] == preview["ts"])
     assert "245 created" in json.dumps(final)
-
-
-def _all(rally: Rally) -> list[dict[str, Any]]:
-    import httpx
-
-    from tests.fixtures.sandbox import DEV_API_KEY
-
-    found: list[dict[str, Any]] = []
-    while True:
-        page = httpx.get(
-            f"{rally.api_url}/api/v1/activities",
-            headers={"X-Api-Key": DEV_API_KEY},
-            params={"limit": 100, "offset": len(found)},
-        ).json()
-        found += page
-        if len(page) < 100:
-            return found
