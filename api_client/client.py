@@ -312,7 +312,11 @@ class RallyClient(BaseClient):
     # -- bulk ---------------------------------------------------------------------------
 
     def bulk_create_activities(
-        self, requests: Iterable[BulkItem], *, idempotency_key: str | None = None
+        self,
+        requests: Iterable[BulkItem],
+        *,
+        idempotency_key: str | None = None,
+        retry_unanswered: bool = True,
     ) -> BulkCreateResponse:
         """Create (or, for items carrying an existing ``id``, update) any number of activities.
 
@@ -330,6 +334,10 @@ class RallyClient(BaseClient):
                 ``id``), or wire-named mappings, sent as they are so the server reports
                 any invalid one by index instead of the whole call failing here.
             idempotency_key: The base key; a fresh one is used when omitted.
+            retry_unanswered: False to get a :class:`RallyConnectionError` with
+                ``unanswered`` set at once when a chunk was sent and no answer came, for
+                a caller that reconciles before sending again (a Rally that ignores the
+                key would store the chunk twice).
 
         Raises:
             RallyError: A chunk failed as a whole; chunks before it were stored (the
@@ -343,7 +351,11 @@ class RallyClient(BaseClient):
         for chunk_no, (start, chunk) in enumerate(_chunks(items)):
             try:
                 response = self._request(
-                    "POST", "/activities/bulk", json=chunk, idempotency_key=f"{base_key}:{chunk_no}"
+                    "POST",
+                    "/activities/bulk",
+                    json=chunk,
+                    idempotency_key=f"{base_key}:{chunk_no}",
+                    retry_unanswered=retry_unanswered,
                 )
             except RallyError as exc:
                 exc.add_note(

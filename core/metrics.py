@@ -73,6 +73,19 @@ RALLY_REQUESTS = Counter(
     ["tenant", "method", "status"],
     namespace=NAMESPACE,
 )
+BATCH_ITEMS = Histogram(
+    "batch_items",
+    "Items per coalesced batch, by kind (create: one bulk request; tell: one message)",
+    ["kind"],
+    namespace=NAMESPACE,
+    buckets=(1, 2, 5, 10, 25, 50, 100),
+)
+TENANT_PAUSES = Counter(
+    "tenant_pauses",
+    "Times a tenant's creates were paused for a 429 (its Retry-After), by tenant",
+    ["tenant"],
+    namespace=NAMESPACE,
+)
 RALLY_SECONDS = Histogram(
     "rally_request_seconds",
     "Time to each Activities API response (one attempt), by tenant host",

@@ -166,6 +166,50 @@ def confirmation(
     return SlackMessage(text=f"Logged {kind}: {subject}", blocks=blocks)
 
 
+SECTION_TEXT_LIMIT = 2900
+"""Under Block Kit's 3,000 characters per section."""
+
+
+def confirmations(
+    activities: list[dict[str, Any]], *, app_url: str | None, names: Names | None = None
+) -> SlackMessage:
+    """One message confirming several activities logged together (a coalesced batch).
+
+    Each is one line, linked to Rally where ``app_url`` is set; Edit and Delete live on
+    each activity's own page (and on its unfurl), so the message stays small.
+    """
+    lines = []
+    for activity in activities:
+        kind = TYPE_NOUNS.get(str(activity.get("activityType")), "activity")
+        subject = escape(str(activity.get("subject", "")))
+        url = activity_url(app_url, str(activity["id"]))
+        name = f"<{url}|{subject}>" if url else f"*{subject}*"
+        details = activity_details(activity)
+        associated = [
+            record_link(label, str(activity[key]), app_url, names)
+            for key, label in (
+                ("dealId", "deal"),
+                ("companyId", "company"),
+                ("contactId", "contact"),
+            )
+            if activity.get(key)
+        ]
+        extra = " · ".join([*details, *(["on " + ", ".join(associated)] if associated else [])])
+        lines.append(f"• {kind.capitalize()} {name}" + (f" — {extra}" if extra else ""))
+    count = len(activities)
+    blocks: list[Block] = [section(f":white_check_mark: Logged {count} activities in Rally:")]
+    chunk: list[str] = []
+    for line in lines:
+        line = line[:SECTION_TEXT_LIMIT]
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > SECTION_TEXT_LIMIT:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return SlackMessage(text=f"Logged {count} activities in Rally", blocks=blocks[:50])
+
+
 def confirmation_buttons(activity_id: str, kind: str) -> ActionsBlock:
     """Edit, and Delete behind Slack's confirm dialog."""
     delete = button(ACTIVITY_DELETE_ACTION, "Delete", activity_id)

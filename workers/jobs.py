@@ -127,7 +127,7 @@ def create_activity(
             exc.status_code,
             ",".join(field_errors),
         )
-        reason = _permanent_reason(exc, personal=as_whom.personal)
+        reason = permanent_reason(exc, personal=as_whom.personal)
         return _reject(conn, settings, submission_id, request, origin, reason, field_errors)
 
     wire = activity.model_dump(by_alias=True, mode="json")
@@ -223,6 +223,22 @@ def _reject(
     return {"status": "rejected", "reason": reason, "field_errors": field_errors}
 
 
+def rejection_outcome(
+    request: dict[str, Any], origin: dict[str, Any], rejection: dict[str, Any]
+) -> dict[str, Any]:
+    """The outcome telling a submitter their create was refused (or gave up), with Edit
+    and retry; ``rejection`` is ``{"rejected": reason, "field_errors": {...}}``."""
+    return {
+        "ok": False,
+        "reason": str(rejection.get("rejected") or "Rally refused the request."),
+        "field_errors": dict(rejection.get("field_errors") or {}),
+        "retryable": True,
+        "activity_type": request.get("activityType"),
+        "subject": _subject(request),
+        "origin": origin,
+    }
+
+
 def _remember(
     settings: Settings, origin: dict[str, Any], wire: dict[str, Any], *, personal: bool
 ) -> None:
@@ -245,7 +261,7 @@ def _remember(
         store.set_owner(team, user, wire["ownerId"], by=user)
 
 
-def _permanent_reason(exc: RallyError, *, personal: bool = False) -> str:
+def permanent_reason(exc: RallyError, *, personal: bool = False) -> str:
     if isinstance(exc, AuthenticationError) and personal:
         return (
             "Rally refused your own API key; connect it again with `/rally connect`, "
@@ -342,6 +358,27 @@ def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any
     """
     settings = _settings()
     state = State(worker_redis(settings.redis_url))
+    origin = outcome.get("origin") or {}
+    try:
+        # 429s are waited out here; any other failure is RQ's to retry, with backoff.
+        slack = workspace.slack_client(settings, origin.get("team"), retries="rate_limits")
+    except workspace.NotInstalled:
+        log.warning("event=notify_skipped submission=%s reason=not_installed", submission_id)
+        return {"route": "none"}
+    return {"route": tell_one(settings, state, slack, submission_id, outcome)}
+
+
+def tell_one(
+    settings: Settings, state: State, slack: Any, submission_id: str, outcome: dict[str, Any]
+) -> str:
+    """Show one submission's outcome to its submitter (see :func:`notify_outcome`).
+
+    Returns:
+        The route taken.
+
+    Raises:
+        SlackApiError: Slack refused even the direct message (the caller retries).
+    """
     submission = state.get_submission(submission_id)
     origin = outcome.get("origin") or {}
     if outcome.get("ok"):
@@ -357,12 +394,6 @@ def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any
             submission_id=submission_id if submission is not None else None,
             retryable=bool(outcome.get("retryable")),
         )
-    try:
-        # 429s are waited out here; any other failure is RQ's to retry, with backoff.
-        slack = workspace.slack_client(settings, origin.get("team"), retries="rate_limits")
-    except workspace.NotInstalled:
-        log.warning("event=notify_skipped submission=%s reason=not_installed", submission_id)
-        return {"route": "none"}
     delivered = deliver(
         slack,
         user=origin["user"],
@@ -390,7 +421,7 @@ def notify_outcome(submission_id: str, outcome: dict[str, Any]) -> dict[str, Any
         delivered.route,
         origin.get("user"),
     )
-    return {"route": delivered.route}
+    return delivered.route
 
 
 def on_notify_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any, tb: Any) -> None:

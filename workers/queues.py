@@ -21,9 +21,12 @@ Queues:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import uuid
+from datetime import timedelta
 from typing import Any, Final
 
 import redis
@@ -33,6 +36,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from core.settings import Settings
+from workers.lanes import Lane
 from workers.state import SUBMISSION_TTL_SECONDS
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,7 @@ ALL_QUEUES: tuple[str, ...] = (ACTIVITIES, NOTIFY, ACTIONS, REMINDERS, IMPORTS)
 SYNC_JOB_ID = "reminders-sync"
 TICK_JOB_ID = "reminders-tick"
 DIGEST_JOB_ID = "reminders-digests"
+SWEEP_JOB_ID = "lanes-sweep"
 
 # A create's outcome must be findable for as long as the API honours its Idempotency-Key,
 # so a duplicate delivery within that window finds the job and enqueues nothing.
@@ -104,9 +109,10 @@ def enqueue_create_activity(
     Raises:
         redis.RedisError: Redis is unreachable; nothing was queued.
     """
+    if thread is None:
+        return _push_create(conn, submission_id=submission_id, request=request, origin=origin)
     kwargs: dict[str, Any] = {"submission_id": submission_id, "request": request, "origin": origin}
-    if thread is not None:
-        kwargs["thread"] = thread
+    kwargs["thread"] = thread
     job = _enqueue_once(
         queue(ACTIVITIES, conn),
         create_job_id(submission_id),
@@ -116,7 +122,7 @@ def enqueue_create_activity(
         on_failure=Callback("workers.jobs.on_create_failed"),
         result_ttl=RESULT_TTL,
         failure_ttl=FAILURE_TTL,
-        timeout=JOB_TIMEOUT if thread is None else THREAD_JOB_TIMEOUT,
+        timeout=THREAD_JOB_TIMEOUT,
         description=f"create {request.get('activityType')} for {origin.get('user')}",
     )
     if job is None:
@@ -125,6 +131,75 @@ def enqueue_create_activity(
     log.info(
         "event=enqueued job=%s team=%s user=%s type=%s",
         create_job_id(submission_id),
+        origin.get("team"),
+        origin.get("user"),
+        request.get("activityType"),
+    )
+    return True
+
+
+LANE_DRAINERS: dict[str, tuple[str, str, str]] = {
+    # kind -> (queue, job function, failure callback)
+    "create": (ACTIVITIES, "workers.coalesce.drain_creates", "workers.coalesce.on_drain_failed"),
+    "tell": (NOTIFY, "workers.outbox.tell", "workers.outbox.on_tell_failed"),
+}
+DRAIN_CRASH_RETRY = Retry(max=5, interval=[1, 5, 30, 60, 120])
+"""Re-runs of a drainer that died or raised unexpectedly (its batch is kept, and the re-run
+resumes it); failures the drainer expects (Rally or Slack trouble) re-schedule it instead."""
+
+
+def enqueue_drainer(conn: redis.Redis, kind: str, lane: str, *, delay: float = 0.0) -> None:
+    """Queue a drainer of ``lane`` (``workers.lanes``), at once or after ``delay`` seconds.
+
+    Only the push that found the lane idle, or the drainer itself (to come back after a
+    failure, or to let other lanes go first), calls this: one chain per lane.
+    """
+    name, func, on_failure = LANE_DRAINERS[kind]
+    options: dict[str, Any] = {
+        "kwargs": {"lane": lane},
+        "job_id": f"drain-{kind}-{uuid.uuid4().hex}",
+        "retry": DRAIN_CRASH_RETRY,
+        "on_failure": Callback(on_failure),
+        "result_ttl": 0,
+        "failure_ttl": FAILURE_TTL,
+        "description": f"{kind} lane {lane}",
+    }
+    q = queue(name, conn)
+    if delay > 0:
+        q.enqueue_in(timedelta(seconds=delay), func, job_timeout=JOB_TIMEOUT, **options)
+    else:
+        q.enqueue_call(func, timeout=JOB_TIMEOUT, **options)
+
+
+def create_lane(origin: dict[str, Any]) -> str:
+    """The lane of a person's creates: they all go out with that person's credential."""
+    return f"{origin.get('team')}:{origin.get('user')}"
+
+
+def _push_create(
+    conn: redis.Redis, *, submission_id: str, request: dict[str, Any], origin: dict[str, Any]
+) -> bool:
+    """Add a create to its person's lane (``workers.coalesce``); start the lane's drainer
+    when it was idle. Once pushed it is durable: a drainer that could not be queued now
+    is started by the minute's sweep (``workers.coalesce.sweep``)."""
+    name = create_lane(origin)
+    lane = Lane(conn, "create", name)
+    pushed = lane.push(submission_id, {"sub": submission_id, "request": request, "origin": origin})
+    if pushed < 0:
+        log.info("event=duplicate_submission submission=%s", submission_id)
+        return False
+    if pushed > 0:
+        try:
+            enqueue_drainer(conn, "create", name)
+        except redis.RedisError:
+            # The create is kept; let the next push (or the sweep) start the drainer.
+            with contextlib.suppress(redis.RedisError):
+                conn.delete(lane.active_key)
+            log.warning("event=drainer_not_queued lane=%s submission=%s", name, submission_id)
+    log.info(
+        "event=enqueued lane=%s submission=%s team=%s user=%s type=%s",
+        name,
+        submission_id,
         origin.get("team"),
         origin.get("user"),
         request.get("activityType"),

@@ -20,7 +20,7 @@ from api_client import RallyClient
 from core import metrics
 from workers.workspace import Credential
 
-Use = Literal["activities", "actions", "reminders", "imports"]
+Use = Literal["activities", "drain", "actions", "reminders", "imports"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,10 @@ POLICIES: Final[Mapping[Use, ClientPolicy]] = MappingProxyType(
         # Someone in Slack waits on a create or a click: few in-call retries, since a
         # longer outage is RQ's to retry (or the user's, told at once), with them informed.
         "activities": ClientPolicy(timeout=10.0, max_retries=1),
+        # The coalescing drainer (``workers.coalesce``): no waiting inside a call. A 429
+        # pauses the tenant and other failures re-schedule the batch, so a worker is never
+        # held by one tenant's trouble while others' work waits.
+        "drain": ClientPolicy(timeout=10.0, max_retries=0),
         "actions": ClientPolicy(timeout=10.0, max_retries=1),
         # Nobody waits on the sync and the tick, and the next minute's run tries again;
         # more patience per call keeps a slow Rally from failing a whole sync.

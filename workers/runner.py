@@ -35,6 +35,7 @@ import signal
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 import redis
 from rq import Queue, Worker
@@ -232,8 +233,32 @@ def run_burst(conn: redis.Redis, names: Sequence[str], *, log_level: str = "INFO
                 passes += 1
                 worked = True
         if not worked and not due:
-            return passes
+            soon = _lane_wait(conn, names)
+            if soon is None:
+                return passes
+            time.sleep(soon)
     return passes
+
+
+LANE_WAIT_S = 5.0
+"""A burst waits for a lane's drainer re-scheduled this soon (a paced message, a tenant's
+short pause): it is part of draining what is queued, not a retry for later."""
+
+
+def _lane_wait(conn: redis.Redis, names: Sequence[str]) -> float | None:
+    """Seconds until the first lane drainer (``workers.lanes``) scheduled within
+    :data:`LANE_WAIT_S` is due, or None when there is none."""
+    now = time.time()
+    soonest: float | None = None
+    for name in names:
+        key = ScheduledJobRegistry(name, connection=conn, serializer=JSONSerializer).key  # type: ignore[no-untyped-call]
+        found = conn.zrangebyscore(key, "-inf", now + LANE_WAIT_S, withscores=True)
+        for raw, score in cast(list[tuple[bytes, float]], found):
+            if raw.startswith(b"drain-"):
+                soonest = float(score) if soonest is None else min(soonest, float(score))
+    if soonest is None:
+        return None
+    return min(max(soonest - now, 0.0) + 0.05, LANE_WAIT_S)
 
 
 def _serve_one(url: str, name: str, log_level: str) -> None:

@@ -1,8 +1,8 @@
 """``rally-slack cron`` and ``rally-slack remind --once``: the reminder schedules.
 
 - ``cron``: RQ's cron scheduler (``rq.cron``), enqueueing :func:`sync_job`, then
-  :func:`tick_job`, then :func:`digest_job` on ``rally-reminders`` at the top of every
-  minute; ``rally-slack worker`` runs them (the tick and the digests post from the
+  :func:`tick_job`, then :func:`digest_job`, then :func:`sweep_job` (lanes whose drainer
+  was lost) on ``rally-reminders`` at the top of every minute; ``rally-slack worker`` runs them (the tick and the digests post from the
   worker). Two schedulers running at once enqueue twice, which is safe: one sync per
   tenant runs at a time (the others return ``locked``), a reminder is posted only by the
   holder of its claim, and a channel's digest only by whoever took its day.
@@ -59,10 +59,23 @@ def digest_job() -> dict[str, Any]:
     return run()
 
 
+def sweep_job() -> dict[str, Any]:
+    """RQ job: restart the drainer of any lane whose chain was lost (``workers.lanes``)."""
+    from workers.coalesce import sweep
+
+    settings = Settings()
+    conn = worker_redis(settings.redis_url)
+    try:
+        return {"restarted": sweep(conn)}
+    finally:
+        conn.close()
+
+
 SCHEDULE_JOB_IDS = {
     f"{__name__}.sync_job": queues.SYNC_JOB_ID,
     f"{__name__}.tick_job": queues.TICK_JOB_ID,
     f"{__name__}.digest_job": queues.DIGEST_JOB_ID,
+    f"{__name__}.sweep_job": queues.SWEEP_JOB_ID,
 }
 
 
@@ -95,7 +108,7 @@ def build_cron(conn: redis.Redis, *, cron: str = EVERY_MINUTE) -> ReminderCron:
     """The scheduler with sync, tick and digests registered (sync first, so the others
     see what it found)."""
     scheduler = ReminderCron(connection=conn, name="")
-    for func in (sync_job, tick_job, digest_job):
+    for func in (sync_job, tick_job, digest_job, sweep_job):
         scheduler.register(
             func,
             queues.REMINDERS,
@@ -117,4 +130,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_arguments", "build_cron", "digest_job", "run", "sync_job", "tick_job"]
+__all__ = ["add_arguments", "build_cron", "digest_job", "run", "sweep_job", "sync_job", "tick_job"]

@@ -214,6 +214,21 @@ class State:
             pipe.sadd(_k("logged-tasks", origin.team, origin.user), activity_id)
         pipe.execute()
 
+    def record_origins(self, origins: Iterable[tuple[str, Origin]]) -> None:
+        """:meth:`record_origin` for many activities (a coalesced batch), in one round trip."""
+        origins = list(origins)
+        pipe = self.conn.pipeline(transaction=False)
+        for activity_id, origin in origins:
+            pipe.set(_k("origin", activity_id), json.dumps(asdict(origin)), ex=ORIGIN_TTL_SECONDS)
+            recent = _k("recent", origin.team, origin.user)
+            pipe.lrem(recent, 0, activity_id)
+            pipe.lpush(recent, activity_id)
+            if origin.activity_type == "task":
+                pipe.sadd(_k("logged-tasks", origin.team, origin.user), activity_id)
+        for team, user in {(o.team, o.user) for _, o in origins}:
+            pipe.ltrim(_k("recent", team, user), 0, RECENT_LIMIT - 1)
+        pipe.execute()
+
     def logged_task_ids(self, team: str, user: str) -> list[str]:
         """Ids of every task the user logged from Slack (open or not)."""
         raw = cast(set[bytes], self.conn.smembers(_k("logged-tasks", team, user)))
@@ -336,6 +351,24 @@ class State:
             return True
         owner = self.conn.get(key)
         return owner is not None and _text(owner) == submission_id
+
+    def claim_activities(self, tenant: str, claims: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """:meth:`claim_activity` for many ``(activity id, submission)`` pairs at once.
+
+        Returns:
+            activity id -> the other submission that owned it first, for each claim lost.
+        """
+        claims = list(claims)
+        if not claims:
+            return {}
+        pipe = self.conn.pipeline(transaction=False)
+        for activity_id, submission_id in claims:
+            pipe.set(
+                _k("adopted", tenant, activity_id), submission_id, nx=True, ex=CREATE_TTL_SECONDS
+            )
+        lost = [c for c, ok in zip(claims, pipe.execute(), strict=True) if not ok]
+        owners = self.activity_claimants(tenant, [a for a, _ in lost])
+        return {a: o for a, sub in lost if (o := owners.get(a)) is not None and o != sub}
 
     def activity_claimants(self, tenant: str, activity_ids: Iterable[str]) -> dict[str, str]:
         """activity id -> the submission that owns it, for those that are owned."""

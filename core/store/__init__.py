@@ -500,6 +500,31 @@ class Store:
                 )
             )
 
+    def audit_many(
+        self,
+        team: str,
+        user: str | None,
+        action: str,
+        *,
+        surface: str,
+        activities: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        """:meth:`audit` for many activities in one transaction (a coalesced batch)."""
+        at = datetime.now(UTC)
+        with self._session() as session:
+            session.add_all(
+                schema.AuditEvent(
+                    team_id=team,
+                    user_id=user,
+                    action=action,
+                    surface=surface,
+                    activity_id=activity_id,
+                    detail=detail,
+                    at=at,
+                )
+                for activity_id, detail in activities
+            )
+
     def audit_trail(self, team: str, *, since: datetime | None = None) -> list[AuditEntry]:
         """The team's audit trail, oldest first."""
         with self._session() as session:

@@ -12,7 +12,7 @@ from bot.listeners.commands.rally import handle_rally_command
 from bot.services import Services
 from slack_ui import ids
 from tests.bot.listeners.conftest import CHANNEL, TEAM, USER, acked
-from workers import queues
+from workers import lanes, queues
 
 DEAL = "c8f9a0b1-2d3e-4f56-7890-abcdef123456"
 
@@ -48,7 +48,9 @@ def test_a_quick_create_is_queued_and_acknowledged(
     )
     assert "Logging note *Budget approved*" in acked(ack)["text"]
     [job] = queues.queue(queues.ACTIVITIES, services.conn).get_jobs()
-    assert job.kwargs["request"] == {"activityType": "note", "subject": "Budget approved"}
+    assert job.func_name == "workers.coalesce.drain_creates"
+    [create] = lanes.waiting_items(services.conn, "create")
+    assert create["request"] == {"activityType": "note", "subject": "Budget approved"}
 
 
 def test_a_bad_token_is_named_and_nothing_is_queued(
@@ -59,6 +61,7 @@ def test_a_bad_token_is_named_and_nothing_is_queued(
     )
     assert "!urgent" in acked(ack)["text"]
     assert queues.queue(queues.ACTIVITIES, services.conn).count == 0
+    assert lanes.waiting_items(services.conn, "create") == []
 
 
 def test_a_type_alone_opens_its_modal_prefilled_with_the_channels_deal(

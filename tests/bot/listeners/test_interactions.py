@@ -22,7 +22,7 @@ from bot.services import Services
 from slack_ui import ids
 from slack_ui.modals import build_log_modal
 from tests.bot.listeners.conftest import CHANNEL, TEAM, USER, acked
-from workers import queues
+from workers import lanes, queues
 from workers.state import Submission
 
 TASK = "5a1c0de0-ac3e-4d3a-9e55-000000000001"
@@ -45,7 +45,9 @@ def test_a_valid_submission_is_queued_and_closes_the_modal(
     )
     ack.assert_called_once_with()
     [job] = queues.queue(queues.ACTIVITIES, services.conn).get_jobs()
-    assert job.kwargs["request"]["subject"] == "Kickoff"
+    assert job.func_name == "workers.coalesce.drain_creates"
+    [create] = lanes.waiting_items(services.conn, "create")
+    assert create["request"]["subject"] == "Kickoff"
 
 
 @pytest.mark.parametrize("subject", [None, "   ", "\u200b", 7])
@@ -57,6 +59,7 @@ def test_an_empty_or_odd_subject_keeps_the_modal_open_on_the_subject(
     assert answer["response_action"] == "errors"
     assert set(answer["errors"]) == {ids.SUBJECT}
     assert queues.queue(queues.ACTIVITIES, services.conn).count == 0
+    assert lanes.waiting_items(services.conn, "create") == []
 
 
 def test_an_open_modal_button_opens_the_type_it_names_in_its_action_id(
