@@ -121,7 +121,7 @@ def drain_creates(lane: str) -> dict[str, Any]:
                 delay = later.delay
             the_lane.save(batch, token)
             the_lane.release(token, keep_active_for=delay)
-            queues.enqueue_drainer(conn, "create", lane, delay=delay)
+            queues.enqueue_drainer(conn, "create", lane, delay=delay, retry=later.counts)
             log.info(
                 "event=batch_later lane=%s batch=%s size=%d attempts=%d delay_s=%.1f reason=%s",
                 lane,

@@ -199,8 +199,15 @@ def _namespace_if_alone(settings: Settings, store: Store, team: str) -> str | No
 def forget_team_keys(conn: redis.Redis, team: str, namespace: str | None) -> int:
     """Delete every Redis key kept for ``team`` (and the index ``namespace``, if given)."""
     doomed: set[bytes | str] = set()
-    for kind in ("tz", "role", "recent", "logged-tasks", "undelivered", "digest", "rec"):
+    for kind in ("tz", "role", "recent", "logged-tasks", "undelivered", "digest", "rec", "pace"):
         doomed.update(conn.scan_iter(match=f"rally:{kind}:{team}:*", count=500))
+    # Creates and outcomes still waiting on the team's lanes (workers.lanes): their drainers
+    # find nothing and end.
+    for lane_kind in ("create", "tell"):
+        doomed.update(conn.scan_iter(match=f"rally:lane:{lane_kind}:{team}:*", count=500))
+        for member in conn.smembers(f"rally:lanes:{lane_kind}"):
+            if (member.decode() if isinstance(member, bytes) else member).startswith(f"{team}:"):
+                conn.srem(f"rally:lanes:{lane_kind}", member)
     activity_ids: set[str] = set()
     for pattern in ("rally:submission:*", "rally:origin:*"):
         for key in conn.scan_iter(match=pattern, count=500):

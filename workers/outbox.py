@@ -111,7 +111,7 @@ def tell(lane: str) -> dict[str, Any]:
             delay = float(intervals[min(batch.attempts, len(intervals)) - 1])
             the_lane.save(batch, token)
             the_lane.release(token, keep_active_for=delay)
-            queues.enqueue_drainer(conn, "tell", lane, delay=delay)
+            queues.enqueue_drainer(conn, "tell", lane, delay=delay, retry=True)
             log.warning(
                 "event=tell_later lane=%s attempts=%d delay_s=%s error=%s",
                 lane,

@@ -143,21 +143,26 @@ LANE_DRAINERS: dict[str, tuple[str, str, str]] = {
     "create": (ACTIVITIES, "workers.coalesce.drain_creates", "workers.coalesce.on_drain_failed"),
     "tell": (NOTIFY, "workers.outbox.tell", "workers.outbox.on_tell_failed"),
 }
-DRAIN_CRASH_RETRY = Retry(max=5, interval=[1, 5, 30, 60, 120])
+DRAIN_CRASH_RETRY = Retry(max=5, interval=[0, 5, 30, 60, 120])
 """Re-runs of a drainer that died or raised unexpectedly (its batch is kept, and the re-run
 resumes it); failures the drainer expects (Rally or Slack trouble) re-schedule it instead."""
 
 
-def enqueue_drainer(conn: redis.Redis, kind: str, lane: str, *, delay: float = 0.0) -> None:
+def enqueue_drainer(
+    conn: redis.Redis, kind: str, lane: str, *, delay: float = 0.0, retry: bool = False
+) -> None:
     """Queue a drainer of ``lane`` (``workers.lanes``), at once or after ``delay`` seconds.
 
     Only the push that found the lane idle, or the drainer itself (to come back after a
-    failure, or to let other lanes go first), calls this: one chain per lane.
+    failure, or to let other lanes go first), calls this: one chain per lane. ``retry``
+    marks a come-back after a failure (job id ``retry-…``), which ``rally-slack worker
+    --burst`` leaves for later like any retry; a short wait (``drain-…``: a paced message,
+    a paused tenant) it waits for.
     """
     name, func, on_failure = LANE_DRAINERS[kind]
     options: dict[str, Any] = {
         "kwargs": {"lane": lane},
-        "job_id": f"drain-{kind}-{uuid.uuid4().hex}",
+        "job_id": f"{'retry' if retry else 'drain'}-{kind}-{uuid.uuid4().hex}",
         "retry": DRAIN_CRASH_RETRY,
         "on_failure": Callback(on_failure),
         "result_ttl": 0,

@@ -160,7 +160,7 @@ def _told(fake: FakeSlack) -> dict[str, list[float]]:
     ]
     sources += [(json.dumps(p.body), p.at) for p in fake.response_posts() if p.status == 200]
     for text, at in sources:
-        if "Logged call" not in text:
+        if "Logged" not in text:  # one call, or several told together
             continue
         named = set(re.findall(r"Restart call rr\d{4}x", text))  # in its text and blocks
         for subject in named:

@@ -188,8 +188,8 @@ def test_rq_cron_enqueues_sync_tick_and_digests_that_a_worker_runs_to_post_the_r
     cron = build_cron(rally.redis)
     for job in cron.get_jobs():
         job.next_enqueue_time = datetime.now(UTC)  # the minute has come
-    assert len(cron.enqueue_jobs()) == 3
-    assert rally.queued()[queues.REMINDERS] == 3
+    assert len(cron.enqueue_jobs()) == 4  # sync, tick, digests, lane sweep
+    assert rally.queued()[queues.REMINDERS] == 4
     rally.work()
     [message] = reminders(rally, "C0SALES")
     assert "Via cron" in text_of(message)

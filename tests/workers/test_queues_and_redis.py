@@ -34,11 +34,11 @@ def test_the_cron_never_stacks_a_second_sync_tick_or_digest_run_behind_a_pending
 ) -> None:
     for _ in range(5):  # five minutes pass while the worker is stuck
         _minute_has_come(rally)
-    assert rally.queued()[queues.REMINDERS] == 3  # a sync, a tick, a digest run
+    assert rally.queued()[queues.REMINDERS] == 4  # a sync, a tick, a digest run, a lane sweep
     rally.work()
     assert rally.queued()[queues.REMINDERS] == 0
     _minute_has_come(rally)  # finished ones do not block the next minute
-    assert rally.queued()[queues.REMINDERS] == 3  # a sync, a tick, a digest run
+    assert rally.queued()[queues.REMINDERS] == 4  # a sync, a tick, a digest run, a lane sweep
 
 
 def test_a_click_is_served_while_the_reminder_queue_has_a_backlog(rally: Rally) -> None:
