@@ -297,7 +297,9 @@ def waiting_items(conn: redis.Redis, kind: Kind) -> list[dict[str, Any]]:
         raw_batch = conn.get(lane.batch_key)
         if raw_batch is not None:
             found.extend(Batch.from_json(raw_batch).items)
-        found.extend(json.loads(raw) for raw in cast(list[bytes], conn.lrange(lane.items_key, 0, -1)))
+        found.extend(
+            json.loads(raw) for raw in cast(list[bytes], conn.lrange(lane.items_key, 0, -1))
+        )
     return found
 
 
