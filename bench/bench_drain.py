@@ -1,27 +1,44 @@
-"""Drain throughput: 2,000 queued creates through N ``rally-activities`` workers, beside
-the Activities API's own single and bulk create rates, measured in the same run.
+"""Drain throughput: 2,000 queued creates through N ``rally-activities`` workers, and the
+confirmations telling their 8 submitters, beside the Activities API's own single and bulk
+create rates and the Slack API's own answer rate, all measured in the same run.
 
-For each N (default 1 and 2): a private Redis is emptied, N submissions are queued as the
-bot queues them (``workers.queues.enqueue_create_activity``, 8 people), then N
-``rally-slack worker --queue rally-activities`` processes drain them against
-``rally-slack sandbox`` (gunicorn, 2 workers). The rate counts from the first activity
-Rally stored to the last (its ``createdAt``), so worker start-up is not in it. Telling
-people is not measured (no notify worker runs). Each run checks that every submission
-was created exactly once.
+For each N (default 1 and 2): a private Redis is emptied, ``--count`` submissions are
+queued as the bot queues them (``workers.queues.enqueue_create_activity``, 8 people, all
+from channel C0BENCH, none kept with a response URL), then N ``rally-slack worker --queue
+rally-activities`` processes and one ``rally-slack worker --queue rally-notify`` drain them
+against ``rally-slack sandbox`` (gunicorn, 2 workers) and a fake Slack
+(``bench/_fake_slack_server.py`` in its own process, ``SLACK_API_URL`` pointed at it,
+``RALLY_APP_URL`` set so each activity told is a link ``.../activities/<id>``).
+
+- activities/s counts from the first activity Rally stored to the last (its
+  ``createdAt``, which the first bulk request stamps), so worker start-up is not in it;
+  each run checks every submission was created exactly once.
+- told/s (confirmations/s) counts activities named in the messages the fake Slack
+  received (``chat.postEphemeral``, or a DM), after the first message, over the time from
+  the first message to the last (the fake's own receive times, read from its bench-only
+  ``GET /_bench/received``); messages/s likewise. Each run checks every activity was told
+  exactly once, and to the person who submitted it (the ephemeral's ``user``, or the DM's).
+- Slack's rate: ``--slack-calls`` sequential ``chat.postEphemeral`` calls answered by the
+  same fake Slack to one ``slack_sdk.WebClient``, after the drains.
+
+The summary sets activities/s against single creates (the bar: at least 3x) and told/s
+against Slack's rate (the bar: at least 0.5x); the JSON keeps all of it.
 
 ``--ignore-key-drop RATE`` adds runs against a sandbox started with ``--no-idempotency
 --drop-rate RATE``: every unanswered create is reconciled (``workers.delivery``), and
 the run reports the reconciling lists and any duplicate.
 
-Run:  .venv/bin/python bench/bench_drain.py [--count 2000] [--worker-counts 1 2]
-          [--ignore-key-drop 0.05 [--ignore-key-count 500]]
+Run:  .venv/bin/python bench/bench_drain.py [--count 2000] [--worker-counts 1 2 4]
+          [--slack-calls 500] [--ignore-key-drop 0.05 [--ignore-key-count 500]] [--logs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +49,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from _common import free_port, print_table, redis_server, save, wait_http
 from bench_api import bulk_creates, single_creates
 
@@ -41,6 +59,9 @@ from sandbox.app import DEV_API_KEY
 BENCH = Path(__file__).resolve().parent
 RALLY_SLACK = str(Path(sys.executable).with_name("rally-slack"))
 PEOPLE = [f"U0BENCH{n}" for n in range(8)]
+SLACK_TOKEN = "xoxb-bench-not-a-real-token"
+APP_URL = "https://app.rally.example"
+ACTIVITY_LINK = re.compile(re.escape(APP_URL) + r"/activities/([A-Za-z0-9_-]+)")
 
 
 @contextlib.contextmanager
@@ -83,18 +104,89 @@ def queue_submissions(redis_url: str, count: int, tag: str) -> None:
 def stored(api: str, tag: str) -> list[dict[str, Any]]:
     with RallyClient(api, DEV_API_KEY) as rally:
         return [
-            {"subject": a.subject, "createdAt": a.created_at}
-            for a in rally.iter_activities(fields=["subject", "createdAt"])
+            {"id": str(a.id), "subject": a.subject, "createdAt": a.created_at}
+            for a in rally.iter_activities(fields=["id", "subject", "createdAt"])
             if a.subject and a.subject.startswith(f"{tag} note ")
         ]
 
 
+def received(slack: str, since: int) -> tuple[int, list[dict[str, Any]]]:
+    """What the fake Slack was sent from its ``since``-th call on (bench/_fake_slack_server)."""
+    body = httpx.get(f"{slack}/_bench/received", params={"since": since}, timeout=30).json()
+    return int(body["next"]), list(body["calls"])
+
+
+def told_messages(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each message delivered: when, to whom, and the activities it links to."""
+    dm_user: dict[str, str] = {}
+    out: list[dict[str, Any]] = []
+    for call in calls:
+        params, response = call["params"], call["response"]
+        if not response.get("ok"):
+            continue
+        if call["method"] == "conversations.open":
+            dm_user[(response.get("channel") or {}).get("id", "")] = str(params.get("users"))
+            continue
+        user = params.get("user") or dm_user.get(str(params.get("channel")))
+        ids = set(ACTIVITY_LINK.findall(json.dumps(params, default=str)))
+        if ids:
+            out.append({"at": call["at"], "user": user, "activities": sorted(ids)})
+    return out
+
+
+def confirmations(messages: list[dict[str, Any]], owner: dict[str, str]) -> dict[str, Any]:
+    """Activities told per second (first to last message), and whether each submitter was
+    told of each of their own activities exactly once."""
+    times = sorted(m["at"] for m in messages)
+    span = times[-1] - times[0] if len(times) > 1 else float("nan")
+    told = Counter(a for m in messages for a in m["activities"])
+    wrong_user = sum(1 for m in messages for a in m["activities"] if owner.get(a) != m["user"])
+    first = min(messages, key=lambda m: m["at"])["activities"] if messages else []
+    total = sum(told.values())
+    return {
+        "messages": len(messages),
+        "told": len(told),
+        "told_twice": sum(c - 1 for c in told.values()),
+        "not_told": sum(1 for a in owner if a not in told),
+        "wrong_user": wrong_user,
+        # After the first message, as the activity rate counts after the first stored.
+        "rate": (total - len(first)) / span if span else float("nan"),
+        "messages_rate": (len(messages) - 1) / span if span else float("nan"),
+        "span_s": span,
+    }
+
+
+def slack_rate(slack: str, calls: int) -> float:
+    """Sequential chat.postEphemeral calls/s the fake Slack answers to one WebClient."""
+    from slack_sdk import WebClient
+
+    client = WebClient(token=SLACK_TOKEN, base_url=f"{slack}/api/")
+    client.chat_postEphemeral(channel="C0SALES", user="U0ALICE", text="warm-up")
+    started = time.perf_counter()
+    for n in range(calls):
+        client.chat_postEphemeral(channel="C0SALES", user="U0ALICE", text=f"probe {n}")
+    return calls / (time.perf_counter() - started)
+
+
 def drain(
-    api: str, reader: str, env: dict[str, str], workers: int, count: int, tag: str, tmp: Path
+    api: str,
+    reader: str,
+    slack: str,
+    env: dict[str, str],
+    workers: int,
+    count: int,
+    tag: str,
+    tmp: Path,
 ) -> dict[str, Any]:
     queue_submissions(env["REDIS_URL"], count, tag)
+    since, _ = received(slack, 0)
     deadline = time.monotonic() + max(120.0, count / 5)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(
+            process(
+                [RALLY_SLACK, "worker", "--queue", "rally-notify"], env, tmp / f"{tag}-notify.log"
+            )
+        )
         for n in range(workers):
             stack.enter_context(
                 process(
@@ -108,6 +200,15 @@ def drain(
             if len({a["subject"] for a in found}) >= count or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+        owner = {a["id"]: PEOPLE[int(a["subject"].rsplit(" ", 1)[1]) % len(PEOPLE)] for a in found}
+        while True:
+            messages = told_messages(received(slack, since)[1])
+            told = {a for m in messages for a in m["activities"]}
+            if told >= set(owner) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        time.sleep(2.0)  # anything told twice would arrive now
+        messages = told_messages(received(slack, since)[1])
     times = sorted(a["createdAt"] for a in found)
     span = (times[-1] - times[0]).total_seconds() if len(times) > 1 else float("nan")
     copies = Counter(a["subject"] for a in found)
@@ -116,6 +217,7 @@ def drain(
         "duplicates": sum(c - 1 for c in copies.values()),
         "rate": (len(times) - 1) / span if span else float("nan"),
         "span_s": span,
+        "confirmations": confirmations(messages, owner),
     }
 
 
@@ -132,18 +234,28 @@ def main() -> None:
     parser.add_argument("--worker-counts", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--ignore-key-drop", type=float, default=None, metavar="RATE")
     parser.add_argument("--ignore-key-count", type=int, default=500, help="creates per such run")
+    parser.add_argument("--slack-calls", type=int, default=500, help="Slack rate probe calls")
     parser.add_argument("--logs", help="keep the workers' logs in this folder")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp_name, redis_server(Path(tmp_name)) as redis_url:
+    with contextlib.ExitStack() as outer:
+        tmp_name = outer.enter_context(tempfile.TemporaryDirectory())
+        redis_url = outer.enter_context(redis_server(Path(tmp_name)))
         tmp = Path(args.logs or tmp_name)
         tmp.mkdir(parents=True, exist_ok=True)
+        slack_port = free_port()
+        slack = f"http://127.0.0.1:{slack_port}"
+        fake = [sys.executable, str(BENCH / "_fake_slack_server.py"), str(slack_port)]
+        fake += [SLACK_TOKEN, "--people", ",".join(PEOPLE), "--channel", "C0BENCH"]
+        outer.enter_context(process(fake, dict(os.environ), tmp / "fake_slack.log"))
+        wait_http(f"{slack}/_bench/received")
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(BENCH.parent), str(BENCH)]),
             "SLACK_SIGNING_SECRET": "bench-signing-secret-not-real",
-            "SLACK_BOT_TOKEN": "xoxb-bench-not-a-real-token",
-            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_API_URL": f"{slack}/api/",
+            "RALLY_APP_URL": APP_URL,
             "REDIS_URL": redis_url,
             "RALLY_API_KEY": DEV_API_KEY,
             "DATABASE_URL": f"sqlite:///{tmp / 'rally-slack.db'}",
@@ -172,9 +284,10 @@ def main() -> None:
                 count = args.count if not extra else args.ignore_key_count
                 for workers in args.worker_counts:
                     tag = f"m{m}w{workers}-{datetime.now().strftime('%H%M%S')}"
-                    result = drain(api, reader, run_env, workers, count, tag, tmp)
+                    result = drain(api, reader, slack, run_env, workers, count, tag, tmp)
                     result["reconciled"] = reconciling_lists(tmp, tag)
                     results[f"{mode}, workers={workers}"] = result
+                    told = result["confirmations"]
                     rows.append(
                         (
                             mode,
@@ -183,6 +296,12 @@ def main() -> None:
                             f"{result['created']}/{count}",
                             result["duplicates"],
                             result["reconciled"],
+                            f"{told['rate']:.1f}",
+                            f"{told['messages_rate']:.1f}",
+                            told["messages"],
+                            f"{told['told']}/{result['created']}",
+                            told["told_twice"],
+                            told["wrong_user"],
                         )
                     )
                     print(*rows[-1], flush=True)
@@ -191,15 +310,49 @@ def main() -> None:
                     bulk = bulk_creates(api, args.count)
                     results["api single x1"] = single
                     results["api bulk"] = bulk
+        results["slack postEphemeral x1"] = slack_rate(slack, args.slack_calls)
+    single, slack_calls = results["api single x1"], results["slack postEphemeral x1"]
     print_table(
-        "Draining queued creates (activities/s, first to last stored)",
-        ["sandbox", "workers", "activities/s", "created", "duplicates", "reconciled"],
+        "Draining queued creates (activities/s, first to last stored; "
+        "told/s and messages/s, first to last message Slack received)",
+        [
+            "sandbox",
+            "workers",
+            "activities/s",
+            "created",
+            "duplicates",
+            "reconciled",
+            "told/s",
+            "messages/s",
+            "messages",
+            "told",
+            "told twice",
+            "wrong person",
+        ],
         rows,
     )
     print(
         f"\nsame run, the Activities API itself: single creates (1 client) "
-        f"{results['api single x1']:,.0f}/s, bulk {results['api bulk']:,.0f}/s"
+        f"{single:,.0f}/s, bulk {results['api bulk']:,.0f}/s"
     )
+    print(
+        f"same run, the fake Slack: chat.postEphemeral (1 client, sequential) {slack_calls:,.0f}/s"
+    )
+    print("\nagainst the bar (activities/s >= 3x single creates; told/s >= 0.5x Slack's rate):")
+    for name, result in results.items():
+        if not isinstance(result, dict):
+            continue
+        told = result["confirmations"]
+        result["x_single"] = result["rate"] / single
+        told["x_slack"] = told["rate"] / slack_calls
+        told["messages_x_slack"] = told["messages_rate"] / slack_calls
+        print(
+            f"  {name}: activities/s {result['rate']:,.1f} = {result['x_single']:.2f}x single; "
+            f"told/s {told['rate']:,.1f} = {told['x_slack']:.2f}x Slack "
+            f"(messages/s {told['messages_rate']:,.1f} = {told['messages_x_slack']:.3f}x); "
+            f"not told {told['not_told']}, told twice {told['told_twice']}, "
+            f"to the wrong person {told['wrong_user']}"
+        )
     print(f"raw figures: {save('bench_drain', {'args': vars(args), 'results': results})}")
 
 
