@@ -63,6 +63,23 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 1 end
 return 0
 """
 
+PUSH_MANY_SCRIPT: Final = """
+local n = #KEYS - 3
+local pushed = 0
+for i = 1, n do
+  if redis.call('SET', KEYS[3 + i], '1', 'NX', 'EX', ARGV[n + 1]) then
+    redis.call('RPUSH', KEYS[1], ARGV[i])
+    pushed = pushed + 1
+  end
+end
+if pushed == 0 then return -1 end
+redis.call('SADD', KEYS[3], ARGV[n + 3])
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[n + 2]) then return 1 end
+return 0
+"""
+""":data:`PUSH_SCRIPT` for many items of one lane in one step. KEYS: items, active,
+lanes, then each item's seen key; ARGV: each item, seen ttl, active ttl, lane name."""
+
 # KEYS: items, batch, active, lock, lanes; ARGV: size, batch id, since, active ttl,
 # token, lock ttl, lane name
 _TAKE = """
@@ -187,6 +204,15 @@ class Lane:
         """
         script = self.conn.register_script(PUSH_SCRIPT)
         return int(cast(int, script(keys=self.push_keys(item_id), args=self.push_args(item))))
+
+    def push_many(self, items: list[tuple[str, dict[str, Any]]]) -> int:
+        """:meth:`push` for many ``(item id, item)`` at once; the same answer, for all."""
+        script = self.conn.register_script(PUSH_MANY_SCRIPT)
+        keys = [self.items_key, self.active_key, self.lanes_key]
+        keys += [f"rally:lane-item:{self.kind}:{item_id}" for item_id, _ in items]
+        args: list[Any] = [json.dumps(item, separators=(",", ":")) for _, item in items]
+        args += [SEEN_TTL_SECONDS, ACTIVE_TTL_SECONDS, self.name]
+        return int(cast(int, script(keys=keys, args=args)))
 
     def push_keys(self, item_id: str) -> list[str]:
         """The keys of :data:`PUSH_SCRIPT` (for a caller pushing many in one pipeline)."""

@@ -215,18 +215,19 @@ class State:
         pipe.execute()
 
     def record_origins(self, origins: Iterable[tuple[str, Origin]]) -> None:
-        """:meth:`record_origin` for many activities (a coalesced batch), in one round trip."""
+        """:meth:`record_origin` for many new activities (a coalesced batch), in one round
+        trip; new ids are in no recent list yet, so none is looked for there."""
         origins = list(origins)
         pipe = self.conn.pipeline(transaction=False)
+        recent: dict[str, list[str]] = {}
         for activity_id, origin in origins:
             pipe.set(_k("origin", activity_id), json.dumps(asdict(origin)), ex=ORIGIN_TTL_SECONDS)
-            recent = _k("recent", origin.team, origin.user)
-            pipe.lrem(recent, 0, activity_id)
-            pipe.lpush(recent, activity_id)
+            recent.setdefault(_k("recent", origin.team, origin.user), []).append(activity_id)
             if origin.activity_type == "task":
                 pipe.sadd(_k("logged-tasks", origin.team, origin.user), activity_id)
-        for team, user in {(o.team, o.user) for _, o in origins}:
-            pipe.ltrim(_k("recent", team, user), 0, RECENT_LIMIT - 1)
+        for key, ids in recent.items():
+            pipe.lpush(key, *ids)
+            pipe.ltrim(key, 0, RECENT_LIMIT - 1)
         pipe.execute()
 
     def logged_task_ids(self, team: str, user: str) -> list[str]:

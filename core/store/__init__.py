@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, or_, select, update
+from sqlalchemy import Engine, create_engine, delete, event, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -509,21 +509,24 @@ class Store:
         surface: str,
         activities: list[tuple[str, dict[str, Any]]],
     ) -> None:
-        """:meth:`audit` for many activities in one transaction (a coalesced batch)."""
+        """:meth:`audit` for many activities in one statement (a coalesced batch)."""
+        if not activities:
+            return
         at = datetime.now(UTC)
+        rows = [
+            {
+                "team_id": team,
+                "user_id": user,
+                "action": action,
+                "surface": surface,
+                "activity_id": activity_id,
+                "detail": detail,
+                "at": at,
+            }
+            for activity_id, detail in activities
+        ]
         with self._session() as session:
-            session.add_all(
-                schema.AuditEvent(
-                    team_id=team,
-                    user_id=user,
-                    action=action,
-                    surface=surface,
-                    activity_id=activity_id,
-                    detail=detail,
-                    at=at,
-                )
-                for activity_id, detail in activities
-            )
+            session.execute(insert(schema.AuditEvent), rows)
 
     def audit_trail(self, team: str, *, since: datetime | None = None) -> list[AuditEntry]:
         """The team's audit trail, oldest first."""

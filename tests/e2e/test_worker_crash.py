@@ -63,9 +63,13 @@ class HoldFirstCreate:
         if environ["REQUEST_METHOD"] == "GET" and "updatedSince" in query:
             with self._lock:
                 self.lists.append(query)
-        if environ["REQUEST_METHOD"] != "POST" or environ["PATH_INFO"] != "/api/v1/activities":
+        creating = environ["PATH_INFO"] in ("/api/v1/activities", "/api/v1/activities/bulk")
+        if environ["REQUEST_METHOD"] != "POST" or not creating:
             return self.sandbox.wsgi_app(environ, start_response)
-        seen: dict[str, Any] = {"key": environ.get("HTTP_IDEMPOTENCY_KEY")}
+        seen: dict[str, Any] = {
+            "key": environ.get("HTTP_IDEMPOTENCY_KEY"),
+            "path": environ["PATH_INFO"],
+        }
 
         def recording_start_response(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
             seen["status"] = int(status.split()[0])
@@ -229,7 +233,9 @@ def test_a_worker_killed_after_rally_committed_the_create_yields_one_activity_an
         "Call cut short by a crash",
         420,
     )
-    assert [c["key"] for c in api.creates] == [f"slack-{queued['sub']}"]
+    assert [(c["key"], c["path"]) for c in api.creates] == [
+        (f"slack-{queued['sub']}", "/api/v1/activities")
+    ]
     assert [(c["status"], c["replayed"]) for c in api.creates] == [(201, False)]
     assert len(api.lists) == 1, (burst.stdout[-3000:], burst.stderr[-3000:])
     [query] = api.lists
@@ -253,3 +259,82 @@ def test_a_worker_killed_after_rally_committed_the_create_yields_one_activity_an
 
     timings["total"] = time.monotonic() - t0
     print("timings:", {k: round(v, 2) for k, v in timings.items()})
+
+
+@pytest.mark.parametrize("honours_key", [True, False], ids=["honours-key", "ignores-key"])
+def test_a_worker_killed_mid_bulk_leaves_a_batch_the_next_worker_finishes_once(
+    honours_key: bool,
+    rally: Rally,
+    monkeypatch: pytest.MonkeyPatch,
+    make_sandbox_app: Callable[..., Flask],
+    serve_app: Callable[[Any], str],
+    tmp_path: Path,
+) -> None:
+    """Three calls waiting together are one bulk (workers/coalesce.py); Rally stores it,
+    the worker dies before the answer, and the re-run finishes that same batch: each call
+    once in Rally, whether or not Rally honours the batch's Idempotency-Key."""
+    api = HoldFirstCreate(make_sandbox_app(latency_ms=LATENCY_MS, idempotency=honours_key))
+    rally.api_url = serve_app(api)
+    monkeypatch.setenv("RALLY_BASE_URL", rally.api_url)
+    subjects = [f"Bulk call {n} cut short" for n in range(3)]
+    for subject in subjects:
+        view = rally.open_modal("call")
+        response = rally.submit(view, {"subject": subject, "duration": "3", "outcome": "connected"})
+        assert response.status_code == 200
+    [raw_id] = rally.redis.lrange(f"rq:queue:{queues.ACTIVITIES}", 0, -1)
+    job_id = raw_id.decode()
+    started = StartedJobRegistry(
+        queues.ACTIVITIES, connection=rally.redis, serializer=JSONSerializer
+    )
+
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            [RALLY_SLACK, "worker", "--queue", queues.ACTIVITIES],
+            env=dict(os.environ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    tree: dict[int, int] = {}
+    try:
+        assert api.committed.wait(timeout=10), log_path.read_text()
+        tree = _tree(worker.pid)
+        assert len(set(tree.values())) >= 2, tree
+        assert len(rally.activities()) == 3  # the bulk is stored ...
+        [batch] = [
+            json.loads(v)
+            for k in rally.redis.scan_iter(match="rally:lane:create:*:batch")
+            if (v := rally.redis.get(k)) is not None
+        ]
+        assert batch["state"]["unanswered"] and len(batch["items"]) == 3  # kept before sending
+        _kill_worker(tree)
+    finally:
+        _kill_worker(tree or {worker.pid: worker.pid})
+        worker.wait(timeout=10)
+        api.release.set()  # ... and its answer goes to a dead socket
+    wait_until(lambda: _dead(tree), timeout=10.0)
+
+    # The heartbeat's deadline passes (see the test above), and a maintenance pass runs.
+    [(_, execution_id)] = started.get_job_and_execution_ids(cleanup=False)
+    rally.redis.zadd(started.key, {f"{job_id}:{execution_id}": time.time() - 1}, xx=True)
+    burst = subprocess.run(
+        [RALLY_SLACK, "worker", "--burst"],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert burst.returncode == 0, burst.stderr
+
+    stored = rally.activities()
+    assert sorted(a["subject"] for a in stored) == sorted(subjects)  # once each
+    # One bulk, never sent again: the re-run found it in Rally (reconciled) and adopted it.
+    assert [(c["key"], c["path"]) for c in api.creates] == [
+        (f"batch-{batch['id']}:0", "/api/v1/activities/bulk")
+    ]
+    assert len(api.lists) == 1
+    assert lanes.waiting_items(rally.redis, "create") == []
+    told = " ".join(json.dumps(p.body) for p in rally.fake.response_posts())
+    assert all(a["id"] in told for a in stored)
+    assert "not logged" not in told
