@@ -13,6 +13,9 @@ At each scrape of ``rally-slack worker --metrics-port`` (:class:`RedisCollector`
   moment, 0 when nothing is late. The sync and tick of a tenant put its index's
   namespace in :data:`NAMESPACES` (the index keeps no list of tenants otherwise);
 - ``rally_slack_reminders_due{}``: reminders due now and not yet sent, all tenants;
+- ``rally_slack_lane_items{kind}``: creates (``create``) and outcomes (``tell``) waiting on
+  the coalescing lanes (``workers.lanes``), not yet in a batch: the backlog behind the
+  ``rally-activities`` and ``rally-notify`` queues, whose own depth counts drainers;
 - ``rally_slack_redis_up``: 0 when Redis did not answer the scrape (the rest is then absent).
 """
 
@@ -32,7 +35,7 @@ from rq.serializers import JSONSerializer
 
 from core.redis import request_path_redis
 from core.settings import Settings
-from workers import queues
+from workers import lanes, queues
 from workers.reminders.index import NAMESPACES, Keys
 
 log = logging.getLogger(__name__)
@@ -52,7 +55,7 @@ class RedisCollector(Collector):
             "rally_slack_redis_up", "Whether Redis answered this scrape (1) or not (0)"
         )
         try:
-            families = [*self._queues(), *self._reminders()]
+            families = [*self._queues(), self._lanes(), *self._reminders()]
         except redis.RedisError as exc:
             log.warning("event=metrics_redis_down error=%s", type(exc).__name__)
             up.add_metric([], 0)
@@ -84,6 +87,16 @@ class RedisCollector(Collector):
                 depth.add_metric([name, state], count)
             age.add_metric([name], self._oldest_age(q.get_job_ids(0, 0), now))
         return [depth, age]
+
+    def _lanes(self) -> Metric:
+        items = GaugeMetricFamily(
+            "rally_slack_lane_items",
+            "Creates and outcomes waiting on coalescing lanes, by kind",
+            labels=["kind"],
+        )
+        for kind in ("create", "tell"):
+            items.add_metric([kind], lanes.depth(self.conn, kind))
+        return items
 
     def _oldest_age(self, head: list[str], now: datetime) -> float:
         if not head:
