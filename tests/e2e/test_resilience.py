@@ -226,6 +226,7 @@ def test_a_4xx_is_told_at_once_without_retries_and_edit_and_retry_keeps_the_inpu
     serve_app: Callable[[Any], str],
 ) -> None:
     monkeypatch.setenv("RALLY_BASE_URL", serve_app(_refusing_api(sandbox_app)))
+    REFUSED.clear()
     view = rally.open_modal("task")
     rally.submit(
         view,
