@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import redis
 from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.driver_info import DriverInfo
 from redis.exceptions import BusyLoadingError
 from redis.retry import Retry
 
@@ -37,6 +40,11 @@ def request_path_redis(url: str, *, timeout_s: float = 0.5) -> redis.Redis:
     )
 
 
+DRIVER_INFO: Final = DriverInfo(name="redis-py", lib_version=redis.__version__)
+"""What each connection tells Redis (``CLIENT SETINFO``), given once: left to redis-py, each
+new connection asks ``importlib.metadata`` for the version (about 1.3 ms, in every job)."""
+
+
 def worker_redis(url: str) -> redis.Redis:
     """A Redis client for background processes (workers, their work horses, the cron).
 
@@ -61,4 +69,5 @@ def worker_redis(url: str) -> redis.Redis:
             EqualJitterBackoff(cap=WORKER_RETRY_CAP_S, base=WORKER_RETRY_BASE_S), WORKER_RETRIES
         ),
         retry_on_error=[BusyLoadingError, redis.ConnectionError, redis.TimeoutError],
+        driver_info=DRIVER_INFO,
     )

@@ -8,6 +8,7 @@ as not set: an empty secret must never pass for a configured one.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -159,3 +160,23 @@ def load_settings(**overrides: Any) -> Settings:
             name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
             lines.append(f"{name}: {str(error['msg']).removeprefix('Value error, ')}")
         raise SystemExit("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+_BY_ENVIRONMENT: dict[frozenset[tuple[str, str]], Settings] = {}
+
+
+def job_settings() -> Settings:
+    """Settings for a job, built once per environment.
+
+    Building :class:`Settings` reads the environment and ``.env`` (about 4 ms); a drainer
+    runs many small jobs. The worker builds them before it forks (``workers.runner.
+    preload``), so each work horse inherits them; a changed environment (a test's) gets
+    its own. A ``.env`` edited while a worker runs is read at the worker's next start.
+    """
+    key = frozenset(os.environ.items())
+    found = _BY_ENVIRONMENT.get(key)
+    if found is None:
+        found = _BY_ENVIRONMENT[key] = Settings()
+        while len(_BY_ENVIRONMENT) > 8:  # tests change the environment; keep a few
+            del _BY_ENVIRONMENT[next(iter(_BY_ENVIRONMENT))]
+    return found

@@ -49,7 +49,7 @@ from api_client import (
 from api_client.models import CreateActivityRequest, format_utc
 from core import metrics
 from core.redis import worker_redis
-from core.settings import Settings
+from core.settings import Settings, job_settings
 from workers import delivery, jobs, lanes, outbox, queues, workspace
 from workers.rally import rally_client
 from workers.records import note_seen, record_pairs
@@ -79,7 +79,7 @@ class Later(Exception):
 
 
 def _settings() -> Settings:
-    return Settings()
+    return job_settings()
 
 
 def drain_creates(lane: str) -> dict[str, Any]:

@@ -120,10 +120,12 @@ redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
 return 1
 """
 
-# KEYS: batch, lock; ARGV: token, new batch JSON. Save a batch's progress, if still ours.
+# KEYS: batch, lock; ARGV: token, new batch JSON, lock ttl. Save a batch's progress, if
+# still ours, and renew the hold: a save comes before each send and after each answer.
 _SAVE = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 """
 
@@ -265,7 +267,12 @@ class Lane:
     def save(self, batch: Batch, token: str) -> bool:
         """Keep ``batch``'s progress (before a send, after an answer); False if not ours."""
         script = self.conn.register_script(_SAVE)
-        return bool(script(keys=[self.batch_key, self.lock_key], args=[token, batch.to_json()]))
+        return bool(
+            script(
+                keys=[self.batch_key, self.lock_key],
+                args=[token, batch.to_json(), LOCK_SECONDS * 1000],
+            )
+        )
 
     def finish(self, token: str) -> int:
         """Drop the batch in flight; returns how many items still wait."""

@@ -32,7 +32,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from core import metrics
 from core.redis import worker_redis
-from core.settings import Settings
+from core.settings import Settings, job_settings
 from slack_ui import messages
 from workers import jobs, lanes, queues, workspace
 from workers.records import names_for, record_pairs
@@ -67,7 +67,7 @@ def tell_all(conn: redis.Redis, told: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def _settings() -> Settings:
-    return Settings()
+    return job_settings()
 
 
 def tell(lane: str) -> dict[str, Any]:

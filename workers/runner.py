@@ -27,6 +27,7 @@ Retries scheduled for later are left for a running worker.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import multiprocessing
@@ -38,6 +39,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 import redis
+from pydantic import ValidationError
 from rq import Queue, Worker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.executions import Execution
@@ -49,7 +51,7 @@ from rq.serializers import JSONSerializer
 from core import logging as core_logging
 from core import metrics
 from core.redis import worker_redis
-from core.settings import load_settings
+from core.settings import job_settings, load_settings
 from workers import queues
 
 log = logging.getLogger(__name__)
@@ -312,6 +314,8 @@ def run_forever(url: str, names: Sequence[str], *, log_level: str = "INFO") -> i
 PRELOAD = (
     "api_client",
     "workers.jobs",
+    "workers.coalesce",
+    "workers.outbox",
     "workers.reminders",
     "slack_ui.messages",
     "workers.slack",
@@ -338,6 +342,8 @@ def preload() -> None:
     # The first client builds the process's shared TLS context (its CA bundle load is
     # the costliest part of a client); forked horses inherit it.
     RallyClient("http://127.0.0.1", "preload-not-a-key").close()
+    with contextlib.suppress(ValidationError):
+        job_settings()  # inherited by every horse (a wrong setting is named by the job)
 
 
 def check_redis(conn: redis.Redis) -> list[str]:

@@ -56,6 +56,29 @@ REMINDER_POSTS_TTL_SECONDS = 30 * 24 * 3600
 CREATE_TTL_SECONDS = 24 * 3600
 
 
+_SET_ALL_EX = """
+for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1]) end
+return #KEYS
+"""
+"""SET each of KEYS to its value (ARGV[2..]) with the TTL ARGV[1]: one command for a batch."""
+
+_CLAIM_ALL = """
+local lost = {}
+for i, key in ipairs(KEYS) do
+  if not redis.call('SET', key, ARGV[i + 1], 'NX', 'EX', ARGV[1]) then
+    local owner = redis.call('GET', key)
+    if owner and owner ~= ARGV[i + 1] then
+      table.insert(lost, i)
+      table.insert(lost, owner)
+    end
+  end
+end
+return lost
+"""
+"""``claim_activity`` for each of KEYS (ARGV: TTL, then each claimant); returns the claims
+lost to another owner, as (1-based position, owner) pairs, flattened."""
+
+
 @dataclass(frozen=True)
 class Link:
     """A channel's binding to one Rally record."""
@@ -218,10 +241,17 @@ class State:
         """:meth:`record_origin` for many new activities (a coalesced batch), in one round
         trip; new ids are in no recent list yet, so none is looked for there."""
         origins = list(origins)
+        if not origins:
+            return
         pipe = self.conn.pipeline(transaction=False)
+        self.conn.register_script(_SET_ALL_EX)(
+            keys=[_k("origin", activity_id) for activity_id, _ in origins],
+            # vars(), not asdict(): its deep copy is most of the cost, for flat strings
+            args=[ORIGIN_TTL_SECONDS, *(json.dumps(vars(o)) for _, o in origins)],
+            client=pipe,
+        )
         recent: dict[str, list[str]] = {}
         for activity_id, origin in origins:
-            pipe.set(_k("origin", activity_id), json.dumps(asdict(origin)), ex=ORIGIN_TTL_SECONDS)
             recent.setdefault(_k("recent", origin.team, origin.user), []).append(activity_id)
             if origin.activity_type == "task":
                 pipe.sadd(_k("logged-tasks", origin.team, origin.user), activity_id)
@@ -362,14 +392,12 @@ class State:
         claims = list(claims)
         if not claims:
             return {}
-        pipe = self.conn.pipeline(transaction=False)
-        for activity_id, submission_id in claims:
-            pipe.set(
-                _k("adopted", tenant, activity_id), submission_id, nx=True, ex=CREATE_TTL_SECONDS
-            )
-        lost = [c for c, ok in zip(claims, pipe.execute(), strict=True) if not ok]
-        owners = self.activity_claimants(tenant, [a for a, _ in lost])
-        return {a: o for a, sub in lost if (o := owners.get(a)) is not None and o != sub}
+        answer = self.conn.register_script(_CLAIM_ALL)(
+            keys=[_k("adopted", tenant, activity_id) for activity_id, _ in claims],
+            args=[CREATE_TTL_SECONDS, *(submission_id for _, submission_id in claims)],
+        )
+        lost = cast(list[bytes], answer)
+        return {claims[int(lost[i]) - 1][0]: _text(lost[i + 1]) for i in range(0, len(lost), 2)}
 
     def activity_claimants(self, tenant: str, activity_ids: Iterable[str]) -> dict[str, str]:
         """activity id -> the submission that owns it, for those that are owned."""
