@@ -18,18 +18,23 @@ against ``rally-slack sandbox`` (gunicorn, 2 workers) and a fake Slack
   the first message to the last (the fake's own receive times, read from its bench-only
   ``GET /_bench/received``); messages/s likewise. Each run checks every activity was told
   exactly once, and to the person who submitted it (the ephemeral's ``user``, or the DM's).
-- Slack's rate: ``--slack-calls`` sequential ``chat.postEphemeral`` calls answered by the
-  same fake Slack to one ``slack_sdk.WebClient``, after the drains.
+- the ceilings, measured before and after the drains, the higher kept: the API's single
+  creates (1 client, and 4 at once) and bulk; Slack's rate, ``--slack-calls``
+  ``chat.postEphemeral`` calls answered by the same fake Slack (one ``slack_sdk.WebClient``,
+  and 4 at once).
 
-The summary sets activities/s against single creates (the bar: at least 3x) and told/s
-against Slack's rate (the bar: at least 0.5x); the JSON keeps all of it.
+With ``--repeats R`` each worker count drains R times and the run of median rate is
+shown (every run's checks count). The summary sets activities/s against the higher
+single-create rate (the bar: at least 3x) and told/s against the higher Slack rate (the
+bar: at least 0.5x); the JSON keeps every run.
 
 ``--ignore-key-drop RATE`` adds runs against a sandbox started with ``--no-idempotency
 --drop-rate RATE``: every unanswered create is reconciled (``workers.delivery``), and
 the run reports the reconciling lists and any duplicate.
 
 Run:  .venv/bin/python bench/bench_drain.py [--count 2000] [--worker-counts 1 2 4]
-          [--repeats 5] [--slack-calls 500] [--ignore-key-drop 0.05 [--ignore-key-count 500]] [--logs DIR]
+          [--repeats 5] [--slack-calls 500] [--ignore-key-drop 0.05 [--ignore-key-count 500]]
+          [--logs DIR]
 """
 
 from __future__ import annotations
@@ -177,6 +182,20 @@ def slack_rate(slack: str, calls: int, clients: int = 1) -> float:
     return (calls // clients) * clients / (time.perf_counter() - started)
 
 
+def ceilings(results: dict[str, Any], api: str, slack: str, args: argparse.Namespace) -> None:
+    """The Activities API's and Slack's own rates, kept as the highest seen: measured
+    before and after the drains, so a busy moment of a shared machine does not lower the
+    bar the drains are held to."""
+    for name, rate in (
+        ("api single x1", lambda: single_creates(api, 1, 400)),
+        ("api single x4", lambda: single_creates(api, 4, 800)),
+        ("api bulk", lambda: bulk_creates(api, args.count)),
+        ("slack postEphemeral x1", lambda: slack_rate(slack, args.slack_calls)),
+        ("slack postEphemeral x4", lambda: slack_rate(slack, args.slack_calls, clients=4)),
+    ):
+        results[name] = max(results.get(name, 0.0), rate())
+
+
 def drain(
     api: str,
     reader: str,
@@ -294,6 +313,8 @@ def main() -> None:
                 run_env = {**env, "RALLY_BASE_URL": api}
                 os.environ.update(run_env)
                 count = args.count if not extra else args.ignore_key_count
+                if not extra:
+                    ceilings(results, api, slack, args)  # before the drains
                 for workers in args.worker_counts:
                     runs = []
                     for r in range(args.repeats):
@@ -329,11 +350,7 @@ def main() -> None:
                     )
                     print(*rows[-1], flush=True)
                 if not extra:
-                    results["api single x1"] = single_creates(api, 1, 400)
-                    results["api single x4"] = single_creates(api, 4, 800)
-                    results["api bulk"] = bulk_creates(api, args.count)
-        results["slack postEphemeral x1"] = slack_rate(slack, args.slack_calls)
-        results["slack postEphemeral x4"] = slack_rate(slack, args.slack_calls, clients=4)
+                    ceilings(results, api, slack, args)  # and after: the higher of the two
     # The ceilings: the most either takes, one caller or four at once.
     single = max(results["api single x1"], results["api single x4"])
     slack_calls = max(results["slack postEphemeral x1"], results["slack postEphemeral x4"])
