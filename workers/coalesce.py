@@ -112,8 +112,9 @@ def drain_creates(lane: str) -> dict[str, Any]:
                 batch.attempts += 1
                 intervals = settings.retry_intervals()
                 if batch.attempts > len(intervals):
-                    created, rejected = 0, _give_up(conn, settings, batch, later.reason)
+                    created, rejected = _give_up(conn, settings, batch, later.reason)
                     the_lane.finish(token)
+                    done["created"] += created
                     done["rejected"] += rejected
                     continue
                 delay = max(later.delay, float(intervals[batch.attempts - 1]))
@@ -164,7 +165,7 @@ def on_drain_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any, 
         reason = (
             f"something went wrong on our side (job {job.id}). Try again, or tell your Slack admin."
         )
-        _give_up(connection, _settings(), batch, reason)
+        _give_up(connection, _settings(), batch, reason, look=False)
         connection.delete(the_lane.batch_key)
     connection.delete(the_lane.lock_key, the_lane.active_key)
     if the_lane.waiting() and lanes.claim_orphan(connection, "create", lane):
@@ -566,23 +567,51 @@ def _remember(
         log.info("event=seen_not_noted team=%s error=%s", team, type(exc).__name__)
 
 
-def _give_up(conn: redis.Redis, settings: Settings, batch: lanes.Batch, reason: str) -> int:
-    """Tell every member of ``batch`` it was not logged (retries spent); returns how many."""
+def _give_up(
+    conn: redis.Redis, settings: Settings, batch: lanes.Batch, reason: str, *, look: bool = True
+) -> tuple[int, int]:
+    """Retries are spent: tell each member of ``batch`` how it ended.
+
+    When a send went unanswered, Rally may have the batch after all: one last
+    reconciliation (``look``) adopts what it finds, so nobody is told to try again about
+    an activity Rally has (trying again would make a duplicate); the rest are told that
+    Rally may or may not have it. Returns how many were created and how many not.
+    """
     tries = f" after {batch.attempts} tries" if batch.attempts > 1 else ""
+    unanswered = bool(batch.state.get("unanswered"))
     text = (
         reason
         if " " in reason
         else f"Rally could not be reached{tries}. Try again in a few minutes."
     )
-    told = [
-        (
-            m["sub"],
-            jobs.rejection_outcome(m.get("request") or {}, m.get("origin") or {}, _rejection(text)),
+    results: dict[str, Any] = {}
+    as_whom: workspace.Credential | None = None
+    if unanswered:
+        text = (
+            f"Rally did not answer{tries}, so it may have logged it: look in Rally before "
+            "you try again."
         )
-        for m in batch.items
-    ]
+        origin = dict(batch.items[0].get("origin") or {})
+        try:
+            as_whom = workspace.credential(settings, origin.get("team"), origin.get("user"))
+            if look:
+                left = {m["sub"]: dict(m.get("request") or {}) for m in batch.items}
+                if as_whom.personal:
+                    for request in left.values():
+                        request.pop("ownerId", None)
+                with rally_client(as_whom, use="drain") as rally:
+                    found = _reconcile(rally, State(conn), as_whom, batch, left)
+                results = {sub: {"id": aid, "adopted": True} for sub, aid in found.items()}
+        except (workspace.NotConnected, RallyError) as exc:
+            log.warning("event=last_look_failed batch=%s error=%s", batch.id, type(exc).__name__)
+    for member in batch.items:
+        results.setdefault(member["sub"], _rejection(text))
     log.warning(
-        "event=batch_gave_up batch=%s size=%d attempts=%d", batch.id, len(told), batch.attempts
+        "event=batch_gave_up batch=%s size=%d attempts=%d unanswered=%s adopted=%d",
+        batch.id,
+        len(batch.items),
+        batch.attempts,
+        unanswered,
+        sum(1 for r in results.values() if "id" in r),
     )
-    outbox.tell_all(conn, told)
-    return len(told)
+    return _settle(conn, settings, batch, results, as_whom)

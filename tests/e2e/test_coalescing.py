@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -39,12 +40,13 @@ class Proxy:
     make Rally refuse one row (a ``priority`` it does not know, so the sandbox's own
     validation answers) or store a bulk and drop its answer (``drop_bulks``)."""
 
-    def __init__(self, sandbox: Flask, *, drop_bulks: int = 0) -> None:
+    def __init__(self, sandbox: Flask, *, drop_bulks: int = 0, lose_bulks: int = 0) -> None:
         self.sandbox = sandbox
         self.singles = 0
         self.bulks: list[int] = []
         self.lists = 0
         self.drop_bulks = drop_bulks
+        self.lose_bulks = lose_bulks  # closed unanswered before Rally saw them
         self._lock = threading.Lock()
 
     def __call__(
@@ -64,6 +66,10 @@ class Proxy:
                 body = json.dumps(items).encode()
                 environ["CONTENT_LENGTH"] = str(len(body))
                 environ["wsgi.input"] = _Body(body)
+                if self.lose_bulks > 0:
+                    self.lose_bulks -= 1
+                    environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)  # never stored
+                    return []
                 if self.drop_bulks > 0:
                     self.drop_bulks -= 1
                     environ["sandbox.drop_connection"] = True  # stored, then no answer
@@ -86,11 +92,17 @@ class _Body:
 
 
 def _serve(
-    tmp_path: Path, serve_app: Callable[[Any], str], faults: Faults, *, drop_bulks: int = 0
+    tmp_path: Path,
+    serve_app: Callable[[Any], str],
+    faults: Faults,
+    *,
+    drop_bulks: int = 0,
+    lose_bulks: int = 0,
 ) -> tuple[Proxy, str, str]:
     db = str(tmp_path / "rally.db")
     keys = [DEV_API_KEY, OTHER_API_KEY]
-    proxy = Proxy(create_app(db_path=db, api_keys=keys, faults=faults), drop_bulks=drop_bulks)
+    app = create_app(db_path=db, api_keys=keys, faults=faults)
+    proxy = Proxy(app, drop_bulks=drop_bulks, lose_bulks=lose_bulks)
     return proxy, serve_app(proxy), serve_app(create_app(db_path=db, api_keys=keys))
 
 
@@ -231,3 +243,45 @@ def test_one_persons_messages_are_paced_to_about_one_a_second_after_a_short_burs
     assert posts[-1].at - posts[0].at >= outbox.PACE_SECONDS * 0.9
     named, _ = _told(rally, urls)
     assert set(named["U0ALICE"]) == {a["id"] for a in _stored(clean)}
+
+
+@pytest.mark.parametrize("stored_at_last", [False, True], ids=["never-stored", "stored-last"])
+def test_a_batch_that_never_got_an_answer_is_looked_for_once_more_before_anyone_is_told(
+    stored_at_last: bool,
+    rally: Rally,
+    monkeypatch: pytest.MonkeyPatch,
+    serve_app: Callable[[Any], str],
+    tmp_path: Path,
+) -> None:
+    # JOB_RETRY_INTERVALS="0": two runs of three unanswered sends each, then the batch
+    # gives up. Each send closed before Rally saw it; with "stored-last" the sixth is
+    # stored and only its answer lost.
+    lost = 6 - int(stored_at_last)
+    proxy, api, clean = _serve(
+        tmp_path,
+        serve_app,
+        Faults(idempotency=False),
+        lose_bulks=lost,
+        drop_bulks=int(stored_at_last),
+    )
+    monkeypatch.setenv("RALLY_BASE_URL", api)
+    monkeypatch.setenv("JOB_RETRY_INTERVALS", "0")
+    urls: dict[str, str] = {}
+    for n in range(4):
+        _note(rally, f"Unanswered {n}", "U0ALICE", urls)
+    rally.work()
+
+    assert len(proxy.bulks) == 6
+    stored = _stored(clean)
+    texts = [json.dumps(p.body) for p in rally.fake.response_posts()]
+    if stored_at_last:
+        # Found in Rally by the last look: told as logged, not "try again" (a duplicate).
+        assert len(stored) == 4
+        named, _ = _told(rally, urls)
+        assert set(named["U0ALICE"]) == {a["id"] for a in stored}
+        assert not [t for t in texts if "not logged" in t]
+    else:
+        assert stored == []
+        refusals = [t for t in texts if "not logged" in t]
+        assert len(refusals) == 4
+        assert all("may have logged it" in t and "Edit and retry" in t for t in refusals)
