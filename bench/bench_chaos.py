@@ -18,24 +18,34 @@ options), beside a clean sandbox on the same database that only counts what was 
   expires. After the last kill, a ``rally-slack worker --burst`` (which runs that pass
   first) is started every ``--burst-every`` seconds (0: never; just wait for the long
   running workers' own pass); the *tail* is the time from the last kill to everyone told.
+- ``--trickle-s S`` keeps submitting after the waves (one per person every
+  ``--trickle-every`` s) for S seconds, so the lanes are busy while the killed drainers'
+  jobs come back, retry and end (RQ re-runs a drainer that died up to 5 times over ~4 min).
 - The run ends when every submission's activity is stored and every submitter was told of
   it (or at ``--deadline``), plus ``--settle`` seconds for anything told twice.
 
 Reported: created / duplicated (subjects stored more than once) / lost (never stored);
 told / told twice / told the wrong person / not told (from the messages the fake Slack
-received, by the activity links in them); faults the sandbox injected (its log's
-``event=fault_503``, ``event=fault_429``, ``event=fault_drop``); kills; reconciling lists
-(the workers' ``event=batch_reconciled`` and ``event=create_reconciled``); total time and
-the tail. Exits 1 if anything was duplicated, lost or not told exactly once.
+received, by the activity links in them), and failure notices (messages naming none);
+faults the sandbox injected (its log's ``event=fault_503``, ``event=fault_429``,
+``event=fault_drop``); creates it handled (single and bulk requests); kills; reconciling
+lists (the workers' ``event=batch_reconciled`` and ``event=create_reconciled``); total
+time and the tail. Exits 1 if anything was duplicated, lost, not told exactly once, or
+told a failure.
+
+Coarse waves coalesce into few bulk requests, so few faults land; ``--waves 200 --spread
+20`` gives mostly lone creates and many more requests (and faults).
 
 Run:  .venv/bin/python bench/bench_chaos.py [--count 1000] [--kills 8] [--fail-rate 0.2]
-          [--throttle-rate 0.03] [--drop-rate 0.05] [--burst-every 15] [--logs DIR]
+          [--throttle-rate 0.03] [--drop-rate 0.05] [--burst-every 15]
+          [--waves 10 --spread 10] [--trickle-s 0] [--logs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import signal
@@ -52,6 +62,7 @@ from typing import Any
 
 from _common import free_port, kill_tree, print_table, redis_server, save, wait_http
 from bench_drain import (
+    ACTIVITY_LINK,
     APP_URL,
     PEOPLE,
     RALLY_SLACK,
@@ -71,6 +82,8 @@ from sandbox.app import DEV_API_KEY
 BENCH = Path(__file__).resolve().parent
 FAULTS = {"503": "event=fault_503", "429": "event=fault_429", "drop": "event=fault_drop"}
 RECONCILED = ("event=batch_reconciled", "event=create_reconciled")
+# What the faulty sandbox did (the single and bulk creates it handled, dropped or not).
+HANDLED = {"single": "event=activity_created", "bulk": "event=bulk_done"}
 
 
 class Workers:
@@ -120,6 +133,18 @@ class Workers:
             except subprocess.TimeoutExpired:
                 kill_tree(proc.pid)
                 proc.wait(timeout=30)
+
+
+def failure_notices(calls: list[dict[str, Any]]) -> list[str]:
+    """The text of each message delivered that names no activity (a failure notice)."""
+    out = []
+    for call in calls:
+        if call["method"] == "conversations.open" or not call["response"].get("ok"):
+            continue
+        params = call["params"]
+        if not ACTIVITY_LINK.search(json.dumps(params, default=str)):
+            out.append(str(params.get("text") or "")[:200])
+    return out
 
 
 def count_in_logs(logs: Path, pattern: str, needles: tuple[str, ...]) -> dict[str, int]:
@@ -200,9 +225,22 @@ def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 time.sleep(args.spread / max(1, args.waves - 1))
         queued_s = time.monotonic() - started
         print(f"  {queued_s:6.1f} s  all {args.count} submissions queued", flush=True)
+        # Then a trickle, one submission per person every --trickle-every seconds, so
+        # the lanes stay busy while the killed drainers' jobs come back and end.
+        trickles = int(args.trickle_s // args.trickle_every) if args.trickle_every > 0 else 0
+        total = args.count + trickles * len(PEOPLE)
 
+        def trickle() -> None:
+            for n in range(trickles):
+                if done.wait(args.trickle_every):
+                    return
+                first = args.count + n * len(PEOPLE)
+                submit(redis_url, tag, range(first, first + len(PEOPLE)))
+
+        trickling = threading.Thread(target=trickle, name="trickle", daemon=True)
+        trickling.start()
         deadline = started + args.deadline
-        subjects = {f"{tag} note {i}" for i in range(args.count)}
+        subjects = {f"{tag} note {i}" for i in range(total)}
         bursts: list[subprocess.Popen[bytes]] = []
         next_burst = 0.0
         all_stored_s: float | None = None
@@ -239,12 +277,15 @@ def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         everyone_told_s = time.monotonic() - started
         done.set()
         killing.join()
+        trickling.join()
         # Anything created or told twice would arrive now.
         settle_until = time.monotonic() + args.settle
         while time.monotonic() < settle_until:
             time.sleep(0.5)
         found = stored(reader, tag)
-        messages = told_messages(received(slack, since)[1])
+        calls = received(slack, since)[1]
+        messages = told_messages(calls)
+        failures = failure_notices(calls)
         for burst in bursts:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 burst.wait(timeout=60)
@@ -255,14 +296,15 @@ def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     owner = {a["id"]: owner_of(a["subject"]) for a in found}
     tally = confirmations(messages, owner)
     last_kill = kills[-1]["at_s"] if kills else None
-    faults_seen = count_in_logs(tmp, "sandbox.log", tuple(FAULTS.values()))
+    faults_seen = count_in_logs(tmp, "sandbox.log", (*FAULTS.values(), *HANDLED.values()))
     reconciled = count_in_logs(tmp, "*.log", RECONCILED)
     duplicated = sorted(s for s, c in copies.items() if c > 1)
     lost = sorted(subjects - set(copies))
     told_ids = Counter(a for m in messages for a in m["activities"])
     return {
         "tag": tag,
-        "count": args.count,
+        "count": total,
+        "trickled": trickles * len(PEOPLE),
         "created": len(copies),
         "duplicated": len(duplicated),
         "duplicated_subjects": duplicated,
@@ -275,8 +317,14 @@ def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "not_told": tally["not_told"],
         "not_told_ids": sorted(a for a in owner if a not in told_ids),
         "messages": tally["messages"],
+        # Messages to a person naming no activity: "could not be reached", "went wrong".
+        "failure_notices": len(failures),
+        "failure_notice_samples": failures[:5],
         "faults": {name: faults_seen[needle] for name, needle in FAULTS.items()},
+        "creates_handled": {name: faults_seen[needle] for name, needle in HANDLED.items()},
         "kills": kills,
+        # A worker running a job has two process groups (RQ's work horse has its own).
+        "kills_mid_job": sum(1 for kill in kills if kill["groups"] > 1),
         "bursts": len(bursts),
         "reconciled": {
             "batch": reconciled["event=batch_reconciled"],
@@ -318,6 +366,12 @@ def main() -> int:
     parser.add_argument(
         "--burst-every", type=float, default=15.0, help="after the kills, a --burst pass; 0 = off"
     )
+    parser.add_argument(
+        "--trickle-s", type=float, default=0.0, help="after the waves, keep submitting this long"
+    )
+    parser.add_argument(
+        "--trickle-every", type=float, default=2.0, help="seconds between trickled rounds of 8"
+    )
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds, from the start")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds watched after done")
     parser.add_argument("--logs", help="keep the logs (workers, sandbox, bursts) in this folder")
@@ -328,13 +382,16 @@ def main() -> int:
         if args.logs:
             result["logs"] = str(tmp)
     ok = not (result["duplicated"] or result["lost"] or result["not_told"])
-    ok = ok and not (result["told_twice"] or result["wrong_person"])
+    ok = ok and not (result["told_twice"] or result["wrong_person"] or result["failure_notices"])
     result["ok"] = ok
     rate = f"{args.fail_rate:.0%} 503, {args.throttle_rate:.0%} 429, {args.drop_rate:.0%} drop"
     faults = result["faults"]
     tail = result["tail_after_last_kill_s"]
     rows = [
-        ("submissions", result["count"]),
+        (
+            "submissions (of them trickled after the waves)",
+            f"{result['count']} ({result['trickled']})",
+        ),
         ("created (by subject)", result["created"]),
         ("duplicated", result["duplicated"]),
         ("lost", result["lost"]),
@@ -343,8 +400,16 @@ def main() -> int:
         ("told the wrong person", result["wrong_person"]),
         ("not told", result["not_told"]),
         ("messages", result["messages"]),
+        ("failure notices (messages naming no activity)", result["failure_notices"]),
         ("faults seen: 503 / 429 / drop", f"{faults['503']} / {faults['429']} / {faults['drop']}"),
-        ("workers SIGKILLed", len(result["kills"])),
+        (
+            "creates Rally handled: single / bulk",
+            "{single} / {bulk}".format(**result["creates_handled"]),
+        ),
+        (
+            "workers SIGKILLed (of them mid-job)",
+            f"{len(result['kills'])} ({result['kills_mid_job']})",
+        ),
         ("burst passes after the kills", result["bursts"]),
         ("reconciling lists: batch / create", "{batch} / {create}".format(**result["reconciled"])),
         ("all queued at", f"{result['queued_s']:.1f} s"),
