@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -31,9 +32,11 @@ __all__ = [
     "RESULTS",
     "ROOT",
     "free_port",
+    "kill_tree",
     "median",
     "percentile",
     "print_table",
+    "process_tree",
     "rally_process",
     "redis_server",
     "save",
@@ -101,3 +104,44 @@ def save(name: str, data: object) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2, default=str))
     return path
+
+
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, pgid) of every live process, from /proc."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        state, ppid, pgid = stat.rsplit(")", 1)[1].split()[:3]
+        if state not in ("Z", "X"):
+            table[int(entry)] = (int(ppid), int(pgid))
+    return table
+
+
+def process_tree(root: int) -> dict[int, int]:
+    """pid -> pgid of ``root`` and all its live descendants (as tests/e2e/test_worker_crash)."""
+    table = _processes()
+    found = {root: table[root][1]} if root in table else {}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, pgid) in table.items():
+            if ppid in found and pid not in found:
+                found[pid] = pgid
+                grew = True
+    return found
+
+
+def kill_tree(root: int, sig: int = signal.SIGKILL) -> int:
+    """Send ``sig`` to every process group of ``root``'s tree: a ``rally-slack worker``'s own
+    (supervisor, queue worker, scheduler) and each RQ work horse's, which RQ puts in a group
+    of its own. Returns how many groups were signalled."""
+    groups = set(process_tree(root).values())
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+    return len(groups)

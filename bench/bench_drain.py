@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -90,13 +90,26 @@ def sandbox(port: int, db: Path, extra: list[str]) -> list[str]:
 def queue_submissions(redis_url: str, count: int, tag: str) -> None:
     import redis
 
+    redis.Redis.from_url(redis_url).flushdb()
+    submit(redis_url, tag, range(count))
+
+
+def owner_of(subject: str) -> str:
+    """Who submitted the activity of ``subject`` (``f"{tag} note {i}"`` is PEOPLE[i % 8]'s)."""
+    return PEOPLE[int(subject.rsplit(" ", 1)[1]) % len(PEOPLE)]
+
+
+def submit(redis_url: str, tag: str, numbers: Iterable[int]) -> None:
+    """Queue submission ``{tag}-{i}`` (subject ``{tag} note {i}``) for each i, as the bot
+    does, from PEOPLE[i % 8] in channel C0BENCH."""
+    import redis
+
     from core.settings import Settings
     from workers import queues
 
     conn = redis.Redis.from_url(redis_url)
-    conn.flushdb()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    for i in range(count):
+    for i in numbers:
         queues.enqueue_create_activity(
             conn,
             settings,
@@ -228,7 +241,7 @@ def drain(
             if len({a["subject"] for a in found}) >= count or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        owner = {a["id"]: PEOPLE[int(a["subject"].rsplit(" ", 1)[1]) % len(PEOPLE)] for a in found}
+        owner = {a["id"]: owner_of(a["subject"]) for a in found}
         while True:
             messages = told_messages(received(slack, since)[1])
             told = {a for m in messages for a in m["activities"]}

@@ -174,6 +174,13 @@ class _Api:
                 "The service is unavailable (injected fault); retry later.",
                 headers={"Retry-After": "1"},
             )
+        if self.injector.roll(self.faults.throttle_rate):
+            log.info("event=fault_429 tenant=%s path=%s", tenant.tenant_id, request.path)
+            return problem(
+                429,
+                "Too many requests for this API key (injected fault); retry after 1 s.",
+                headers={"Retry-After": "1"},
+            )
         if self.injector.roll(self.faults.drop_rate):
             request.environ[_DROP] = True
         return None

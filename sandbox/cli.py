@@ -3,6 +3,7 @@
 rally-slack sandbox                       # http://127.0.0.1:8080, key rk_dev_sandbox_local_key
 rally-slack sandbox --api-key A --api-key B --port 9000
 rally-slack sandbox --fail-rate 0.2 --latency-ms 50 --seed 7
+rally-slack sandbox --fail-rate 0.2 --throttle-rate 0.03 --drop-rate 0.05 --no-idempotency
 rally-slack sandbox --server flask        # Flask's development server instead
 """
 
@@ -83,6 +84,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="requests per API key per second (per worker process) before 429s; 0 = none",
     )
     faults.add_argument(
+        "--throttle-rate",
+        type=_rate,
+        default=0.0,
+        help="share of requests answered 429 (Retry-After: 1), whatever the pace",
+    )
+    faults.add_argument(
         "--drop-rate",
         type=_rate,
         default=0.0,
@@ -114,6 +121,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         latency_ms=args.latency_ms,
         fail_rate=args.fail_rate,
         rate_limit=args.rate_limit,
+        throttle_rate=args.throttle_rate,
         drop_rate=args.drop_rate,
         idempotency=not args.no_idempotency,
         seed=args.seed,

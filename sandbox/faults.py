@@ -23,6 +23,9 @@ class Faults:
             anything is done.
         rate_limit: Requests allowed per API key per second (per server process); more
             are answered 429 with ``Retry-After``. 0 means no limit.
+        throttle_rate: Share of API requests answered 429 (with ``Retry-After: 1``) before
+            anything is done, at random rather than by a budget: throttling a client meets
+            whatever its own pace.
         drop_rate: Share of API requests that are fully handled (and committed) but whose
             connection is then closed without a response.
         idempotency: Whether ``Idempotency-Key`` is honoured (``--no-idempotency`` turns
@@ -33,6 +36,7 @@ class Faults:
     latency_ms: int = 0
     fail_rate: float = 0.0
     rate_limit: int = 0
+    throttle_rate: float = 0.0
     drop_rate: float = 0.0
     idempotency: bool = True
     seed: int | None = None
@@ -42,7 +46,7 @@ class Faults:
             raise ValueError("latency_ms must be >= 0")
         if self.rate_limit < 0:
             raise ValueError("rate_limit must be >= 0")
-        for name in ("fail_rate", "drop_rate"):
+        for name in ("fail_rate", "throttle_rate", "drop_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")

@@ -60,7 +60,7 @@ _ERRORS: Final[dict[str, str]] = {
     "405": "Method not allowed on this path (see `Allow`).",
     "413": "Request body over 1 MiB.",
     "422": "`Idempotency-Key` already used with a different request.",
-    "429": "Rate limited (fault injection, `--rate-limit`); see `Retry-After`.",
+    "429": "Rate limited (fault injection, `--rate-limit` or `--throttle-rate`); see `Retry-After`.",
     "503": "Unavailable (fault injection, `--fail-rate`); see `Retry-After`.",
 }
 

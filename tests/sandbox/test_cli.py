@@ -118,6 +118,6 @@ def test_help_lists_every_flag() -> None:
     )
     for flag in (
         "--host", "--port", "--db", "--api-key", "--latency-ms", "--fail-rate",
-        "--rate-limit", "--drop-rate", "--no-idempotency", "--seed", "--server", "--workers",
+        "--rate-limit", "--throttle-rate", "--drop-rate", "--no-idempotency", "--seed", "--server", "--workers",
     ):  # fmt: skip
         assert flag in result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from collections.abc import Callable
 
@@ -54,6 +55,31 @@ def test_fail_rate_is_reproducible_with_a_seed(make_sandbox_app: MakeApp) -> Non
 
     first = statuses()
     assert set(first) == {200, 503}
+    assert statuses() == first
+
+
+@pytest.mark.parametrize("path", [ACTIVITIES, BULK])
+def test_throttle_rate_one_answers_429_with_retry_after_and_does_nothing(
+    make_sandbox_app: MakeApp, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_sandbox_app(throttle_rate=1.0)
+    client = app.test_client()
+    body = note() if path == ACTIVITIES else [note()]
+    with caplog.at_level(logging.INFO, logger="sandbox"):
+        response = client.post(path, json=body, headers=AUTH)
+    assert_problem(response, 429)
+    assert response.headers["Retry-After"] == "1"
+    assert _count(app) == 0
+    assert any("event=fault_429" in record.getMessage() for record in caplog.records)
+
+
+def test_throttle_rate_is_partial_and_reproducible_with_a_seed(make_sandbox_app: MakeApp) -> None:
+    def statuses() -> list[int]:
+        client = make_sandbox_app(throttle_rate=0.5, seed=42).test_client()
+        return [client.get(ACTIVITIES, headers=AUTH).status_code for _ in range(40)]
+
+    first = statuses()
+    assert set(first) == {200, 429}
     assert statuses() == first
 
 
@@ -123,7 +149,14 @@ def test_no_idempotency_creates_again_on_a_retry(make_sandbox_app: MakeApp) -> N
 
 
 def test_faults_are_checked() -> None:
-    for bad in ({"fail_rate": 1.5}, {"drop_rate": -0.1}, {"latency_ms": -1}, {"rate_limit": -2}):
+    for bad in (
+        {"fail_rate": 1.5},
+        {"throttle_rate": 1.01},
+        {"throttle_rate": -0.5},
+        {"drop_rate": -0.1},
+        {"latency_ms": -1},
+        {"rate_limit": -2},
+    ):
         with pytest.raises(ValueError):
             Faults(**bad)  # type: ignore[arg-type]
 
@@ -134,18 +167,27 @@ def test_cli_flags_map_to_faults() -> None:
             "--latency-ms", "25",
             "--fail-rate", "0.1",
             "--rate-limit", "50",
+            "--throttle-rate", "0.03",
             "--drop-rate", "0.05",
             "--no-idempotency",
             "--seed", "3",
         ]
     )  # fmt: skip
     assert faults_from_args(args) == Faults(
-        latency_ms=25, fail_rate=0.1, rate_limit=50, drop_rate=0.05, idempotency=False, seed=3
+        latency_ms=25,
+        fail_rate=0.1,
+        rate_limit=50,
+        throttle_rate=0.03,
+        drop_rate=0.05,
+        idempotency=False,
+        seed=3,
     )
     assert faults_from_args(_parser().parse_args([])) == Faults()
 
 
-@pytest.mark.parametrize("flag", ["--fail-rate=2", "--drop-rate=-1", "--latency-ms=-5"])
+@pytest.mark.parametrize(
+    "flag", ["--fail-rate=2", "--throttle-rate=1.5", "--drop-rate=-1", "--latency-ms=-5"]
+)
 def test_cli_rejects_out_of_range_fault_flags(flag: str) -> None:
     with pytest.raises(SystemExit):
         _parser().parse_args([flag])
