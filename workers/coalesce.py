@@ -34,6 +34,7 @@ are told through ``workers.outbox``, one message per person per batch.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -105,6 +106,13 @@ def drain_creates(lane: str) -> dict[str, Any]:
                 queues.enqueue_drainer(conn, "create", lane, delay=taken.busy_ms / 1000)
             return done
         batch = taken.batch
+        early = float(batch.state.get("not_before") or 0) - time.time()
+        if early > 1.0:
+            # Another run of this lane (RQ re-running a job it wrongly counted as failed)
+            # came back before the batch's backoff: keep the backoff, come back then.
+            the_lane.release(token, keep_active_for=early)
+            queues.enqueue_drainer(conn, "create", lane, delay=early, retry=True)
+            return done
         try:
             created, rejected = _work(conn, settings, the_lane, batch, token)
         except Later as later:
@@ -120,6 +128,7 @@ def drain_creates(lane: str) -> dict[str, Any]:
                 delay = max(later.delay, float(intervals[batch.attempts - 1]))
             else:
                 delay = later.delay
+            batch.state["not_before"] = time.time() + delay
             the_lane.save(batch, token)
             the_lane.release(token, keep_active_for=delay)
             queues.enqueue_drainer(conn, "create", lane, delay=delay, retry=later.counts)
@@ -160,6 +169,9 @@ def on_drain_failed(job: Any, connection: redis.Redis, exc_type: Any, exc: Any, 
         job.id,
         getattr(exc_type, "__name__", exc_type),
     )
+    holder = connection.get(the_lane.lock_key)
+    if holder is not None and (holder.decode() if isinstance(holder, bytes) else holder) != job.id:
+        return  # another run holds the lane now: the batch is its to finish
     if raw is not None:
         batch = lanes.Batch.from_json(raw)
         reason = (
@@ -578,7 +590,11 @@ def _give_up(
     Rally may or may not have it. Returns how many were created and how many not.
     """
     tries = f" after {batch.attempts} tries" if batch.attempts > 1 else ""
-    unanswered = bool(batch.state.get("unanswered"))
+    state = State(conn)
+    unanswered = bool(batch.state.get("unanswered")) or any(
+        (attempt := state.get_create_attempt(m["sub"])) is not None and attempt.unanswered
+        for m in batch.items
+    )
     text = (
         reason
         if " " in reason
@@ -600,7 +616,7 @@ def _give_up(
                     for request in left.values():
                         request.pop("ownerId", None)
                 with rally_client(as_whom, use="drain") as rally:
-                    found = _reconcile(rally, State(conn), as_whom, batch, left)
+                    found = _reconcile(rally, state, as_whom, batch, left)
                 results = {sub: {"id": aid, "adopted": True} for sub, aid in found.items()}
         except (workspace.NotConnected, RallyError) as exc:
             log.warning("event=last_look_failed batch=%s error=%s", batch.id, type(exc).__name__)

@@ -40,7 +40,17 @@ class Proxy:
     make Rally refuse one row (a ``priority`` it does not know, so the sandbox's own
     validation answers) or store a bulk and drop its answer (``drop_bulks``)."""
 
-    def __init__(self, sandbox: Flask, *, drop_bulks: int = 0, lose_bulks: int = 0) -> None:
+    def __init__(
+        self,
+        sandbox: Flask,
+        *,
+        drop_bulks: int = 0,
+        lose_bulks: int = 0,
+        drop_singles: int = 0,
+        fail_lists: int = 0,
+    ) -> None:
+        self.drop_singles = drop_singles  # stored, then no answer
+        self.fail_lists = fail_lists  # reconciling lists answered 503
         self.sandbox = sandbox
         self.singles = 0
         self.bulks: list[int] = []
@@ -56,6 +66,14 @@ class Proxy:
         with self._lock:
             if method == "POST" and path == "/api/v1/activities":
                 self.singles += 1
+                if self.drop_singles > 0:
+                    self.drop_singles -= 1
+                    environ["sandbox.drop_connection"] = True
+            if self.fail_lists > 0 and "updatedSince" in environ.get("QUERY_STRING", ""):
+                self.fail_lists -= 1
+                self.lists += 1
+                start_response("503 Service Unavailable", [("Retry-After", "0")])
+                return [b""]
             if method == "POST" and path == "/api/v1/activities/bulk":
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 items = json.loads(environ["wsgi.input"].read(length))
@@ -98,11 +116,12 @@ def _serve(
     *,
     drop_bulks: int = 0,
     lose_bulks: int = 0,
+    **more: int,
 ) -> tuple[Proxy, str, str]:
     db = str(tmp_path / "rally.db")
     keys = [DEV_API_KEY, OTHER_API_KEY]
     app = create_app(db_path=db, api_keys=keys, faults=faults)
-    proxy = Proxy(app, drop_bulks=drop_bulks, lose_bulks=lose_bulks)
+    proxy = Proxy(app, drop_bulks=drop_bulks, lose_bulks=lose_bulks, **more)
     return proxy, serve_app(proxy), serve_app(create_app(db_path=db, api_keys=keys))
 
 
@@ -285,3 +304,25 @@ def test_a_batch_that_never_got_an_answer_is_looked_for_once_more_before_anyone_
         refusals = [t for t in texts if "not logged" in t]
         assert len(refusals) == 4
         assert all("may have logged it" in t and "Edit and retry" in t for t in refusals)
+
+
+def test_a_lone_create_stored_but_unanswered_whose_retries_ran_out_is_found_not_redone(
+    rally: Rally, monkeypatch: pytest.MonkeyPatch, serve_app: Callable[[Any], str], tmp_path: Path
+) -> None:
+    # Stored, answer lost; then every reconciling list of its retries refused (503) until
+    # the retries are spent (JOB_RETRY_INTERVALS="0": one). The last look finds it.
+    proxy, api, clean = _serve(
+        tmp_path, serve_app, Faults(idempotency=False), drop_singles=1, fail_lists=2
+    )
+    monkeypatch.setenv("RALLY_BASE_URL", api)
+    monkeypatch.setenv("JOB_RETRY_INTERVALS", "0")
+    urls: dict[str, str] = {}
+    _note(rally, "Stored but unanswered", "U0ALICE", urls)
+    rally.work()
+
+    [note] = _stored(clean)
+    assert proxy.singles == 1 and proxy.lists == 3  # two refused, then the last look
+    texts = [json.dumps(p.body) for p in rally.fake.response_posts()]
+    assert not [t for t in texts if "not logged" in t]  # not told to try again
+    named, _ = _told(rally, urls)
+    assert set(named["U0ALICE"]) == {note["id"]}

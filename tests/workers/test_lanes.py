@@ -91,3 +91,23 @@ def test_many_pushed_at_once_are_each_pushed_once(redis_conn: redis.Redis) -> No
     assert lane.push_many([("b", {"sub": "b"}), ("c", {"sub": "c"})]) == 0
     assert lane.push_many([("a", {"sub": "a"})]) == -1
     assert [m["sub"] for m in lanes.waiting_items(redis_conn, "tell")] == ["a", "b", "c"]
+
+
+class _SpentJob:
+    """What RQ hands a failure callback once a job's re-runs are spent (the parts read)."""
+
+    should_retry = False
+
+    def __init__(self, job_id: str, lane: str) -> None:
+        self.id, self.kwargs = job_id, {"lane": lane}
+
+
+def test_a_spent_drainer_leaves_alone_a_lane_another_run_holds(redis_conn: redis.Redis) -> None:
+    from workers.coalesce import on_drain_failed
+
+    _push(redis_conn, "T1:U1", "s1")
+    lane = lanes.Lane(redis_conn, "create", "T1:U1")
+    assert lane.take(10, "job-live").batch is not None  # a live run holds it
+    on_drain_failed(_SpentJob("job-spent", "T1:U1"), redis_conn, RuntimeError, None, None)
+    assert redis_conn.get(lane.lock_key) == b"job-live"
+    assert redis_conn.exists(lane.batch_key, lane.active_key) == 2
