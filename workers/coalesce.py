@@ -289,7 +289,10 @@ def _send(
             raise Later(0, type(exc).__name__, counts=True) from exc
         reason = jobs.permanent_reason(exc, personal=as_whom.personal)
         field_errors = dict(getattr(exc, "field_errors", None) or {})
+        adopted = dict(batch.state.get("adopted") or {})
         for sub in ready:
+            if sub in adopted:
+                results[sub] = {"id": adopted[sub], "adopted": True}
             results.setdefault(sub, _rejection(reason, field_errors))
         log.info(
             "event=batch_rejected batch=%s size=%d status=%s", batch.id, len(ready), exc.status_code
@@ -348,9 +351,13 @@ def _bulk(
     left = dict(ready)
     for _ in range(SENDS_PER_RUN):
         if batch.state.get("unanswered"):
-            for sub, activity_id in _reconcile(rally, state, as_whom, batch, left).items():
+            found = _reconcile(rally, state, as_whom, batch, left)
+            for sub, activity_id in found.items():
                 results[sub] = {"id": activity_id, "adopted": True}
                 left.pop(sub)
+            if found:  # kept: whatever the rest's send ends in, these are in Rally
+                batch.state.setdefault("adopted", {}).update(found)
+                lane.save(batch, token)
             if not left:
                 return results
         # The batch's own key while it is the whole batch; a part left after a
@@ -600,7 +607,9 @@ def _give_up(
         if " " in reason
         else f"Rally could not be reached{tries}. Try again in a few minutes."
     )
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {
+        sub: {"id": aid, "adopted": True} for sub, aid in (batch.state.get("adopted") or {}).items()
+    }
     as_whom: workspace.Credential | None = None
     if unanswered:
         text = (
@@ -617,7 +626,7 @@ def _give_up(
                         request.pop("ownerId", None)
                 with rally_client(as_whom, use="drain") as rally:
                     found = _reconcile(rally, state, as_whom, batch, left)
-                results = {sub: {"id": aid, "adopted": True} for sub, aid in found.items()}
+                results.update({sub: {"id": aid, "adopted": True} for sub, aid in found.items()})
         except (workspace.NotConnected, RallyError) as exc:
             log.warning("event=last_look_failed batch=%s error=%s", batch.id, type(exc).__name__)
     for member in batch.items:
