@@ -320,6 +320,7 @@ def _single(
             submission_id=sub,
             request=request,
             idempotency_key=jobs.idempotency_key(sub),
+            lister=lambda: rally_client(as_whom, use="reconcile"),
         )
     except RallyError as exc:
         if exc.retryable:
@@ -351,7 +352,7 @@ def _bulk(
     left = dict(ready)
     for _ in range(SENDS_PER_RUN):
         if batch.state.get("unanswered"):
-            found = _reconcile(rally, state, as_whom, batch, left)
+            found = _reconcile(state, as_whom, batch, left)
             for sub, activity_id in found.items():
                 results[sub] = {"id": activity_id, "adopted": True}
                 left.pop(sub)
@@ -408,7 +409,6 @@ def _bulk(
 
 
 def _reconcile(
-    rally: RallyClient,
     state: State,
     as_whom: workspace.Credential,
     batch: lanes.Batch,
@@ -419,11 +419,12 @@ def _reconcile(
     since = datetime.fromisoformat(batch.since) - delivery.CLOCK_SKEW
     key_owner = state.key_owner(as_whom.namespace)
     wanted = {sub: delivery.wanted_fields(request) for sub, request in left.items()}
-    candidates = list(
-        rally.iter_activities(
-            updated_since=since, fields=[*delivery.MATCH_FIELDS, "createdAt"], page_size=100
+    with rally_client(as_whom, use="reconcile") as lister:
+        candidates = list(
+            lister.iter_activities(
+                updated_since=since, fields=[*delivery.MATCH_FIELDS, "createdAt"], page_size=100
+            )
         )
-    )
     owners = state.activity_claimants(tenant, [c.id for c in candidates])
     adopted: dict[str, str] = {}
     for candidate in candidates:
@@ -624,8 +625,7 @@ def _give_up(
                 if as_whom.personal:
                     for request in left.values():
                         request.pop("ownerId", None)
-                with rally_client(as_whom, use="drain") as rally:
-                    found = _reconcile(rally, state, as_whom, batch, left)
+                found = _reconcile(state, as_whom, batch, left)
                 results.update({sub: {"id": aid, "adopted": True} for sub, aid in found.items()})
         except (workspace.NotConnected, RallyError) as exc:
             log.warning("event=last_look_failed batch=%s error=%s", batch.id, type(exc).__name__)

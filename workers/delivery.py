@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -128,6 +129,7 @@ def create_once(
     submission_id: str,
     request: dict[str, Any],
     idempotency_key: str,
+    lister: Callable[[], RallyClient] | None = None,
 ) -> tuple[ActivityResponse, bool]:
     """Create ``request`` in Rally once for ``submission_id``, however often this runs.
 
@@ -138,6 +140,8 @@ def create_once(
         submission_id: The submission; one activity at most belongs to it.
         request: ``CreateActivityRequest`` in wire JSON, as it is to be sent.
         idempotency_key: Sent with every attempt (for a Rally that honours it).
+        lister: Makes the client a reconciling list goes through, when it should retry
+            more than ``rally`` does (a caller whose creates never retry in the call).
 
     Returns:
         The activity, and whether it was adopted rather than answered to a create.
@@ -162,7 +166,13 @@ def create_once(
     try:
         for _ in range(MAX_SENDS):
             if attempt.unanswered:
-                found = _reconcile(rally, state, credential, submission_id, request, attempt)
+                if lister is None:
+                    found = _reconcile(rally, state, credential, submission_id, request, attempt)
+                else:
+                    with lister() as listing:
+                        found = _reconcile(
+                            listing, state, credential, submission_id, request, attempt
+                        )
                 if found is not None:
                     _settle(state, submission_id, attempt, found)
                     return rally.get_activity(found), True

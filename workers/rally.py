@@ -20,7 +20,7 @@ from api_client import RallyClient
 from core import metrics
 from workers.workspace import Credential
 
-Use = Literal["activities", "drain", "actions", "reminders", "imports"]
+Use = Literal["activities", "drain", "reconcile", "actions", "reminders", "imports"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,9 @@ POLICIES: Final[Mapping[Use, ClientPolicy]] = MappingProxyType(
         # pauses the tenant and other failures re-schedule the batch, so a worker is never
         # held by one tenant's trouble while others' work waits.
         "drain": ClientPolicy(timeout=10.0, max_retries=0),
+        # Its reconciling lists (GETs, safe to repeat), after a create went unanswered:
+        # many pages when the tenant is busy, and one refused page must not undo the look.
+        "reconcile": ClientPolicy(timeout=10.0, max_retries=3),
         "actions": ClientPolicy(timeout=10.0, max_retries=1),
         # Nobody waits on the sync and the tick, and the next minute's run tries again;
         # more patience per call keeps a slow Rally from failing a whole sync.

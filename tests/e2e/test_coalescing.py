@@ -309,10 +309,11 @@ def test_a_batch_that_never_got_an_answer_is_looked_for_once_more_before_anyone_
 def test_a_lone_create_stored_but_unanswered_whose_retries_ran_out_is_found_not_redone(
     rally: Rally, monkeypatch: pytest.MonkeyPatch, serve_app: Callable[[Any], str], tmp_path: Path
 ) -> None:
-    # Stored, answer lost; then every reconciling list of its retries refused (503) until
-    # the retries are spent (JOB_RETRY_INTERVALS="0": one). The last look finds it.
+    # Stored, answer lost; then every reconciling list of its retries refused (503: four
+    # tries in each list call, two runs: JOB_RETRY_INTERVALS="0" is one retry) until the
+    # retries are spent. The last look finds it.
     proxy, api, clean = _serve(
-        tmp_path, serve_app, Faults(idempotency=False), drop_singles=1, fail_lists=2
+        tmp_path, serve_app, Faults(idempotency=False), drop_singles=1, fail_lists=8
     )
     monkeypatch.setenv("RALLY_BASE_URL", api)
     monkeypatch.setenv("JOB_RETRY_INTERVALS", "0")
@@ -321,7 +322,7 @@ def test_a_lone_create_stored_but_unanswered_whose_retries_ran_out_is_found_not_
     rally.work()
 
     [note] = _stored(clean)
-    assert proxy.singles == 1 and proxy.lists == 3  # two refused, then the last look
+    assert proxy.singles == 1 and proxy.lists == 9  # eight refused, then the last look
     texts = [json.dumps(p.body) for p in rally.fake.response_posts()]
     assert not [t for t in texts if "not logged" in t]  # not told to try again
     named, _ = _told(rally, urls)
