@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis
 
 from devstack.local import redis_server
 from slack_ui.ids import COMPLETE_ACTION
@@ -70,3 +71,12 @@ def test_a_worker_names_the_redis_settings_that_can_lose_work(tmp_path: Path) ->
     assert "maxmemory-policy is allkeys-lru" in result.stderr
     assert "set maxmemory-policy noeviction" in result.stderr
     assert "appendonly is no" in result.stderr
+
+
+def test_a_maintenance_pass_left_by_a_killed_worker_blocks_recovery_a_minute_not_fifteen(
+    redis_conn: redis.Redis,
+) -> None:
+    q = queues.queue(queues.ACTIVITIES, redis_conn)
+    assert q.acquire_maintenance_lock()  # then the worker is killed before releasing it
+    assert 0 < redis_conn.ttl(q.registry_cleaning_key) <= queues.MAINTENANCE_LOCK_S
+    assert not q.acquire_maintenance_lock()
