@@ -323,6 +323,11 @@ def _single(
             lister=lambda: rally_client(as_whom, use="reconcile"),
         )
     except RallyError as exc:
+        known = State(conn).get_create_attempt(sub)
+        if known is not None and known.activity_id is not None:
+            # In Rally and ours (created or adopted); only reading it back failed. What
+            # was sent says what it is: no need to fail, or retry, for the read.
+            return {"id": known.activity_id, "adopted": True}
         if exc.retryable:
             raise
         return _rejection(
@@ -611,6 +616,10 @@ def _give_up(
     results: dict[str, Any] = {
         sub: {"id": aid, "adopted": True} for sub, aid in (batch.state.get("adopted") or {}).items()
     }
+    for member in batch.items:  # a lone create found in Rally before its read-back failed
+        known = state.get_create_attempt(member["sub"])
+        if known is not None and known.activity_id is not None:
+            results[member["sub"]] = {"id": known.activity_id, "adopted": True}
     as_whom: workspace.Credential | None = None
     if unanswered:
         text = (

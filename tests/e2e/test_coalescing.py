@@ -48,7 +48,9 @@ class Proxy:
         lose_bulks: int = 0,
         drop_singles: int = 0,
         fail_lists: int = 0,
+        fail_reads: int = 0,
     ) -> None:
+        self.fail_reads = fail_reads  # reads of one activity answered 503
         self.drop_singles = drop_singles  # stored, then no answer
         self.fail_lists = fail_lists  # reconciling lists answered 503
         self.sandbox = sandbox
@@ -69,6 +71,10 @@ class Proxy:
                 if self.drop_singles > 0:
                     self.drop_singles -= 1
                     environ["sandbox.drop_connection"] = True
+            if self.fail_reads > 0 and method == "GET" and path.count("/") == 4:
+                self.fail_reads -= 1
+                start_response("503 Service Unavailable", [("Retry-After", "0")])
+                return [b""]
             if self.fail_lists > 0 and "updatedSince" in environ.get("QUERY_STRING", ""):
                 self.fail_lists -= 1
                 self.lists += 1
@@ -325,5 +331,26 @@ def test_a_lone_create_stored_but_unanswered_whose_retries_ran_out_is_found_not_
     assert proxy.singles == 1 and proxy.lists == 9  # eight refused, then the last look
     texts = [json.dumps(p.body) for p in rally.fake.response_posts()]
     assert not [t for t in texts if "not logged" in t]  # not told to try again
+    named, _ = _told(rally, urls)
+    assert set(named["U0ALICE"]) == {note["id"]}
+
+
+def test_a_lone_create_found_in_rally_is_told_as_logged_even_if_reading_it_back_fails(
+    rally: Rally, monkeypatch: pytest.MonkeyPatch, serve_app: Callable[[Any], str], tmp_path: Path
+) -> None:
+    # Stored, answer lost; the reconciling list finds it, and every read of it fails.
+    proxy, api, clean = _serve(
+        tmp_path, serve_app, Faults(idempotency=False), drop_singles=1, fail_reads=100
+    )
+    monkeypatch.setenv("RALLY_BASE_URL", api)
+    monkeypatch.setenv("JOB_RETRY_INTERVALS", "0")
+    urls: dict[str, str] = {}
+    _note(rally, "Found but unreadable", "U0ALICE", urls)
+    rally.work()
+
+    [note] = _stored(clean)
+    assert proxy.singles == 1 and proxy.fail_reads < 100  # a read was tried, and failed
+    texts = [json.dumps(p.body) for p in rally.fake.response_posts()]
+    assert not [t for t in texts if "not logged" in t]
     named, _ = _told(rally, urls)
     assert set(named["U0ALICE"]) == {note["id"]}
