@@ -52,6 +52,7 @@ from core import logging as core_logging
 from core import metrics
 from core.redis import worker_redis
 from core.settings import job_settings, load_settings
+from core.store import open_store
 from workers import queues
 
 log = logging.getLogger(__name__)
@@ -343,7 +344,10 @@ def preload() -> None:
     # the costliest part of a client); forked horses inherit it.
     RallyClient("http://127.0.0.1", "preload-not-a-key").close()
     with contextlib.suppress(ValidationError):
-        job_settings()  # inherited by every horse (a wrong setting is named by the job)
+        settings = job_settings()  # inherited by every horse (a wrong one is named by the job)
+        # The store's schema is checked here, once, not in every horse (core.store).
+        with contextlib.suppress(Exception):
+            open_store(settings.database_url, settings.encryption_keys())
 
 
 def check_redis(conn: redis.Redis) -> list[str]:

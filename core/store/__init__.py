@@ -600,13 +600,17 @@ def _aware(value: datetime) -> datetime:
 
 
 _OPEN: dict[tuple[int, str, tuple[str, ...]], Store] = {}
+_CHECKED: set[str] = set()
+"""Databases whose schema this process, or the process it was forked from, has checked."""
 
 
 def open_store(database_url: str, encryption_keys: list[str] | None) -> Store:
     """The process's store on ``database_url`` (schema created or checked on first use).
 
     One per process and URL: an engine is never carried across a fork (RQ's work horses
-    open their own).
+    open their own). The schema check (Alembic's, tens of milliseconds) is made once per
+    process tree: a work horse whose worker checked it before forking skips it, so a job
+    does not pay for it (``workers.runner.preload`` opens the store in the worker).
 
     Raises:
         SchemaOutOfDate: the database needs ``rally-slack db upgrade``.
@@ -614,6 +618,8 @@ def open_store(database_url: str, encryption_keys: list[str] | None) -> Store:
     key = (os.getpid(), database_url, tuple(encryption_keys or ()))
     if key not in _OPEN:
         engine = engine_for(database_url)
-        ensure_schema(engine)
+        if database_url not in _CHECKED:
+            ensure_schema(engine)
+            _CHECKED.add(database_url)
         _OPEN[key] = Store(engine, Cipher(encryption_keys) if encryption_keys else None)
     return _OPEN[key]
