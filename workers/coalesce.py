@@ -97,6 +97,7 @@ def drain_creates(lane: str) -> dict[str, Any]:
     token = lanes.job_token()
     the_lane = lanes.Lane(conn, "create", lane)
     done = {"batches": 0, "created": 0, "rejected": 0}
+    known: dict[str, workspace.Credential | None] = {}  # whom this run sends as, once
     for _ in range(BATCHES_PER_RUN):
         taken = the_lane.take(BATCH_SIZE, token)
         if taken.batch is None:
@@ -114,7 +115,7 @@ def drain_creates(lane: str) -> dict[str, Any]:
             queues.enqueue_drainer(conn, "create", lane, delay=early, retry=True)
             return done
         try:
-            created, rejected = _work(conn, settings, the_lane, batch, token)
+            created, rejected = _work(conn, settings, the_lane, batch, token, known)
         except Later as later:
             if later.counts:
                 batch.attempts += 1
@@ -200,7 +201,12 @@ def sweep(conn: redis.Redis) -> int:
 
 
 def _work(
-    conn: redis.Redis, settings: Settings, lane: lanes.Lane, batch: lanes.Batch, token: str
+    conn: redis.Redis,
+    settings: Settings,
+    lane: lanes.Lane,
+    batch: lanes.Batch,
+    token: str,
+    known: dict[str, workspace.Credential | None],
 ) -> tuple[int, int]:
     """Create (or adopt) every member of ``batch`` and hand each outcome to the outbox.
 
@@ -212,12 +218,14 @@ def _work(
     """
     metrics.BATCH_ITEMS.labels("create").observe(len(batch.items))
     origin = dict(batch.items[0].get("origin") or {})
-    try:
-        as_whom: workspace.Credential | None = workspace.credential(
-            settings, origin.get("team"), origin.get("user")
-        )
-    except workspace.NotConnected:
-        as_whom = None
+    if "as_whom" not in known:  # one lane is one person: the same for each batch of a run
+        try:
+            known["as_whom"] = workspace.credential(
+                settings, origin.get("team"), origin.get("user")
+            )
+        except workspace.NotConnected:
+            known["as_whom"] = None
+    as_whom = known["as_whom"]
     results: dict[str, Any] = dict(batch.state.get("results") or {})
     if not results:
         if as_whom is None:
