@@ -307,9 +307,43 @@ def run_forever(url: str, names: Sequence[str], *, log_level: str = "INFO") -> i
                     metrics.mark_process_dead(proc.pid)
                 start(name)
         time.sleep(1.0)
+    deadline = time.monotonic() + SHUTDOWN_GRACE_S
+    for proc in children.values():
+        proc.join(timeout=max(0.0, deadline - time.monotonic()))
+    _stop_idle_stragglers(url, children)
     for proc in children.values():
         proc.join(timeout=60)
     return 0
+
+
+SHUTDOWN_GRACE_S = 5.0
+"""How long a warm shutdown waits before an idle worker that missed it is told again."""
+
+
+def _stop_idle_stragglers(
+    url: str, children: dict[str, multiprocessing.process.BaseProcess]
+) -> None:
+    """Signal again each child still alive whose RQ worker is not running a job.
+
+    RQ's warm shutdown raises its stop from the signal handler only when the worker is not
+    busy; a SIGTERM landing in the moment after a job ended and before the worker went
+    back to waiting can be lost, and the worker then blocks in its dequeue for minutes. A
+    second SIGTERM is RQ's cold shutdown, harmless for a worker with no work horse; one
+    that is busy is left to finish its job.
+    """
+    alive = {proc.pid: proc for proc in children.values() if proc.pid and proc.is_alive()}
+    if not alive:
+        return
+    try:
+        conn = worker_redis(url)
+        states = {w.pid: w.get_state() for w in Worker.all(connection=conn)}
+    except redis.RedisError:
+        states = {}
+    for pid in alive:
+        if states.get(pid) != "busy":
+            log.info("event=worker_stop_again pid=%s state=%s", pid, states.get(pid))
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
 
 PRELOAD = (
