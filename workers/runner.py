@@ -9,7 +9,9 @@ Layout, following RQ's delivery guarantees:
 - each worker runs RQ's scheduler for its own queue (``with_scheduler=True``), which
   moves retries scheduled with a backoff interval back onto the queue when due.
 - the parent only supervises: it restarts a child that died and forwards SIGTERM/SIGINT
-  (a warm shutdown: the current job finishes).
+  (a warm shutdown: the current job finishes); a child still alive after
+  :data:`SHUTDOWN_GRACE_S` that is not running a job is signalled again (RQ can miss a
+  warm stop that lands just as a job ends).
 - a Redis restart costs seconds: every Redis client of a worker and its work horse
   retries a closed connection or a ``LOADING`` answer for about 30 s
   (``core.redis.worker_redis``), and a heartbeat that still fails is skipped rather than
