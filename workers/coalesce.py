@@ -121,7 +121,7 @@ def drain_creates(lane: str) -> dict[str, Any]:
                 batch.attempts += 1
                 intervals = settings.retry_intervals()
                 if batch.attempts > len(intervals):
-                    created, rejected = _give_up(conn, settings, batch, later.reason)
+                    created, rejected = _give_up(conn, settings, batch)
                     the_lane.finish(token)
                     done["created"] += created
                     done["rejected"] += rejected
@@ -428,39 +428,14 @@ def _reconcile(
     left: dict[str, dict[str, Any]],
 ) -> dict[str, str]:
     """Members of an unanswered bulk that Rally has after all: sub -> activity id, claimed."""
-    tenant = delivery.tenant_of(as_whom)
     since = datetime.fromisoformat(batch.since) - delivery.CLOCK_SKEW
-    key_owner = state.key_owner(as_whom.namespace)
-    wanted = {sub: delivery.wanted_fields(request) for sub, request in left.items()}
     with rally_client(as_whom, use="reconcile") as lister:
-        candidates = list(
-            lister.iter_activities(
-                updated_since=since, fields=[*delivery.MATCH_FIELDS, "createdAt"], page_size=100
-            )
-        )
-    owners = state.activity_claimants(tenant, [c.id for c in candidates])
-    adopted: dict[str, str] = {}
-    for candidate in candidates:
-        owner = owners.get(candidate.id)
-        if owner is not None and owner not in left:
-            continue
-        if owner in left and owner not in adopted:
-            adopted[owner] = candidate.id  # ours already (claimed before a crash)
-            continue
-        for sub, fields in wanted.items():
-            if sub in adopted or not delivery.matches(
-                candidate, fields, since, key_owner=key_owner
-            ):
-                continue
-            if state.claim_activity(tenant, candidate.id, sub):
-                adopted[sub] = candidate.id
-            break
+        adopted = delivery.adopt(lister, state, as_whom, since, left)
     log.info(
-        "event=batch_reconciled batch=%s members=%d adopted=%d candidates=%d",
+        "event=batch_reconciled batch=%s members=%d adopted=%d",
         batch.id,
         len(left),
         len(adopted),
-        len(candidates),
     )
     return adopted
 
@@ -601,9 +576,15 @@ def _remember(
 
 
 def _give_up(
-    conn: redis.Redis, settings: Settings, batch: lanes.Batch, reason: str, *, look: bool = True
+    conn: redis.Redis,
+    settings: Settings,
+    batch: lanes.Batch,
+    reason: str | None = None,
+    *,
+    look: bool = True,
 ) -> tuple[int, int]:
-    """Retries are spent: tell each member of ``batch`` how it ended.
+    """Retries are spent: tell each member of ``batch`` how it ended (``reason``, else that
+    Rally could not be reached).
 
     When a send went unanswered, Rally may have the batch after all: one last
     reconciliation (``look``) adopts what it finds, so nobody is told to try again about
@@ -611,15 +592,11 @@ def _give_up(
     Rally may or may not have it. Returns how many were created and how many not.
     """
     tries = f" after {batch.attempts} tries" if batch.attempts > 1 else ""
+    text = reason or f"Rally could not be reached{tries}. Try again in a few minutes."
     state = State(conn)
     unanswered = bool(batch.state.get("unanswered")) or any(
         (attempt := state.get_create_attempt(m["sub"])) is not None and attempt.unanswered
         for m in batch.items
-    )
-    text = (
-        reason
-        if " " in reason
-        else f"Rally could not be reached{tries}. Try again in a few minutes."
     )
     results: dict[str, Any] = {
         sub: {"id": aid, "adopted": True} for sub, aid in (batch.state.get("adopted") or {}).items()

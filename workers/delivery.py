@@ -250,33 +250,57 @@ def _reconcile(
     attempt: CreateAttempt,
 ) -> str | None:
     """The id of the activity an unanswered attempt created, claimed for us; or None."""
-    tenant = tenant_of(credential)
     since = datetime.fromisoformat(attempt.since)
-    wanted = wanted_fields(request)
+    found = adopt(rally, state, credential, since, {submission_id: request})
+    log.info(
+        "event=create_reconciled submission=%s activity=%s",
+        submission_id,
+        found.get(submission_id, "none"),
+    )
+    return found.get(submission_id)
+
+
+def adopt(
+    rally: RallyClient,
+    state: State,
+    credential: Credential,
+    since: datetime,
+    requests: dict[str, dict[str, Any]],
+) -> dict[str, str]:
+    """Reconcile: the activities Rally has for these unanswered creates, each claimed.
+
+    Lists what changed in the tenant since ``since`` (only the writable fields) and gives
+    each submission an exact, unclaimed match (one submission per activity; one it had
+    claimed already, before a crash, is its own).
+
+    Args:
+        rally: A client for ``credential``.
+        requests: Submission -> ``CreateActivityRequest`` as sent.
+
+    Returns:
+        Submission -> activity id, for those Rally has.
+    """
+    tenant = tenant_of(credential)
     key_owner = state.key_owner(credential.namespace)
-    candidates = [
-        item.id
-        for item in rally.iter_activities(
+    wanted = {sub: wanted_fields(request) for sub, request in requests.items()}
+    candidates = list(
+        rally.iter_activities(
             updated_since=since, fields=[*MATCH_FIELDS, "createdAt"], page_size=100
         )
-        if matches(item, wanted, since, key_owner=key_owner)
-    ]
-    owners = state.activity_claimants(tenant, candidates)
-    for activity_id in candidates:
-        owner = owners.get(activity_id)
-        if owner not in (None, submission_id):
-            continue
-        if state.claim_activity(tenant, activity_id, submission_id):
-            log.info(
-                "event=create_reconciled submission=%s activity=%s candidates=%d",
-                submission_id,
-                activity_id,
-                len(candidates),
-            )
-            return activity_id
-    log.info(
-        "event=create_reconciled submission=%s activity=none candidates=%d",
-        submission_id,
-        len(candidates),
     )
-    return None
+    owners = state.activity_claimants(tenant, [c.id for c in candidates])
+    adopted: dict[str, str] = {}
+    for candidate in candidates:
+        owner = owners.get(candidate.id)
+        if owner is not None and owner not in requests:
+            continue
+        if owner in requests and owner not in adopted:
+            adopted[owner] = candidate.id  # ours already (claimed before a crash)
+            continue
+        for sub, fields in wanted.items():
+            if sub in adopted or not matches(candidate, fields, since, key_owner=key_owner):
+                continue
+            if state.claim_activity(tenant, candidate.id, sub):
+                adopted[sub] = candidate.id
+            break
+    return adopted

@@ -56,14 +56,6 @@ LOCK_SECONDS: Final = 60
 SEEN_TTL_SECONDS: Final = 24 * 3600
 
 PUSH_SCRIPT: Final = """
-if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[2]) == false then return -1 end
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[4])
-if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 1 end
-return 0
-"""
-
-PUSH_MANY_SCRIPT: Final = """
 local n = #KEYS - 3
 local pushed = 0
 for i = 1, n do
@@ -77,8 +69,10 @@ redis.call('SADD', KEYS[3], ARGV[n + 3])
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[n + 2]) then return 1 end
 return 0
 """
-""":data:`PUSH_SCRIPT` for many items of one lane in one step. KEYS: items, active,
-lanes, then each item's seen key; ARGV: each item, seen ttl, active ttl, lane name."""
+"""Push items onto one lane, each once per item id; answers 1 when the lane was idle (the
+caller starts its drainer), 0 when a drainer is live, -1 when every item was pushed
+before. KEYS: items, active, lanes, then each item's seen key; ARGV: each item, seen
+ttl, active ttl, lane name."""
 
 # KEYS: items, batch, active, lock, lanes; ARGV: size, batch id, since, active ttl,
 # token, lock ttl, lane name
@@ -204,34 +198,16 @@ class Lane:
             1 when the caller must start a drainer, 0 when one is live, -1 when this
             item was pushed before (nothing done).
         """
-        script = self.conn.register_script(PUSH_SCRIPT)
-        return int(cast(int, script(keys=self.push_keys(item_id), args=self.push_args(item))))
+        return self.push_many([(item_id, item)])
 
     def push_many(self, items: list[tuple[str, dict[str, Any]]]) -> int:
         """:meth:`push` for many ``(item id, item)`` at once; the same answer, for all."""
-        script = self.conn.register_script(PUSH_MANY_SCRIPT)
+        script = self.conn.register_script(PUSH_SCRIPT)
         keys = [self.items_key, self.active_key, self.lanes_key]
         keys += [f"rally:lane-item:{self.kind}:{item_id}" for item_id, _ in items]
         args: list[Any] = [json.dumps(item, separators=(",", ":")) for _, item in items]
         args += [SEEN_TTL_SECONDS, ACTIVE_TTL_SECONDS, self.name]
         return int(cast(int, script(keys=keys, args=args)))
-
-    def push_keys(self, item_id: str) -> list[str]:
-        """The keys of :data:`PUSH_SCRIPT` (for a caller pushing many in one pipeline)."""
-        return [
-            self.items_key,
-            self.active_key,
-            f"rally:lane-item:{self.kind}:{item_id}",
-            self.lanes_key,
-        ]
-
-    def push_args(self, item: dict[str, Any]) -> list[Any]:
-        return [
-            json.dumps(item, separators=(",", ":")),
-            SEEN_TTL_SECONDS,
-            ACTIVE_TTL_SECONDS,
-            self.name,
-        ]
 
     def take(self, size: int, token: str) -> Taken:
         """The batch in flight, else a new one of up to ``size`` items; see the module."""
